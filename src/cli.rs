@@ -1,0 +1,107 @@
+//! The command line.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done (for `plan`: the rotation would proceed)
+  1  failure (database, store, or a store that does not match the database)
+  2  usage or configuration error
+  3  a gate blocked the rotation (nothing was changed)
+
+Examples:
+  seesaw --config examples/demo.yaml check
+  seesaw --config examples/demo.yaml plan demo
+  seesaw --config examples/demo.yaml rotate demo
+  seesaw --config examples/demo.yaml status --output json
+  seesaw --config examples/demo.yaml rollback demo";
+
+/// Zero-downtime database credential rotation with two alternating users.
+///
+/// Each rotation gives the standby user of a target a new password, proves it
+/// logs in and publishes it as the current credential. The other user keeps
+/// its password until the next rotation, so clients still holding it keep
+/// working.
+#[derive(Debug, Parser)]
+#[command(name = "seesaw", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The YAML config (targets, databases, stores).
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        default_value = "seesaw.yaml",
+        env = "SEESAW_CONFIG"
+    )]
+    pub config: PathBuf,
+    /// Output for people (default) or for scripts.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// Log format on stderr: text on a terminal, JSON otherwise (auto).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+    /// Log each step (-v) or everything (-vv). RUST_LOG overrides.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Rotate a target now: new password for the standby, verify, publish.
+    #[command(after_help = EXIT_CODES)]
+    Rotate {
+        /// The target's `name` in the config.
+        target: String,
+        /// Rotate even if the standby still has sessions or its memberships
+        /// differ (a held lock, a missing role or a missing previous
+        /// password under `admin: self` still stop it).
+        #[arg(long)]
+        force: bool,
+        /// Observe and show the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show what `rotate` would do and which gates pass; change nothing.
+    #[command(after_help = EXIT_CODES)]
+    Plan {
+        target: String,
+        /// Plan a rollback instead of a rotation.
+        #[arg(long)]
+        rollback: bool,
+    },
+    /// Show the active user, versions and standby sessions of each target.
+    Status {
+        /// Only this target.
+        target: Option<String>,
+    },
+    /// Publish the previous credential again, after proving it still logs in.
+    #[command(after_help = EXIT_CODES)]
+    Rollback {
+        target: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the SQL that creates the owner role and the two login roles.
+    SetupSql { target: String },
+    /// Validate the config and test connectivity; change nothing.
+    Check {
+        /// Only this target.
+        target: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Auto,
+    Text,
+    Json,
+}

@@ -1,0 +1,564 @@
+//! The YAML configuration, parsed into validated types.
+//!
+//! Every error names the file, the target and the key, and says what is
+//! expected: `seesaw.yaml: target "demo": database.tls: unknown variant
+//! `tsl`, expected one of `disable`, `require`, `verify-full``.
+//! Relative paths in the file are resolved against the file's directory, so
+//! a config works the same from any working directory.
+
+use crate::password::PasswordPolicy;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub path: PathBuf,
+    pub targets: Vec<TargetConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    targets: Vec<TargetConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// Names the target in commands, logs, metrics and the advisory lock.
+    pub name: String,
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub password: PasswordPolicy,
+    pub store: StoreConfig,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    Postgres,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// Plain TCP. Only for loopback or a network you trust.
+    Disable,
+    /// Encrypted, server certificate not checked (libpq's `require`).
+    Require,
+    /// Encrypted, certificate chain and host name verified.
+    #[default]
+    VerifyFull,
+}
+
+/// What to do when the standby role still has sessions open, i.e. something
+/// may still be using the credential that is about to change.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionPolicy {
+    /// Refuse to rotate (exit 3) and name the sessions.
+    #[default]
+    Fail,
+    /// Wait up to `standby_wait_timeout` for them to close.
+    Wait,
+    /// End them with `pg_terminate_backend` and rotate.
+    Terminate,
+}
+
+/// Whether seesaw repairs role-membership drift between the two users.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MembershipPolicy {
+    /// Report drift and refuse to rotate.
+    #[default]
+    Check,
+    /// Grant and revoke on the standby until it matches the active user.
+    Fix,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub engine: Engine,
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    pub dbname: String,
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// PEM bundle of CAs to trust for `verify-full` (else the system's roots).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// The two login roles that alternate.
+    pub users: [String; 2],
+    pub admin: AdminConfig,
+    #[serde(default)]
+    pub standby_sessions: SessionPolicy,
+    #[serde(
+        default = "default_wait",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub standby_wait_timeout: Duration,
+    #[serde(default)]
+    pub memberships: MembershipPolicy,
+    #[serde(
+        default = "default_connect_timeout",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub connect_timeout: Duration,
+    /// The NOLOGIN role that owns the objects (for `setup-sql`);
+    /// `<dbname>_owner` by default.
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+fn default_port() -> u16 {
+    5432
+}
+fn default_wait() -> Duration {
+    Duration::from_secs(300)
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl DatabaseConfig {
+    pub fn owner(&self) -> String {
+        self.owner
+            .clone()
+            .unwrap_or_else(|| format!("{}_owner", self.dbname))
+    }
+}
+
+/// Who runs `ALTER ROLE`: a dedicated admin login, or `self` (the standby
+/// changes its own password with the one kept in the store's previous version).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminConfig {
+    Itself,
+    Login(AdminLogin),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminLogin {
+    pub username: String,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+impl<'de> Deserialize<'de> for AdminConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct AdminVisitor;
+        impl<'de> Visitor<'de> for AdminVisitor {
+            type Value = AdminConfig;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`self` or a map with `username` and `password_env` or `password_file`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<AdminConfig, E> {
+                if v == "self" {
+                    Ok(AdminConfig::Itself)
+                } else {
+                    Err(E::custom(format!(
+                        "expected `self` or a map with `username` and `password_env` or `password_file`, got `{v}`"
+                    )))
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<AdminConfig, A::Error> {
+                AdminLogin::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(AdminConfig::Login)
+            }
+        }
+        d.deserialize_any(AdminVisitor)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(try_from = "RawStore")]
+pub enum StoreConfig {
+    /// A local JSON file `{"current": {...}, "previous": {...} | null}`.
+    File(FileStoreConfig),
+}
+
+/// `store:` as written: a map with exactly one backend key. (A struct of
+/// options rather than a serde enum, so YAML's map form always parses and
+/// the error lists the backends.)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    #[serde(default)]
+    file: Option<FileStoreConfig>,
+}
+
+impl TryFrom<RawStore> for StoreConfig {
+    type Error = String;
+    fn try_from(raw: RawStore) -> Result<Self, String> {
+        match raw {
+            RawStore { file: Some(f) } => Ok(StoreConfig::File(f)),
+            RawStore { file: None } => {
+                Err("expected one store, e.g. `file: { path: ./secret.json }`".into())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct FileStoreConfig {
+    pub path: PathBuf,
+}
+
+/// A configuration problem: where it is and what is expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {}{key}{message}", target.as_ref().map(|t| format!("target \"{t}\": ")).unwrap_or_default(), key = if key.is_empty() { String::new() } else { format!("{key}: ") })]
+pub struct ConfigError {
+    pub file: String,
+    pub target: Option<String>,
+    pub key: String,
+    pub message: String,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            target: None,
+            key: String::new(),
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "no such file: pass --config PATH or create seesaw.yaml (see examples/)".into()
+                }
+                _ => format!("cannot read: {e}"),
+            },
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, &file, base)
+    }
+
+    /// Parses `text` (named `file` in messages); relative paths are taken
+    /// relative to `base`.
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
+        let err = |target: Option<String>, key: &str, message: String| ConfigError {
+            file: file.to_owned(),
+            target,
+            key: key.to_owned(),
+            message,
+        };
+        let de = serde_yaml_ng::Deserializer::from_str(text);
+        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let (target, key) = locate(text, e.path());
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            // serde_yaml_ng repeats the path in its message; it is already in `key`.
+            let message = message
+                .strip_prefix(&format!("{path}: "))
+                .map(str::to_owned)
+                .unwrap_or(message);
+            err(target, &key, message)
+        })?;
+        let mut targets = raw.targets;
+        if targets.is_empty() {
+            return Err(err(None, "targets", "expected at least one target".into()));
+        }
+        let mut names = BTreeSet::new();
+        for t in &mut targets {
+            let name = Some(t.name.clone());
+            validate_target(t).map_err(|(key, message)| err(name.clone(), key, message))?;
+            if !names.insert(t.name.clone()) {
+                return Err(err(
+                    name,
+                    "name",
+                    "another target has the same name; names must be unique".into(),
+                ));
+            }
+            resolve_paths(t, base);
+        }
+        Ok(Config {
+            path: PathBuf::from(file),
+            targets,
+        })
+    }
+
+    pub fn target(&self, name: &str) -> Result<&TargetConfig, ConfigError> {
+        self.targets.iter().find(|t| t.name == name).ok_or_else(|| {
+            let known: Vec<_> = self.targets.iter().map(|t| t.name.as_str()).collect();
+            ConfigError {
+                file: self.path.display().to_string(),
+                target: None,
+                key: String::new(),
+                message: format!(
+                    "no target named \"{name}\"; the targets are: {}",
+                    known.join(", ")
+                ),
+            }
+        })
+    }
+}
+
+/// Turns serde's path (`targets[1].database.tls`) into the target's name and
+/// the key inside it, because operators know targets by name, not index.
+fn locate(text: &str, path: &serde_path_to_error::Path) -> (Option<String>, String) {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    if let [Segment::Map { key }, Segment::Seq { index }, rest @ ..] = segments.as_slice() {
+        if key == "targets" {
+            let name = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text)
+                .ok()
+                .and_then(|v| {
+                    v.get("targets")?
+                        .get(*index)?
+                        .get("name")?
+                        .as_str()
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| format!("#{}", index + 1));
+            let key = rest
+                .iter()
+                .map(|s| match s {
+                    Segment::Seq { index } => format!("[{index}]"),
+                    other => format!(".{other}"),
+                })
+                .collect::<String>()
+                .trim_start_matches('.')
+                .to_owned();
+            return (Some(name), key);
+        }
+    }
+    let key = path.to_string();
+    (None, if key == "." { String::new() } else { key })
+}
+
+/// PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1); a longer
+/// name would silently name a different role.
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+fn validate_target(t: &TargetConfig) -> Result<(), (&'static str, String)> {
+    let name_ok = !t.name.is_empty()
+        && t.name.len() <= 63
+        && t.name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !name_ok {
+        return Err((
+            "name",
+            format!(
+                "expected 1-63 characters of letters, digits, `-`, `_` or `.`, got {:?} (the name is used in metrics, locks and Kubernetes labels)",
+                t.name
+            ),
+        ));
+    }
+    let db = &t.database;
+    if db.host.trim().is_empty() {
+        return Err(("database.host", "expected a host name or address".into()));
+    }
+    if db.port == 0 {
+        return Err((
+            "database.port",
+            "expected a port between 1 and 65535".into(),
+        ));
+    }
+    if db.dbname.is_empty() {
+        return Err(("database.dbname", "expected a database name".into()));
+    }
+    for user in &db.users {
+        if user.is_empty() || user.len() > MAX_IDENTIFIER_BYTES || user.contains('\0') {
+            return Err((
+                "database.users",
+                format!("expected role names of 1-{MAX_IDENTIFIER_BYTES} bytes, got {user:?}"),
+            ));
+        }
+    }
+    if db.users[0] == db.users[1] {
+        return Err((
+            "database.users",
+            format!(
+                "expected two different roles, got {:?} twice; seesaw alternates between two users",
+                db.users[0]
+            ),
+        ));
+    }
+    if let AdminConfig::Login(admin) = &db.admin {
+        if admin.username.is_empty() {
+            return Err(("database.admin.username", "expected a role name".into()));
+        }
+        if db.users.contains(&admin.username) {
+            return Err((
+                "database.admin.username",
+                "the admin must not be one of the two rotated users; use `admin: self` for self-rotation".into(),
+            ));
+        }
+        match (&admin.password_env, &admin.password_file) {
+            (Some(_), None) | (None, Some(_)) => {}
+            _ => {
+                return Err((
+                    "database.admin",
+                    "expected exactly one of `password_env` or `password_file`".into(),
+                ))
+            }
+        }
+    }
+    t.password.validate().map_err(|m| ("password", m))
+}
+
+fn resolve_paths(t: &mut TargetConfig, base: &Path) {
+    let fix = |p: &mut PathBuf| {
+        if p.is_relative() {
+            // Drop `./` so messages show a clean path.
+            let rest: PathBuf = p
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect();
+            *p = base.join(rest);
+        }
+    };
+    match &mut t.store {
+        StoreConfig::File(f) => fix(&mut f.path),
+    }
+    if let Some(ca) = &mut t.database.ca_file {
+        fix(ca);
+    }
+    if let AdminConfig::Login(AdminLogin {
+        password_file: Some(p),
+        ..
+    }) = &mut t.database.admin
+    {
+        fix(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+targets:
+  - name: demo
+    database:
+      engine: postgres
+      host: 127.0.0.1
+      port: 5432
+      dbname: app
+      tls: disable
+      users: [app_a, app_b]
+      admin:
+        username: seesaw_admin
+        password_env: SEESAW_ADMIN_PASSWORD
+      standby_sessions: fail
+    password: { length: 32 }
+    store:
+      file: { path: ./demo-secret.json }
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, "seesaw.yaml", Path::new("/etc/seesaw"))
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let c = parse(GOOD).unwrap();
+        let t = &c.targets[0];
+        assert_eq!(t.database.users, ["app_a".to_string(), "app_b".to_string()]);
+        assert_eq!(t.database.tls, TlsMode::Disable);
+        assert_eq!(
+            t.store,
+            StoreConfig::File(FileStoreConfig {
+                path: "/etc/seesaw/demo-secret.json".into()
+            })
+        );
+        assert_eq!(t.database.standby_wait_timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let text = GOOD.replace("      tls: disable\n", "");
+        assert_eq!(
+            parse(&text).unwrap().targets[0].database.tls,
+            TlsMode::VerifyFull
+        );
+    }
+
+    #[test]
+    fn admin_self_is_accepted() {
+        let text = GOOD.replace(
+            "admin:\n        username: seesaw_admin\n        password_env: SEESAW_ADMIN_PASSWORD",
+            "admin: self",
+        );
+        assert_eq!(
+            parse(&text).unwrap().targets[0].database.admin,
+            AdminConfig::Itself
+        );
+        let bad = text.replace("admin: self", "admin: root");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.key, "database.admin");
+        assert!(e.message.contains("expected `self`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_names_target_and_key() {
+        let text = GOOD.replace(
+            "      dbname: app\n",
+            "      dbname: app\n      colour: red\n",
+        );
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.target.as_deref(), Some("demo"));
+        assert_eq!(e.key, "database.colour");
+        assert!(e.to_string().contains("unknown field `colour`"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("seesaw.yaml: target \"demo\": database.colour: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_enum_value_lists_the_choices() {
+        let e = parse(&GOOD.replace("tls: disable", "tls: tsl")).unwrap_err();
+        assert_eq!(e.key, "database.tls");
+        assert!(e.message.contains("verify-full"), "{e}");
+    }
+
+    #[test]
+    fn validation_errors_name_the_key() {
+        let cases = [
+            (
+                GOOD.replace("[app_a, app_b]", "[app_a, app_a]"),
+                "database.users",
+            ),
+            (GOOD.replace("[app_a, app_b]", "[app_a]"), "database.users"),
+            (GOOD.replace("length: 32", "length: 4"), "password"),
+            (GOOD.replace("name: demo", "name: \"has space\""), "name"),
+            (
+                GOOD.replace("        password_env: SEESAW_ADMIN_PASSWORD\n", ""),
+                "database.admin",
+            ),
+            (GOOD.replace("port: 5432", "port: 99999"), "database.port"),
+        ];
+        for (text, key) in cases {
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.key, key, "{e}");
+        }
+    }
+
+    #[test]
+    fn duplicate_names_and_empty_lists_are_rejected() {
+        let body = GOOD.trim_start_matches("\ntargets:\n");
+        let twice = format!("targets:\n{body}{body}");
+        assert!(parse(&twice).unwrap_err().message.contains("unique"));
+        assert!(parse("targets: []")
+            .unwrap_err()
+            .message
+            .contains("at least one"));
+        assert!(parse("nonsense: 1")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field"));
+        assert!(parse(": : :").is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! Databases: what the protocol asks of the engine that holds the roles.
+//!
+//! [`Database::login`] opens a [`Session`] as some credential; everything
+//! else happens on a session, so the same calls serve the admin login, the
+//! `admin: self` login and the verification of a new password.
+
+mod postgres;
+mod tls;
+
+pub use self::postgres::Postgres;
+
+use crate::secret::Credential;
+use async_trait::async_trait;
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+
+#[async_trait]
+pub trait Database: Send + Sync {
+    /// "postgres 127.0.0.1:5432/app": names the database in messages.
+    fn describe(&self) -> String;
+    /// Logs in as `credential` with the host and TLS settings applications use.
+    async fn login(&self, credential: &Credential) -> Result<Box<dyn Session>, DbError>;
+}
+
+/// One open connection. Dropping it closes the connection and releases any
+/// advisory lock it holds.
+#[async_trait]
+pub trait Session: Send {
+    /// A trivial query proving the login works; returns the session user.
+    async fn probe(&mut self) -> Result<String, DbError>;
+    /// Takes the session-scoped lock `key` if free; never waits.
+    async fn try_lock(&mut self, key: i64) -> Result<bool, DbError>;
+    async fn role_exists(&mut self, role: &str) -> Result<bool, DbError>;
+    /// Client sessions logged in as `role`, in every database of the server.
+    async fn sessions_of(&mut self, role: &str) -> Result<u64, DbError>;
+    /// Ends the sessions of `role`; returns how many were ended.
+    async fn terminate_sessions_of(&mut self, role: &str) -> Result<u64, DbError>;
+    /// The roles `role` is a direct member of.
+    async fn memberships(&mut self, role: &str) -> Result<BTreeSet<String>, DbError>;
+    async fn grant_membership(&mut self, group: &str, role: &str) -> Result<(), DbError>;
+    async fn revoke_membership(&mut self, group: &str, role: &str) -> Result<(), DbError>;
+    /// Sets `role`'s password. Engines send a verifier, never the plaintext.
+    async fn set_password(&mut self, role: &str, password: &SecretString) -> Result<(), DbError>;
+}
+
+/// The advisory-lock key of a target: a stable hash of its name, the same
+/// in every mode and process, namespaced so it does not collide with an
+/// application's own advisory locks by accident.
+pub fn lock_key(target: &str) -> i64 {
+    let digest = Sha256::digest(format!("seesaw/target/{target}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("{db}: cannot connect: {reason}")]
+    Unreachable { db: String, reason: String },
+    #[error("{db}: login as {user:?} failed: {reason}")]
+    LoginFailed {
+        db: String,
+        user: String,
+        reason: String,
+    },
+    #[error("{db}: {doing}: permission denied ({reason}); {hint}")]
+    Denied {
+        db: String,
+        doing: String,
+        reason: String,
+        hint: String,
+    },
+    #[error("{db}: {doing}: {reason}")]
+    Query {
+        db: String,
+        doing: String,
+        reason: String,
+    },
+    #[error("{db}: {message}")]
+    Setup { db: String, message: String },
+}
+
+impl DbError {
+    /// An unreachable server may come back; a refused login or a denied
+    /// statement will not without a change by a person.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, DbError::Unreachable { .. })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DbError::Unreachable { .. } => "unreachable",
+            DbError::LoginFailed { .. } => "login_failed",
+            DbError::Denied { .. } => "denied",
+            DbError::Query { .. } => "query",
+            DbError::Setup { .. } => "setup",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lock_key_is_stable_and_distinct() {
+        assert_eq!(super::lock_key("demo"), super::lock_key("demo"));
+        assert_ne!(super::lock_key("demo"), super::lock_key("demo2"));
+    }
+}

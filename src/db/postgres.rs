@@ -1,0 +1,288 @@
+//! PostgreSQL through tokio-postgres.
+//!
+//! Passwords are sent as SCRAM-SHA-256 verifiers computed here, so the
+//! plaintext never reaches the server, its log (`log_statement = 'all'`) or
+//! `pg_stat_statements`. Identifiers and literals are quoted with
+//! postgres-protocol's escaping, never formatted by hand.
+
+use super::{tls, Database, DbError, Session};
+use crate::config::{DatabaseConfig, TlsMode};
+use crate::secret::Credential;
+use async_trait::async_trait;
+use postgres_protocol::escape::{escape_identifier, escape_literal};
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::BTreeSet;
+use tokio_postgres::config::SslMode;
+use tokio_postgres::error::SqlState;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+pub struct Postgres {
+    config: DatabaseConfig,
+    tls: MakeRustlsConnect,
+}
+
+impl Postgres {
+    /// Fails only on a TLS setup problem (an unreadable `ca_file`).
+    pub fn new(config: &DatabaseConfig) -> Result<Self, DbError> {
+        let client = tls::client_config(config.tls, config.ca_file.as_deref()).map_err(|m| {
+            DbError::Setup {
+                db: describe(config),
+                message: m,
+            }
+        })?;
+        Ok(Postgres {
+            config: config.clone(),
+            tls: MakeRustlsConnect::new(client),
+        })
+    }
+}
+
+fn describe(c: &DatabaseConfig) -> String {
+    format!("postgres {}:{}/{}", c.host, c.port, c.dbname)
+}
+
+#[async_trait]
+impl Database for Postgres {
+    fn describe(&self) -> String {
+        describe(&self.config)
+    }
+
+    async fn login(&self, credential: &Credential) -> Result<Box<dyn Session>, DbError> {
+        let c = &self.config;
+        let mut pg = tokio_postgres::Config::new();
+        pg.host(&c.host)
+            .port(c.port)
+            .dbname(&c.dbname)
+            .user(&credential.username)
+            .password(credential.password.expose_secret())
+            .application_name("seesaw")
+            .connect_timeout(c.connect_timeout)
+            .ssl_mode(match c.tls {
+                TlsMode::Disable => SslMode::Disable,
+                TlsMode::Require | TlsMode::VerifyFull => SslMode::Require,
+            });
+        let connect = pg.connect(self.tls.clone());
+        // connect_timeout covers each TCP attempt; this bounds the handshake too.
+        let (client, connection) = tokio::time::timeout(c.connect_timeout * 2, connect)
+            .await
+            .map_err(|_| DbError::Unreachable {
+                db: self.describe(),
+                reason: format!(
+                    "no answer within {}",
+                    crate::duration::format(c.connect_timeout * 2)
+                ),
+            })?
+            .map_err(|e| self.login_error(&credential.username, e))?;
+        let db = self.describe();
+        let task = tokio::spawn(async move {
+            // Errors here surface on the next query as a closed connection.
+            let _ = connection.await;
+        });
+        Ok(Box::new(PgSession { client, task, db }))
+    }
+}
+
+impl Postgres {
+    fn login_error(&self, user: &str, e: tokio_postgres::Error) -> DbError {
+        let db = self.describe();
+        let reason = reason(&e);
+        match e.code() {
+            Some(code)
+                if *code == SqlState::INVALID_PASSWORD
+                    || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+                    || *code == SqlState::INVALID_CATALOG_NAME =>
+            {
+                DbError::LoginFailed {
+                    db,
+                    user: user.to_owned(),
+                    reason,
+                }
+            }
+            Some(code)
+                if *code == SqlState::TOO_MANY_CONNECTIONS
+                    || *code == SqlState::CANNOT_CONNECT_NOW =>
+            {
+                DbError::Unreachable { db, reason }
+            }
+            Some(_) => DbError::LoginFailed {
+                db,
+                user: user.to_owned(),
+                reason,
+            },
+            None => DbError::Unreachable { db, reason },
+        }
+    }
+}
+
+/// The server's message when there is one (it never echoes a password),
+/// else the client error with its cause.
+fn reason(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.message().to_owned();
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+struct PgSession {
+    client: tokio_postgres::Client,
+    task: tokio::task::JoinHandle<()>,
+    db: String,
+}
+
+impl Drop for PgSession {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl PgSession {
+    fn error(&self, doing: String, e: tokio_postgres::Error) -> DbError {
+        let reason = reason(&e);
+        let db = self.db.clone();
+        match e.code() {
+            Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => DbError::Denied {
+                db,
+                doing: doing.clone(),
+                reason,
+                hint: hint_for(&doing),
+            },
+            Some(c) if *c == SqlState::UNDEFINED_OBJECT => DbError::Query {
+                db,
+                doing,
+                reason: format!("{reason}; create the role first (see `seesaw setup-sql`)"),
+            },
+            None if e.is_closed() => DbError::Unreachable { db, reason },
+            _ => DbError::Query { db, doing, reason },
+        }
+    }
+}
+
+fn hint_for(doing: &str) -> String {
+    if doing.starts_with("end sessions") {
+        "grant pg_signal_backend to the admin role, or use standby_sessions: fail | wait".into()
+    } else if doing.starts_with("set the password") {
+        "the admin role needs CREATEROLE (PostgreSQL 16+: also ADMIN OPTION on the role), or use `admin: self`".into()
+    } else {
+        "the admin role needs CREATEROLE and ADMIN OPTION on the groups involved (see `seesaw setup-sql`)".into()
+    }
+}
+
+#[async_trait]
+impl Session for PgSession {
+    async fn probe(&mut self) -> Result<String, DbError> {
+        let row = self
+            .client
+            .query_one("SELECT session_user::text", &[])
+            .await
+            .map_err(|e| self.error("run the probe query".into(), e))?;
+        Ok(row.get(0))
+    }
+
+    async fn try_lock(&mut self, key: i64) -> Result<bool, DbError> {
+        let row = self
+            .client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .await
+            .map_err(|e| self.error("take the advisory lock".into(), e))?;
+        Ok(row.get(0))
+    }
+
+    async fn role_exists(&mut self, role: &str) -> Result<bool, DbError> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)",
+                &[&role],
+            )
+            .await
+            .map_err(|e| self.error(format!("look up role {role:?}"), e))?;
+        Ok(row.get(0))
+    }
+
+    async fn sessions_of(&mut self, role: &str) -> Result<u64, DbError> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE usename = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                &[&role],
+            )
+            .await
+            .map_err(|e| self.error(format!("count sessions of {role:?}"), e))?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
+    async fn terminate_sessions_of(&mut self, role: &str) -> Result<u64, DbError> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE usename = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid() \
+                 AND pg_terminate_backend(pid)",
+                &[&role],
+            )
+            .await
+            .map_err(|e| self.error(format!("end sessions of {role:?}"), e))?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
+    async fn memberships(&mut self, role: &str) -> Result<BTreeSet<String>, DbError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT g.rolname::text FROM pg_auth_members m \
+                 JOIN pg_roles g ON g.oid = m.roleid \
+                 JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1",
+                &[&role],
+            )
+            .await
+            .map_err(|e| self.error(format!("read memberships of {role:?}"), e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn grant_membership(&mut self, group: &str, role: &str) -> Result<(), DbError> {
+        let sql = format!(
+            "GRANT {} TO {}",
+            escape_identifier(group),
+            escape_identifier(role)
+        );
+        self.client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| self.error(format!("grant {group:?} to {role:?}"), e))
+    }
+
+    async fn revoke_membership(&mut self, group: &str, role: &str) -> Result<(), DbError> {
+        let sql = format!(
+            "REVOKE {} FROM {}",
+            escape_identifier(group),
+            escape_identifier(role)
+        );
+        self.client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| self.error(format!("revoke {group:?} from {role:?}"), e))
+    }
+
+    async fn set_password(&mut self, role: &str, password: &SecretString) -> Result<(), DbError> {
+        // The verifier is salted and iterated: what the server stores, and
+        // all that it (and its log) ever sees.
+        let verifier =
+            postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
+        let sql = format!(
+            "ALTER ROLE {} PASSWORD {}",
+            escape_identifier(role),
+            escape_literal(&verifier)
+        );
+        self.client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| self.error(format!("set the password of {role:?}"), e))
+    }
+}

@@ -1,0 +1,93 @@
+//! The one error type of seesaw's commands, with its exit code and a
+//! fixed `kind` word for metrics (never the message, which is unbounded).
+
+use crate::config::ConfigError;
+use crate::db::DbError;
+use crate::rotation::Gate;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("target {target:?}: {doing}: {source}{}", hint_suffix(hint))]
+    Store {
+        target: String,
+        doing: String,
+        #[source]
+        source: StoreError,
+        hint: Option<String>,
+    },
+    #[error("target {target:?}: {doing}: {source}{}", hint_suffix(hint))]
+    Database {
+        target: String,
+        doing: String,
+        #[source]
+        source: DbError,
+        hint: Option<String>,
+    },
+    /// The store, the config and the database disagree in a way seesaw will
+    /// not guess about.
+    #[error("target {target:?}: {message}")]
+    Inconsistent { target: String, message: String },
+    /// A gate stopped the rotation; nothing was changed.
+    #[error("target {target:?}: {} blocked: {}", action, gates.iter().map(|g| format!("[{}] {}", g.name, g.detail)).collect::<Vec<_>>().join("; "))]
+    Blocked {
+        target: String,
+        action: &'static str,
+        gates: Vec<Gate>,
+    },
+    /// Stopped between steps (shutdown, or a fault injected by a test).
+    /// The protocol is safe to resume: the next run completes the target.
+    #[error("target {target:?}: stopped after step {step}: {reason}; the active credential is unchanged unless `publish` completed, and the next run continues")]
+    Interrupted {
+        target: String,
+        step: &'static str,
+        reason: String,
+    },
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    hint.as_ref().map(|h| format!(". {h}")).unwrap_or_default()
+}
+
+impl Error {
+    /// 0 done, 1 failure, 2 usage or config error, 3 gate blocked.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(_) => 2,
+            Error::Blocked { .. } => 3,
+            _ => 1,
+        }
+    }
+
+    /// Worth retrying soon with backoff (the daemon uses this).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Store { source, .. } => source.is_transient(),
+            Error::Database { source, .. } => source.is_transient(),
+            _ => false,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "config",
+            Error::Store { source, .. } => match source {
+                StoreError::Conflict { .. } => "store_conflict",
+                StoreError::Transient { .. } => "store_transient",
+                StoreError::Denied { .. } => "store_denied",
+                _ => "store",
+            },
+            Error::Database { source, .. } => match source {
+                DbError::Unreachable { .. } => "db_unreachable",
+                DbError::LoginFailed { .. } => "db_login_failed",
+                DbError::Denied { .. } => "db_denied",
+                _ => "database",
+            },
+            Error::Inconsistent { .. } => "inconsistent",
+            Error::Blocked { .. } => "blocked",
+            Error::Interrupted { .. } => "interrupted",
+        }
+    }
+}

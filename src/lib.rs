@@ -1,0 +1,32 @@
+//! seesaw rotates database credentials without downtime by alternating two
+//! login roles: the standby gets a new password, is proven to log in, and is
+//! published as the active credential, while the previous user keeps its
+//! password until the next rotation.
+//!
+//! Where things live:
+//! - [`config`]: the YAML config, validated; errors name target and key.
+//! - [`rotation`]: the protocol as decisions (observation in, plan out), no I/O.
+//! - [`runtime`]: the engine that observes, plans and runs the steps; the
+//!   one-shot commands on top of it.
+//! - [`db`]: `trait Database` and PostgreSQL.
+//! - [`store`]: `trait SecretStore` and the file store.
+//! - [`secret`]: credentials and the secret document, redacted in `Debug`.
+//! - [`password`]: the password policy and generator.
+//! - [`error`]: the error type, exit codes and error kinds.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod duration;
+pub mod error;
+pub mod output;
+pub mod password;
+pub mod rotation;
+pub mod runtime;
+pub mod secret;
+pub mod setup_sql;
+pub mod store;
+pub mod telemetry;
+
+pub use error::Error;

@@ -1,0 +1,21 @@
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+
+fn main() {
+    let cli = seesaw::cli::Cli::parse();
+    seesaw::telemetry::init(cli.log_format, cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(seesaw::runtime::oneshot::run(cli));
+    std::process::exit(code);
+}

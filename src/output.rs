@@ -1,0 +1,198 @@
+//! Rendering reports for people. JSON output is the reports' serde form.
+
+use crate::error::Error;
+use crate::rotation::{Action, Gate, Plan, Step, Verdict};
+use crate::runtime::{CheckReport, Report, Status};
+use serde_json::json;
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Handled => "handled",
+        Verdict::Blocked => "BLOCKED",
+        Verdict::Impossible => "BLOCKED",
+        Verdict::Overridden => "forced",
+    }
+}
+
+fn gates(out: &mut String, gates: &[Gate]) {
+    out.push_str("gates:\n");
+    for g in gates {
+        out.push_str(&format!(
+            "  {:<8} {:<17} {}\n",
+            verdict_word(g.verdict),
+            g.name,
+            g.detail
+        ));
+    }
+}
+
+fn steps(out: &mut String, steps: &[Step]) {
+    out.push_str("steps:\n");
+    for (i, s) in steps.iter().enumerate() {
+        out.push_str(&format!("  {}. {}\n", i + 1, s.describe()));
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Rotate => "rotate",
+        Action::Rollback => "roll back",
+    }
+}
+
+pub fn plan(p: &Plan) -> String {
+    let mut out = format!(
+        "plan for {}: {} {} -> {} (current version {})\n",
+        p.target,
+        verb(p.action),
+        p.from,
+        p.to,
+        p.current_version
+    );
+    gates(&mut out, &p.gates);
+    if p.is_blocked() {
+        out.push_str("result: blocked; `rotate` would change nothing and exit 3\n");
+    } else {
+        steps(&mut out, &p.steps);
+    }
+    out
+}
+
+pub fn report(r: &Report) -> String {
+    if r.dry_run {
+        let mut out = format!(
+            "dry run: would {} {}: {} -> {}\n",
+            verb(r.action),
+            r.target,
+            r.from,
+            r.to
+        );
+        gates(&mut out, &r.gates);
+        steps(&mut out, &r.planned);
+        return out;
+    }
+    let done = match r.action {
+        Action::Rotate => "rotated",
+        Action::Rollback => "rolled back",
+    };
+    let mut out = format!(
+        "{done} {}: {} -> {} (version {} -> {}) in {} ms\n",
+        r.target,
+        r.from,
+        r.to,
+        r.old_version,
+        r.new_version.as_deref().unwrap_or("?"),
+        r.elapsed_ms
+    );
+    for g in r.gates.iter().filter(|g| g.verdict != Verdict::Pass) {
+        out.push_str(&format!("  {}: {}\n", verdict_word(g.verdict), g.detail));
+    }
+    for s in &r.steps {
+        out.push_str(&format!(
+            "  {:<18} {:>6} ms  {}\n",
+            s.step.name(),
+            s.elapsed_ms,
+            s.detail
+        ));
+    }
+    out.push_str(&format!(
+        "{} keeps its password until the next rotation.\n",
+        r.from
+    ));
+    out
+}
+
+pub fn statuses(list: &[Status]) -> String {
+    let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+    let rows: Vec<[String; 6]> = list
+        .iter()
+        .map(|s| {
+            [
+                s.target.clone(),
+                dash(&s.active),
+                dash(&s.version),
+                dash(&s.previous),
+                dash(&s.standby),
+                s.standby_sessions
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "?".into()),
+            ]
+        })
+        .collect();
+    let header = [
+        "TARGET",
+        "ACTIVE",
+        "VERSION",
+        "PREVIOUS",
+        "STANDBY",
+        "STANDBY SESSIONS",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+            + "\n"
+    };
+    let mut out = line(&header.map(String::from));
+    for row in &rows {
+        out += &line(row);
+    }
+    for s in list {
+        for p in &s.problems {
+            out += &format!("{}: {p}\n", s.target);
+        }
+    }
+    out
+}
+
+pub fn checks(list: &[CheckReport]) -> String {
+    let mut out = String::new();
+    for c in list {
+        out += &format!(
+            "{}: {} ({}; {})\n",
+            c.target,
+            if c.ok { "ok" } else { "NOT OK" },
+            c.database,
+            c.store
+        );
+        if let Some(a) = &c.active {
+            out += &format!("  active user: {a}\n");
+        }
+        if let Some(e) = &c.error {
+            out += &format!("  error: {e}\n");
+        }
+        for g in &c.gates {
+            out += &format!(
+                "  {:<8} {:<17} {}\n",
+                verdict_word(g.verdict),
+                g.name,
+                g.detail
+            );
+        }
+    }
+    out
+}
+
+pub fn error_json(e: &Error) -> serde_json::Value {
+    let mut body = json!({
+        "kind": e.kind(),
+        "message": e.to_string(),
+        "exit_code": e.exit_code(),
+    });
+    if let Error::Blocked { gates, .. } = e {
+        body["gates"] = json!(gates);
+    }
+    json!({ "error": body })
+}

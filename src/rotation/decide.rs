@@ -1,0 +1,434 @@
+//! The decisions themselves.
+
+use super::{Action, Actor, Gate, Observation, Plan, Policy, Step, Verdict};
+use crate::config::{MembershipPolicy, SessionPolicy};
+
+fn gate(name: &'static str, verdict: Verdict, detail: impl Into<String>) -> Gate {
+    Gate {
+        name,
+        verdict,
+        detail: detail.into(),
+    }
+}
+
+fn lock_gate(obs: &Observation) -> Gate {
+    if obs.lock_acquired {
+        gate("lock", Verdict::Pass, "advisory lock taken")
+    } else {
+        gate(
+            "lock",
+            Verdict::Impossible,
+            format!(
+                "another seesaw process holds the advisory lock of target {:?}; wait for it to finish",
+                obs.target
+            ),
+        )
+    }
+}
+
+/// Plans a rotation: the standby gets a new password and becomes active.
+/// With `force`, blocked gates are overridden (and say so); impossible ones
+/// still stop the plan.
+pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
+    let standby = obs.standby().to_owned();
+    let mut gates = vec![lock_gate(obs)];
+    let mut steps = Vec::new();
+    let by = if policy.admin_self {
+        Actor::Itself
+    } else {
+        Actor::Admin
+    };
+
+    if !obs.standby_exists {
+        gates.push(gate(
+            "standby_role",
+            Verdict::Impossible,
+            format!(
+                "role {standby:?} does not exist; create it (see `seesaw setup-sql {}`)",
+                obs.target
+            ),
+        ));
+    } else {
+        gates.push(gate(
+            "standby_role",
+            Verdict::Pass,
+            format!("role {standby:?} exists"),
+        ));
+    }
+
+    if policy.admin_self {
+        gates.push(self_admin_gate(obs, &standby));
+    }
+
+    let n = obs.standby_sessions;
+    let sessions = if n == 0 {
+        gate(
+            "standby_sessions",
+            Verdict::Pass,
+            format!("{standby:?} has no sessions"),
+        )
+    } else {
+        let what = format!(
+            "{standby:?} has {n} open session{}",
+            if n == 1 { "" } else { "s" }
+        );
+        match policy.sessions {
+            SessionPolicy::Fail if force => gate(
+                "standby_sessions",
+                Verdict::Overridden,
+                format!("{what}; rotating anyway (--force): their next login will fail"),
+            ),
+            SessionPolicy::Fail => gate(
+                "standby_sessions",
+                Verdict::Blocked,
+                format!("{what}; something still uses the standby's credential (standby_sessions: fail). Find it in pg_stat_activity, or set standby_sessions: wait | terminate"),
+            ),
+            SessionPolicy::Wait => {
+                steps.push(Step::WaitForSessions {
+                    role: standby.clone(),
+                    timeout: policy.wait_timeout,
+                });
+                gate("standby_sessions", Verdict::Handled, format!("{what}; waiting for them to close"))
+            }
+            SessionPolicy::Terminate => {
+                steps.push(Step::TerminateSessions { role: standby.clone(), by });
+                gate("standby_sessions", Verdict::Handled, format!("{what}; they will be ended"))
+            }
+        }
+    };
+    gates.push(sessions);
+
+    let missing: Vec<_> = obs
+        .active_memberships
+        .difference(&obs.standby_memberships)
+        .cloned()
+        .collect();
+    let extra: Vec<_> = obs
+        .standby_memberships
+        .difference(&obs.active_memberships)
+        .cloned()
+        .collect();
+    if missing.is_empty() && extra.is_empty() {
+        gates.push(gate(
+            "memberships",
+            Verdict::Pass,
+            "both users have the same role memberships",
+        ));
+    } else {
+        let drift = describe_drift(&obs.active, &standby, &missing, &extra);
+        let g = match policy.memberships {
+            MembershipPolicy::Fix if policy.admin_self => gate(
+                "memberships",
+                Verdict::Impossible,
+                format!("{drift}; memberships: fix needs an admin login, not `admin: self`"),
+            ),
+            MembershipPolicy::Fix => {
+                steps.extend(missing.iter().map(|g| Step::GrantMembership { role: standby.clone(), group: g.clone() }));
+                steps.extend(extra.iter().map(|g| Step::RevokeMembership { role: standby.clone(), group: g.clone() }));
+                gate("memberships", Verdict::Handled, format!("{drift}; will be repaired"))
+            }
+            MembershipPolicy::Check if force => gate(
+                "memberships",
+                Verdict::Overridden,
+                format!("{drift}; rotating anyway (--force): the application will lose or gain privileges"),
+            ),
+            MembershipPolicy::Check => gate(
+                "memberships",
+                Verdict::Blocked,
+                format!("{drift}; set memberships: fix or align them by hand"),
+            ),
+        };
+        gates.push(g);
+    }
+
+    steps.push(Step::SetPassword {
+        role: standby.clone(),
+        by,
+    });
+    steps.push(Step::Verify {
+        role: standby.clone(),
+    });
+    steps.push(Step::Publish {
+        username: standby.clone(),
+        replaces: obs.current_version.clone(),
+    });
+    Plan {
+        target: obs.target.clone(),
+        action: Action::Rotate,
+        from: obs.active.clone(),
+        to: standby,
+        current_version: obs.current_version.clone(),
+        gates,
+        steps,
+    }
+}
+
+fn self_admin_gate(obs: &Observation, standby: &str) -> Gate {
+    match &obs.previous {
+        Some((user, _)) if user == standby => gate(
+            "self_admin",
+            Verdict::Pass,
+            format!("the store's previous version holds {standby:?}'s password"),
+        ),
+        Some((user, _)) => gate(
+            "self_admin",
+            Verdict::Impossible,
+            format!("`admin: self` needs {standby:?}'s password in the store's previous version, but that version is for {user:?}; rotate once with an admin login"),
+        ),
+        None => gate(
+            "self_admin",
+            Verdict::Impossible,
+            format!("`admin: self` needs {standby:?}'s password in the store's previous version, and there is none yet (an adopted secret); rotate once with an admin login, or add {standby:?}'s credential as `previous`"),
+        ),
+    }
+}
+
+fn describe_drift(active: &str, standby: &str, missing: &[String], extra: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!(
+            "{standby:?} lacks {} that {active:?} has",
+            missing.join(", ")
+        ));
+    }
+    if !extra.is_empty() {
+        parts.push(format!(
+            "{standby:?} has {} that {active:?} has not",
+            extra.join(", ")
+        ));
+    }
+    format!("membership drift: {}", parts.join("; "))
+}
+
+/// Plans a rollback: the previous document becomes current again. Its user
+/// kept its password, so nothing in the database changes; it is verified
+/// before it is published.
+pub fn rollback(obs: &Observation) -> Plan {
+    let mut gates = vec![lock_gate(obs)];
+    let (to, previous_ok) = match &obs.previous {
+        None => {
+            gates.push(gate(
+                "previous",
+                Verdict::Impossible,
+                "the store has no previous version to return to",
+            ));
+            (obs.standby().to_owned(), false)
+        }
+        Some((user, _)) if user == &obs.active => {
+            gates.push(gate(
+                "previous",
+                Verdict::Impossible,
+                format!("the previous version is for {user:?}, the user already active; nothing to roll back to"),
+            ));
+            (user.clone(), false)
+        }
+        Some((user, version)) => {
+            gates.push(gate(
+                "previous",
+                Verdict::Pass,
+                format!("version {version} for {user:?}"),
+            ));
+            (user.clone(), true)
+        }
+    };
+    let steps = if previous_ok {
+        vec![
+            Step::Verify { role: to.clone() },
+            Step::Publish {
+                username: to.clone(),
+                replaces: obs.current_version.clone(),
+            },
+        ]
+    } else {
+        Vec::new()
+    };
+    Plan {
+        target: obs.target.clone(),
+        action: Action::Rollback,
+        from: obs.active.clone(),
+        to,
+        current_version: obs.current_version.clone(),
+        gates,
+        steps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::time::Duration;
+
+    fn obs() -> Observation {
+        Observation {
+            target: "demo".into(),
+            users: ["a".into(), "b".into()],
+            active: "a".into(),
+            current_version: "v1".into(),
+            previous: Some(("b".into(), "v0".into())),
+            lock_acquired: true,
+            standby_exists: true,
+            standby_sessions: 0,
+            active_memberships: BTreeSet::from(["owner".to_string()]),
+            standby_memberships: BTreeSet::from(["owner".to_string()]),
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            sessions: SessionPolicy::Fail,
+            wait_timeout: Duration::from_secs(60),
+            memberships: MembershipPolicy::Check,
+            admin_self: false,
+        }
+    }
+
+    fn names(plan: &Plan) -> Vec<&'static str> {
+        plan.steps.iter().map(Step::name).collect()
+    }
+
+    #[test]
+    fn a_clear_rotation_sets_verifies_and_publishes_the_standby() {
+        let plan = rotate(&obs(), &policy(), false);
+        assert!(!plan.is_blocked());
+        assert_eq!((plan.from.as_str(), plan.to.as_str()), ("a", "b"));
+        assert_eq!(names(&plan), ["set_password", "verify", "publish"]);
+        assert_eq!(
+            plan.steps[2],
+            Step::Publish {
+                username: "b".into(),
+                replaces: "v1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_standby_alternates() {
+        let mut o = obs();
+        o.active = "b".into();
+        assert_eq!(rotate(&o, &policy(), false).to, "a");
+    }
+
+    #[test]
+    fn standby_sessions_follow_the_policy() {
+        let mut o = obs();
+        o.standby_sessions = 2;
+        let plan = rotate(&o, &policy(), false);
+        let g = plan.blockers()[0];
+        assert_eq!(g.name, "standby_sessions");
+        assert!(
+            g.detail.contains("\"b\" has 2 open sessions"),
+            "{}",
+            g.detail
+        );
+
+        let forced = rotate(&o, &policy(), true);
+        assert!(!forced.is_blocked());
+        assert!(forced
+            .gates
+            .iter()
+            .any(|g| g.verdict == Verdict::Overridden));
+
+        let wait = rotate(
+            &o,
+            &Policy {
+                sessions: SessionPolicy::Wait,
+                ..policy()
+            },
+            false,
+        );
+        assert_eq!(names(&wait)[0], "wait_for_sessions");
+        let term = rotate(
+            &o,
+            &Policy {
+                sessions: SessionPolicy::Terminate,
+                ..policy()
+            },
+            false,
+        );
+        assert_eq!(names(&term)[0], "terminate_sessions");
+    }
+
+    #[test]
+    fn membership_drift_blocks_under_check_and_is_repaired_under_fix() {
+        let mut o = obs();
+        o.standby_memberships = BTreeSet::from(["stale".to_string()]);
+        let plan = rotate(&o, &policy(), false);
+        assert_eq!(plan.blockers()[0].name, "memberships");
+        assert!(plan.blockers()[0].detail.contains("lacks owner"));
+
+        let fix = rotate(
+            &o,
+            &Policy {
+                memberships: MembershipPolicy::Fix,
+                ..policy()
+            },
+            false,
+        );
+        assert!(!fix.is_blocked());
+        assert_eq!(
+            &fix.steps[..2],
+            &[
+                Step::GrantMembership {
+                    role: "b".into(),
+                    group: "owner".into()
+                },
+                Step::RevokeMembership {
+                    role: "b".into(),
+                    group: "stale".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn force_does_not_override_what_is_impossible() {
+        let mut o = obs();
+        o.lock_acquired = false;
+        assert_eq!(rotate(&o, &policy(), true).blockers()[0].name, "lock");
+        let mut o = obs();
+        o.standby_exists = false;
+        assert_eq!(
+            rotate(&o, &policy(), true).blockers()[0].name,
+            "standby_role"
+        );
+    }
+
+    #[test]
+    fn self_admin_needs_the_standbys_previous_password() {
+        let p = Policy {
+            admin_self: true,
+            ..policy()
+        };
+        let plan = rotate(&obs(), &p, false);
+        assert!(!plan.is_blocked());
+        assert_eq!(
+            plan.steps[0],
+            Step::SetPassword {
+                role: "b".into(),
+                by: Actor::Itself
+            }
+        );
+
+        let mut adopted = obs();
+        adopted.previous = None;
+        let plan = rotate(&adopted, &p, true);
+        assert_eq!(plan.blockers()[0].name, "self_admin");
+        assert!(plan.blockers()[0].detail.contains("none yet"));
+    }
+
+    #[test]
+    fn rollback_returns_to_the_previous_user() {
+        let plan = rollback(&obs());
+        assert!(!plan.is_blocked());
+        assert_eq!(plan.to, "b");
+        assert_eq!(names(&plan), ["verify", "publish"]);
+
+        let mut o = obs();
+        o.previous = None;
+        assert_eq!(rollback(&o).blockers()[0].name, "previous");
+        let mut o = obs();
+        o.previous = Some(("a".into(), "v0".into()));
+        assert!(rollback(&o).is_blocked());
+    }
+}

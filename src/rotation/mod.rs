@@ -1,0 +1,202 @@
+//! The protocol as decisions: an [`Observation`] of one target goes in, a
+//! [`Plan`] of [`Step`]s and gate verdicts comes out. Nothing here does I/O,
+//! so every decision is tested without a database; `runtime` carries the
+//! steps out.
+
+mod decide;
+
+pub use decide::{rollback, rotate};
+
+use crate::config::{MembershipPolicy, SessionPolicy};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// What the runtime saw, under the target's lock, before deciding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observation {
+    pub target: String,
+    pub users: [String; 2],
+    /// The user named by the store's current document.
+    pub active: String,
+    pub current_version: String,
+    /// The user and version of the store's previous document, if any.
+    pub previous: Option<(String, String)>,
+    /// False when another process holds the target's lock.
+    pub lock_acquired: bool,
+    pub standby_exists: bool,
+    pub standby_sessions: u64,
+    pub active_memberships: BTreeSet<String>,
+    pub standby_memberships: BTreeSet<String>,
+}
+
+impl Observation {
+    pub fn standby(&self) -> &str {
+        if self.users[0] == self.active {
+            &self.users[1]
+        } else {
+            &self.users[0]
+        }
+    }
+}
+
+/// The target's rotation policy, from its config.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub sessions: SessionPolicy,
+    pub wait_timeout: Duration,
+    pub memberships: MembershipPolicy,
+    /// `admin: self`: the standby changes its own password.
+    pub admin_self: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Rotate,
+    Rollback,
+}
+
+/// Who runs `ALTER ROLE` on the standby.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    /// The configured admin login.
+    Admin,
+    /// The standby itself, logged in with the password of the store's
+    /// previous version.
+    Itself,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// Poll until `role` has no sessions, up to `timeout`.
+    WaitForSessions {
+        role: String,
+        #[serde(with = "secs")]
+        timeout: Duration,
+    },
+    TerminateSessions {
+        role: String,
+        by: Actor,
+    },
+    GrantMembership {
+        role: String,
+        group: String,
+    },
+    RevokeMembership {
+        role: String,
+        group: String,
+    },
+    /// Give `role` a freshly generated password.
+    SetPassword {
+        role: String,
+        by: Actor,
+    },
+    /// Log in as `role` with the password about to be published.
+    Verify {
+        role: String,
+    },
+    /// Make the document for `username` current, replacing `replaces`.
+    Publish {
+        username: String,
+        replaces: String,
+    },
+}
+
+impl Step {
+    /// Stable name for logs, metrics and failure injection.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::WaitForSessions { .. } => "wait_for_sessions",
+            Step::TerminateSessions { .. } => "terminate_sessions",
+            Step::GrantMembership { .. } => "grant_membership",
+            Step::RevokeMembership { .. } => "revoke_membership",
+            Step::SetPassword { .. } => "set_password",
+            Step::Verify { .. } => "verify",
+            Step::Publish { .. } => "publish",
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Step::WaitForSessions { role, timeout } => format!(
+                "wait up to {} for the sessions of {role:?} to close",
+                crate::duration::format(*timeout)
+            ),
+            Step::TerminateSessions { role, .. } => format!("end the sessions of {role:?}"),
+            Step::GrantMembership { role, group } => format!("grant {group:?} to {role:?}"),
+            Step::RevokeMembership { role, group } => format!("revoke {group:?} from {role:?}"),
+            Step::SetPassword { role, by } => match by {
+                Actor::Admin => format!("set a new password for {role:?}"),
+                Actor::Itself => format!("set a new password for {role:?} (as itself)"),
+            },
+            Step::Verify { role } => format!("log in as {role:?} with the new password"),
+            Step::Publish { username, replaces } => {
+                format!(
+                    "publish {username:?} as the current credential (replacing version {replaces})"
+                )
+            }
+        }
+    }
+}
+
+mod secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}
+
+/// One precondition of acting on the standby, and how it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Gate {
+    /// A fixed word (metrics label): lock, standby_role, standby_sessions,
+    /// memberships, self_admin.
+    pub name: &'static str,
+    pub verdict: Verdict,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    /// Not satisfied, but a step of the plan deals with it.
+    Handled,
+    /// Not satisfied; `--force` would proceed anyway.
+    Blocked,
+    /// Not satisfied; nothing can proceed until it is fixed.
+    Impossible,
+    /// Was blocked; `--force` proceeds anyway.
+    Overridden,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub target: String,
+    pub action: Action,
+    /// The user applications use now, and the one they will use after.
+    pub from: String,
+    pub to: String,
+    pub current_version: String,
+    pub gates: Vec<Gate>,
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// The gates that stop this plan, if any.
+    pub fn blockers(&self) -> Vec<&Gate> {
+        self.gates
+            .iter()
+            .filter(|g| matches!(g.verdict, Verdict::Blocked | Verdict::Impossible))
+            .collect()
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        !self.blockers().is_empty()
+    }
+}

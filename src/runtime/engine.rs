@@ -1,0 +1,475 @@
+//! The engine: one target's database and store, and the steps run on them.
+
+use super::observe::Observed;
+use super::report::{Report, StepRecord};
+use crate::config::{AdminConfig, ConfigError, TargetConfig};
+use crate::db::{Database, Postgres, Session};
+use crate::error::Error;
+use crate::rotation::{self, Action, Actor, Plan, Policy, Step};
+use crate::secret::{Credential, SecretDocument};
+use crate::store::{self, PublishRequest, SecretStore};
+use secrecy::SecretString;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Hears about each step; returning `Err` from `finished` stops the run
+/// there, as a crash would (tests inject faults this way; the daemon stops
+/// between steps on shutdown the same way).
+pub trait Progress: Send + Sync {
+    fn started(&self, _target: &str, _step: &Step) {}
+    fn finished(&self, _target: &str, _step: &Step, _elapsed: Duration) -> Result<(), String> {
+        Ok(())
+    }
+    fn waiting(&self, _target: &str, _message: &str) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RotateOptions {
+    /// Override the gates that `--force` may override; says so in the report.
+    pub force: bool,
+    /// Observe and plan, change nothing.
+    pub dry_run: bool,
+}
+
+pub struct Engine {
+    pub(super) config: TargetConfig,
+    pub(super) db: Box<dyn Database>,
+    pub(super) store: Box<dyn SecretStore>,
+    /// `None` under `admin: self`.
+    pub(super) admin: Option<Credential>,
+}
+
+/// What the steps produce and later steps consume.
+struct Scratch {
+    /// The standby's new login, between set_password and publish.
+    new: Option<Credential>,
+    /// Idempotency token of this run's publish: a retried call reuses it,
+    /// a new run (with a new password) gets a new one.
+    token: String,
+}
+
+impl Engine {
+    /// Builds the engine a target's config describes.
+    pub fn from_config(config: &TargetConfig) -> Result<Engine, Error> {
+        let db = Postgres::new(&config.database).map_err(|source| Error::Database {
+            target: config.name.clone(),
+            doing: "prepare the connection".into(),
+            source,
+            hint: None,
+        })?;
+        Ok(Engine::with_backends(
+            config.clone(),
+            Box::new(db),
+            store::open(&config.store),
+            admin_credential(config)?,
+        ))
+    }
+
+    pub fn with_backends(
+        config: TargetConfig,
+        db: Box<dyn Database>,
+        store: Box<dyn SecretStore>,
+        admin: Option<Credential>,
+    ) -> Engine {
+        Engine {
+            config,
+            db,
+            store,
+            admin,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn config(&self) -> &TargetConfig {
+        &self.config
+    }
+
+    pub fn store(&self) -> &dyn SecretStore {
+        self.store.as_ref()
+    }
+
+    pub fn database(&self) -> &dyn Database {
+        self.db.as_ref()
+    }
+
+    pub(super) fn policy(&self) -> Policy {
+        let db = &self.config.database;
+        Policy {
+            sessions: db.standby_sessions,
+            wait_timeout: db.standby_wait_timeout,
+            memberships: db.memberships,
+            admin_self: self.admin.is_none(),
+        }
+    }
+
+    /// Observes and decides; changes nothing (the lock is released again).
+    pub async fn plan(&self, action: Action, force: bool) -> Result<Plan, Error> {
+        let seen = self.observe().await?;
+        Ok(match action {
+            Action::Rotate => rotation::rotate(&seen.observation, &self.policy(), force),
+            Action::Rollback => rotation::rollback(&seen.observation),
+        })
+    }
+
+    /// Rotates the target: the standby gets a new password and becomes the
+    /// active credential.
+    pub async fn rotate(
+        &self,
+        options: RotateOptions,
+        progress: &dyn Progress,
+    ) -> Result<Report, Error> {
+        let mut seen = self.observe().await?;
+        let plan = rotation::rotate(&seen.observation, &self.policy(), options.force);
+        self.run(plan, &mut seen, options.dry_run, progress).await
+    }
+
+    /// Republishes the previous version after proving it still logs in.
+    pub async fn rollback(&self, dry_run: bool, progress: &dyn Progress) -> Result<Report, Error> {
+        let mut seen = self.observe().await?;
+        let plan = rotation::rollback(&seen.observation);
+        self.run(plan, &mut seen, dry_run, progress).await
+    }
+
+    async fn run(
+        &self,
+        plan: Plan,
+        seen: &mut Observed,
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<Report, Error> {
+        if plan.is_blocked() {
+            return Err(Error::Blocked {
+                target: self.name().into(),
+                action: match plan.action {
+                    Action::Rotate => "rotation",
+                    Action::Rollback => "rollback",
+                },
+                gates: plan.blockers().into_iter().cloned().collect(),
+            });
+        }
+        let mut report = Report::new(&plan, dry_run);
+        if dry_run {
+            return Ok(report);
+        }
+        let started = Instant::now();
+        let mut scratch = Scratch {
+            new: None,
+            token: run_token(),
+        };
+        for step in &plan.steps {
+            progress.started(self.name(), step);
+            let t = Instant::now();
+            let detail = self.step(step, &plan, seen, &mut scratch, progress).await?;
+            let elapsed = t.elapsed();
+            if let Step::Publish { .. } = step {
+                report.new_version = Some(detail.clone());
+            }
+            tracing::info!(
+                target_name = %self.name(),
+                step = step.name(),
+                from = %plan.from,
+                to = %plan.to,
+                version = %plan.current_version,
+                elapsed_ms = elapsed.as_millis() as u64,
+                "{}", step.describe()
+            );
+            report.steps.push(StepRecord::new(step, detail, elapsed));
+            progress
+                .finished(self.name(), step, elapsed)
+                .map_err(|reason| Error::Interrupted {
+                    target: self.name().into(),
+                    step: step.name(),
+                    reason,
+                })?;
+        }
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(
+            target_name = %self.name(),
+            action = ?plan.action,
+            from = %plan.from,
+            to = %plan.to,
+            old_version = %plan.current_version,
+            new_version = report.new_version.as_deref().unwrap_or(""),
+            elapsed_ms = report.elapsed_ms,
+            "done"
+        );
+        Ok(report)
+    }
+
+    fn db_error(
+        &self,
+        doing: String,
+        hint: Option<String>,
+    ) -> impl FnOnce(crate::db::DbError) -> Error + '_ {
+        move |source| Error::Database {
+            target: self.name().into(),
+            doing,
+            source,
+            hint,
+        }
+    }
+
+    /// The session that acts on the standby: the admin's control session,
+    /// or under `admin: self` a fresh login as the standby with the
+    /// password kept in the store's previous version.
+    async fn actor<'s>(
+        &self,
+        by: Actor,
+        seen: &'s mut Observed,
+        own: &'s mut Option<Box<dyn Session>>,
+    ) -> Result<&'s mut Box<dyn Session>, Error> {
+        match by {
+            Actor::Admin => Ok(&mut seen.control),
+            Actor::Itself => {
+                let previous = seen
+                    .state
+                    .previous
+                    .as_ref()
+                    .map(|p| p.document.credential());
+                let cred = match previous {
+                    Some(Ok(c)) => c,
+                    _ => {
+                        return Err(Error::Inconsistent {
+                            target: self.name().into(),
+                            message: "`admin: self` needs the standby's credential in the store's previous version, and it is missing or incomplete".into(),
+                        })
+                    }
+                };
+                let session = self
+                    .db
+                    .login(&cred)
+                    .await
+                    .map_err(self.db_error(
+                        format!("log in as standby {:?} with its previous password (admin: self)", cred.username),
+                        Some("if a rotation failed between setting and publishing the password, the standby's password is no longer the stored one: set it once with an admin login".into()),
+                    ))?;
+                Ok(own.insert(session))
+            }
+        }
+    }
+
+    /// Runs one step; returns a line of detail for the report.
+    async fn step(
+        &self,
+        step: &Step,
+        plan: &Plan,
+        seen: &mut Observed,
+        scratch: &mut Scratch,
+        progress: &dyn Progress,
+    ) -> Result<String, Error> {
+        let mut own = None;
+        match step {
+            Step::WaitForSessions { role, timeout } => {
+                let started = Instant::now();
+                loop {
+                    let n = seen
+                        .control
+                        .sessions_of(role)
+                        .await
+                        .map_err(self.db_error(format!("count sessions of {role:?}"), None))?;
+                    if n == 0 {
+                        return Ok(format!(
+                            "sessions closed after {}s",
+                            started.elapsed().as_secs()
+                        ));
+                    }
+                    if started.elapsed() >= *timeout {
+                        let mut gate = plan
+                            .gates
+                            .iter()
+                            .find(|g| g.name == "standby_sessions")
+                            .cloned()
+                            .unwrap_or(rotation::Gate {
+                                name: "standby_sessions",
+                                verdict: rotation::Verdict::Blocked,
+                                detail: String::new(),
+                            });
+                        gate.verdict = rotation::Verdict::Blocked;
+                        gate.detail = format!(
+                            "{role:?} still has {n} session{} after waiting {}; find them in pg_stat_activity or raise standby_wait_timeout",
+                            if n == 1 { "" } else { "s" },
+                            crate::duration::format(*timeout)
+                        );
+                        return Err(Error::Blocked {
+                            target: self.name().into(),
+                            action: "rotation",
+                            gates: vec![gate],
+                        });
+                    }
+                    progress.waiting(
+                        self.name(),
+                        &format!(
+                            "{role:?} has {n} open session(s); waiting ({}s of {})",
+                            started.elapsed().as_secs(),
+                            crate::duration::format(*timeout)
+                        ),
+                    );
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+            Step::TerminateSessions { role, by } => {
+                let session = self.actor(*by, seen, &mut own).await?;
+                let n = session
+                    .terminate_sessions_of(role)
+                    .await
+                    .map_err(self.db_error(format!("end sessions of {role:?}"), None))?;
+                Ok(format!("ended {n} session(s)"))
+            }
+            Step::GrantMembership { role, group } => {
+                seen.control
+                    .grant_membership(group, role)
+                    .await
+                    .map_err(self.db_error(format!("grant {group:?} to {role:?}"), None))?;
+                Ok(format!("granted {group:?}"))
+            }
+            Step::RevokeMembership { role, group } => {
+                seen.control
+                    .revoke_membership(group, role)
+                    .await
+                    .map_err(self.db_error(format!("revoke {group:?} from {role:?}"), None))?;
+                Ok(format!("revoked {group:?}"))
+            }
+            Step::SetPassword { role, by } => {
+                let password: SecretString = self.config.password.generate();
+                let session = self.actor(*by, seen, &mut own).await?;
+                session.set_password(role, &password).await.map_err(
+                    self.db_error(format!("set the password of standby {role:?}"), None),
+                )?;
+                scratch.new = Some(Credential::new(role.clone(), password));
+                Ok("password set (SCRAM-SHA-256 verifier)".into())
+            }
+            Step::Verify { role } => {
+                let cred = match plan.action {
+                    Action::Rotate => scratch.new.clone(),
+                    Action::Rollback => seen
+                        .state
+                        .previous
+                        .as_ref()
+                        .and_then(|p| p.document.credential().ok()),
+                }
+                .filter(|c| &c.username == role)
+                .ok_or_else(|| self.no_credential_for(role))?;
+                self.prove_login(
+                    &cred,
+                    format!("verify that {role:?} logs in with the new credential"),
+                    None,
+                )
+                .await?;
+                Ok("login verified".into())
+            }
+            Step::Publish { username, replaces } => {
+                let document = self.document_to_publish(plan, seen, scratch, username)?;
+                let version = self
+                    .store
+                    .publish(PublishRequest { document: &document, replaces, token: &scratch.token })
+                    .await
+                    .map_err(|source| Error::Store {
+                        target: self.name().into(),
+                        doing: format!("publish {username:?} as the current credential"),
+                        source,
+                        hint: Some(format!("{username:?} has its new password; the store still names {:?}, which still logs in, so nothing is broken. Run again to finish", plan.from)),
+                    })?;
+                Ok(version)
+            }
+        }
+    }
+
+    fn no_credential_for(&self, role: &str) -> Error {
+        Error::Inconsistent {
+            target: self.name().into(),
+            message: format!("no credential for {role:?} to verify or publish (the plan's steps are out of order)"),
+        }
+    }
+
+    fn document_to_publish(
+        &self,
+        plan: &Plan,
+        seen: &Observed,
+        scratch: &Scratch,
+        username: &str,
+    ) -> Result<SecretDocument, Error> {
+        match plan.action {
+            Action::Rollback => seen
+                .state
+                .previous
+                .as_ref()
+                .map(|p| p.document.clone())
+                .ok_or_else(|| self.no_credential_for(username)),
+            Action::Rotate => {
+                let cred = scratch
+                    .new
+                    .as_ref()
+                    .filter(|c| c.username == username)
+                    .ok_or_else(|| self.no_credential_for(username))?;
+                let mut doc = seen.state.current.document.with_credential(cred);
+                // An adopted document may hold only the login; applications
+                // reading the RDS shape need the rest.
+                let db = &self.config.database;
+                doc.fill_missing("engine", Value::from("postgres"));
+                doc.fill_missing("host", Value::from(db.host.clone()));
+                doc.fill_missing("port", Value::from(db.port));
+                doc.fill_missing("dbname", Value::from(db.dbname.clone()));
+                Ok(doc)
+            }
+        }
+    }
+}
+
+/// 32 hex characters, as AWS's ClientRequestToken needs (32-64).
+fn run_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads the admin password from where the config says.
+fn admin_credential(config: &TargetConfig) -> Result<Option<Credential>, Error> {
+    let AdminConfig::Login(admin) = &config.database.admin else {
+        return Ok(None);
+    };
+    let err = |key: &str, message: String| {
+        Error::Config(ConfigError {
+            file: "config".into(),
+            target: Some(config.name.clone()),
+            key: key.into(),
+            message,
+        })
+    };
+    let password = if let Some(var) = &admin.password_env {
+        match std::env::var(var) {
+            Ok(v) if !v.is_empty() => v,
+            _ => return Err(err("database.admin.password_env", format!("environment variable {var} is not set or empty; export the admin password in it"))),
+        }
+    } else if let Some(path) = &admin.password_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            err(
+                "database.admin.password_file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let trimmed = text.trim_end_matches(['\n', '\r']).to_owned();
+        if trimmed.is_empty() {
+            return Err(err(
+                "database.admin.password_file",
+                format!("{} is empty", path.display()),
+            ));
+        }
+        trimmed
+    } else {
+        return Err(err(
+            "database.admin",
+            "expected `password_env` or `password_file`".into(),
+        ));
+    };
+    Ok(Some(Credential::new(
+        admin.username.clone(),
+        SecretString::from(password),
+    )))
+}

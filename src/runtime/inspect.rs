@@ -1,0 +1,82 @@
+//! Read-only views of a target: `status` and `check`.
+
+use super::engine::Engine;
+use super::report::{CheckReport, Status};
+use crate::rotation::{self, Verdict};
+
+impl Engine {
+    /// What the store says and how the standby is used. Never fails: what
+    /// cannot be read is listed under `problems`.
+    pub async fn status(&self) -> Status {
+        let mut status = Status {
+            target: self.name().into(),
+            active: None,
+            version: None,
+            previous: None,
+            previous_version: None,
+            standby: None,
+            standby_sessions: None,
+            problems: Vec::new(),
+        };
+        let (state, current) = match self.read_store().await {
+            Ok(found) => found,
+            Err(e) => {
+                status.problems.push(e.to_string());
+                return status;
+            }
+        };
+        let users = &self.config.database.users;
+        let standby = if users[0] == current.username {
+            &users[1]
+        } else {
+            &users[0]
+        };
+        status.active = Some(current.username.clone());
+        status.version = Some(state.current.version.clone());
+        status.standby = Some(standby.clone());
+        if let Some(p) = &state.previous {
+            status.previous = p.document.username().ok().map(str::to_owned);
+            status.previous_version = Some(p.version.clone());
+        }
+        match self.control_session(&current).await {
+            Ok(mut session) => match session.sessions_of(standby).await {
+                Ok(n) => status.standby_sessions = Some(n),
+                Err(e) => status
+                    .problems
+                    .push(format!("count sessions of {standby:?}: {e}")),
+            },
+            Err(e) => status.problems.push(e.to_string()),
+        }
+        status
+    }
+
+    /// Validates connectivity and the gates a rotation would meet, changing
+    /// nothing. `ok` is false when a rotation would fail or be blocked.
+    pub async fn check(&self) -> CheckReport {
+        let mut report = CheckReport {
+            target: self.name().into(),
+            ok: false,
+            store: self.store.describe(),
+            database: self.db.describe(),
+            active: None,
+            gates: Vec::new(),
+            error: None,
+        };
+        match self.observe().await {
+            Ok(seen) => {
+                let plan = rotation::rotate(&seen.observation, &self.policy(), false);
+                report.active = Some(plan.from.clone());
+                // Standby sessions under `fail` are a state of the moment,
+                // not a misconfiguration; they still count against `ok`
+                // because a rotation now would be blocked.
+                report.ok = !plan
+                    .gates
+                    .iter()
+                    .any(|g| matches!(g.verdict, Verdict::Blocked | Verdict::Impossible));
+                report.gates = plan.gates;
+            }
+            Err(e) => report.error = Some(e.to_string()),
+        }
+        report
+    }
+}

@@ -1,0 +1,202 @@
+//! Steps 1 and 2 of the protocol: lock and observe.
+
+use super::engine::Engine;
+use crate::db::{lock_key, Session};
+use crate::error::Error;
+use crate::rotation::Observation;
+use crate::secret::Credential;
+use crate::store::StoreState;
+
+/// What the engine holds after observing: the store's state, the current
+/// credential, the decision input and the control session (which holds the
+/// target's advisory lock while it lives).
+pub struct Observed {
+    pub state: StoreState,
+    pub observation: Observation,
+    pub control: Box<dyn Session>,
+}
+
+impl Engine {
+    pub(super) async fn read_store(&self) -> Result<(StoreState, Credential), Error> {
+        let state = self.store.read().await.map_err(|source| Error::Store {
+            target: self.name().into(),
+            doing: "read the current secret".into(),
+            source,
+            hint: None,
+        })?;
+        let current = state.current.document.credential().map_err(|e| Error::Inconsistent {
+            target: self.name().into(),
+            message: format!(
+                "{}: current version {}: {e}; expected at least {{\"username\": ..., \"password\": ...}}",
+                self.store.describe(),
+                state.current.version
+            ),
+        })?;
+        let users = &self.config.database.users;
+        if !users.contains(&current.username) {
+            return Err(Error::Inconsistent {
+                target: self.name().into(),
+                message: format!(
+                    "{}: the current credential is for {:?}, which is not one of database.users {:?}; fix the store or the config",
+                    self.store.describe(),
+                    current.username,
+                    users
+                ),
+            });
+        }
+        Ok((state, current))
+    }
+
+    /// The session that takes the lock and reads the catalog: the admin, or
+    /// under `admin: self` the active user.
+    pub(super) async fn control_session(
+        &self,
+        current: &Credential,
+    ) -> Result<Box<dyn Session>, Error> {
+        let (who, hint) = match &self.admin {
+            Some(admin) => (admin, self.admin_hint()),
+            None => (
+                current,
+                Some("with `admin: self` seesaw logs in as the active user; check the store's current credential".into()),
+            ),
+        };
+        self.db.login(who).await.map_err(|source| Error::Database {
+            target: self.name().into(),
+            doing: format!(
+                "log in as {} {:?}",
+                if self.admin.is_some() {
+                    "admin"
+                } else {
+                    "active user"
+                },
+                who.username
+            ),
+            source,
+            hint,
+        })
+    }
+
+    fn admin_hint(&self) -> Option<String> {
+        use crate::config::{AdminConfig, AdminLogin};
+        match &self.config.database.admin {
+            AdminConfig::Login(AdminLogin {
+                password_env: Some(var),
+                ..
+            }) => Some(format!(
+                "Check the admin password in ${var} and database.admin.username"
+            )),
+            AdminConfig::Login(AdminLogin {
+                password_file: Some(p),
+                ..
+            }) => Some(format!(
+                "Check the admin password in {} and database.admin.username",
+                p.display()
+            )),
+            _ => None,
+        }
+    }
+
+    /// Proves a credential logs in as the role it names.
+    pub(super) async fn prove_login(
+        &self,
+        cred: &Credential,
+        doing: String,
+        hint: Option<String>,
+    ) -> Result<(), Error> {
+        let target = self.name().to_owned();
+        let wrap = |source| Error::Database {
+            target: target.clone(),
+            doing: doing.clone(),
+            source,
+            hint: hint.clone(),
+        };
+        let mut session = self.db.login(cred).await.map_err(wrap)?;
+        let user = session.probe().await.map_err(wrap)?;
+        if user != cred.username {
+            return Err(Error::Inconsistent {
+                target,
+                message: format!(
+                    "{doing}: logged in as {user:?}, expected {:?}",
+                    cred.username
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Lock, then observe. The store is read again once the lock is held,
+    /// so the decision is made on what the last lock holder left.
+    pub(super) async fn observe(&self) -> Result<Observed, Error> {
+        let (_, first) = self.read_store().await?;
+        let mut control = self.control_session(&first).await?;
+        let target = self.name().to_owned();
+        let db_err = |doing: &str| {
+            let target = target.clone();
+            let doing = doing.to_owned();
+            move |source| Error::Database {
+                target,
+                doing,
+                source,
+                hint: None,
+            }
+        };
+        let lock_acquired = control
+            .try_lock(lock_key(self.name()))
+            .await
+            .map_err(db_err("take the target's advisory lock"))?;
+        let (state, current) = self.read_store().await?;
+        if self.admin.is_some() || current.username != first.username {
+            self.prove_login(
+                &current,
+                format!("log in with the store's current credential ({:?}, version {})", current.username, state.current.version),
+                Some("seesaw will not act on a store that does not match the database. If the previous version still logs in, `seesaw rollback` restores it; otherwise set the active user's password to the stored one".into()),
+            )
+            .await?;
+        }
+        let users = self.config.database.users.clone();
+        let standby = if users[0] == current.username {
+            &users[1]
+        } else {
+            &users[0]
+        };
+        let standby_exists = control
+            .role_exists(standby)
+            .await
+            .map_err(db_err("look up the standby role"))?;
+        let standby_sessions = control
+            .sessions_of(standby)
+            .await
+            .map_err(db_err("count the standby's sessions"))?;
+        let active_memberships = control
+            .memberships(&current.username)
+            .await
+            .map_err(db_err("read the active user's memberships"))?;
+        let standby_memberships = control
+            .memberships(standby)
+            .await
+            .map_err(db_err("read the standby's memberships"))?;
+        let previous = state.previous.as_ref().and_then(|p| {
+            p.document
+                .username()
+                .ok()
+                .map(|u| (u.to_owned(), p.version.clone()))
+        });
+        let observation = Observation {
+            target,
+            users,
+            active: current.username.clone(),
+            current_version: state.current.version.clone(),
+            previous,
+            lock_acquired,
+            standby_exists,
+            standby_sessions,
+            active_memberships,
+            standby_memberships,
+        };
+        Ok(Observed {
+            state,
+            observation,
+            control,
+        })
+    }
+}

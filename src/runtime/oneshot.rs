@@ -1,0 +1,162 @@
+//! The one-shot commands: load the config, run one engine call per target,
+//! print, and return the exit code.
+
+use crate::cli::{Cli, Command, Output};
+use crate::config::{Config, TargetConfig};
+use crate::error::Error;
+use crate::output;
+use crate::rotation::{Action, Step};
+use crate::runtime::{Engine, NoProgress, Progress, RotateOptions};
+use serde::Serialize;
+
+/// Step-by-step progress on stderr, for people watching.
+struct Terminal;
+
+impl Progress for Terminal {
+    fn started(&self, target: &str, step: &Step) {
+        eprintln!("[{target}] {} ...", step.describe());
+    }
+    fn waiting(&self, target: &str, message: &str) {
+        eprintln!("[{target}]   {message}");
+    }
+}
+
+struct Printer(Output);
+
+impl Printer {
+    fn print<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) {
+        match self.0 {
+            Output::Human => print!("{}", human(value)),
+            Output::Json => match serde_json::to_string_pretty(value) {
+                Ok(s) => println!("{s}"),
+                Err(e) => eprintln!("error: cannot encode output: {e}"),
+            },
+        }
+    }
+
+    fn error(&self, e: &Error) -> i32 {
+        match self.0 {
+            Output::Human => eprintln!("error: {e}"),
+            Output::Json => println!("{}", output::error_json(e)),
+        }
+        e.exit_code()
+    }
+
+    fn progress(&self) -> &'static dyn Progress {
+        match self.0 {
+            Output::Human => &Terminal,
+            Output::Json => &NoProgress,
+        }
+    }
+}
+
+/// Runs the command; returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let out = Printer(cli.output);
+    let config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => return out.error(&Error::Config(e)),
+    };
+    match execute(&cli.command, &config, &out).await {
+        Ok(code) => code,
+        Err(e) => out.error(&e),
+    }
+}
+
+fn targets<'c>(config: &'c Config, only: &Option<String>) -> Result<Vec<&'c TargetConfig>, Error> {
+    match only {
+        Some(name) => Ok(vec![config.target(name)?]),
+        None => Ok(config.targets.iter().collect()),
+    }
+}
+
+async fn execute(command: &Command, config: &Config, out: &Printer) -> Result<i32, Error> {
+    match command {
+        Command::Rotate {
+            target,
+            force,
+            dry_run,
+        } => {
+            let engine = Engine::from_config(config.target(target)?)?;
+            let options = RotateOptions {
+                force: *force,
+                dry_run: *dry_run,
+            };
+            let report = engine.rotate(options, out.progress()).await?;
+            out.print(&report, output::report);
+            Ok(0)
+        }
+        Command::Rollback { target, dry_run } => {
+            let engine = Engine::from_config(config.target(target)?)?;
+            let report = engine.rollback(*dry_run, out.progress()).await?;
+            out.print(&report, output::report);
+            Ok(0)
+        }
+        Command::Plan { target, rollback } => {
+            let engine = Engine::from_config(config.target(target)?)?;
+            let action = if *rollback {
+                Action::Rollback
+            } else {
+                Action::Rotate
+            };
+            let plan = engine.plan(action, false).await?;
+            out.print(&plan, output::plan);
+            Ok(if plan.is_blocked() { 3 } else { 0 })
+        }
+        Command::Status { target } => {
+            let mut list = Vec::new();
+            for t in targets(config, target)? {
+                list.push(match Engine::from_config(t) {
+                    Ok(engine) => engine.status().await,
+                    Err(e) => crate::runtime::Status {
+                        target: t.name.clone(),
+                        active: None,
+                        version: None,
+                        previous: None,
+                        previous_version: None,
+                        standby: None,
+                        standby_sessions: None,
+                        problems: vec![e.to_string()],
+                    },
+                });
+            }
+            out.print(&list, |l| output::statuses(l));
+            Ok(if list.iter().any(|s| !s.problems.is_empty()) {
+                1
+            } else {
+                0
+            })
+        }
+        Command::Check { target } => {
+            let mut list = Vec::new();
+            let mut code = 0;
+            for t in targets(config, target)? {
+                let report = match Engine::from_config(t) {
+                    Ok(engine) => engine.check().await,
+                    Err(e) => {
+                        code = code.max(e.exit_code());
+                        crate::runtime::CheckReport {
+                            target: t.name.clone(),
+                            ok: false,
+                            store: String::new(),
+                            database: String::new(),
+                            active: None,
+                            gates: Vec::new(),
+                            error: Some(e.to_string()),
+                        }
+                    }
+                };
+                if !report.ok {
+                    code = code.max(1);
+                }
+                list.push(report);
+            }
+            out.print(&list, |l| output::checks(l));
+            Ok(code)
+        }
+        Command::SetupSql { target } => {
+            print!("{}", crate::setup_sql::render(config.target(target)?));
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! What commands print: reports of rotations, status and checks, as data
+//! that renders to text or JSON. None of them holds a secret.
+
+use crate::rotation::{Action, Gate, Plan, Step};
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    #[serde(flatten)]
+    pub step: Step,
+    pub detail: String,
+    pub elapsed_ms: u64,
+}
+
+impl StepRecord {
+    pub fn new(step: &Step, detail: String, elapsed: Duration) -> Self {
+        StepRecord {
+            step: step.clone(),
+            detail,
+            elapsed_ms: elapsed.as_millis() as u64,
+        }
+    }
+}
+
+/// The result of a rotation or rollback (or of its dry run).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub target: String,
+    pub action: Action,
+    pub dry_run: bool,
+    pub from: String,
+    pub to: String,
+    pub old_version: String,
+    pub new_version: Option<String>,
+    pub gates: Vec<Gate>,
+    /// Under a dry run, the steps that would run.
+    pub planned: Vec<Step>,
+    pub steps: Vec<StepRecord>,
+    pub elapsed_ms: u64,
+}
+
+impl Report {
+    pub fn new(plan: &Plan, dry_run: bool) -> Self {
+        Report {
+            target: plan.target.clone(),
+            action: plan.action,
+            dry_run,
+            from: plan.from.clone(),
+            to: plan.to.clone(),
+            old_version: plan.current_version.clone(),
+            new_version: None,
+            gates: plan.gates.clone(),
+            planned: plan.steps.clone(),
+            steps: Vec::new(),
+            elapsed_ms: 0,
+        }
+    }
+}
+
+/// `seesaw status` for one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub target: String,
+    pub active: Option<String>,
+    pub version: Option<String>,
+    pub previous: Option<String>,
+    pub previous_version: Option<String>,
+    pub standby: Option<String>,
+    pub standby_sessions: Option<u64>,
+    /// Whatever could not be read, as messages.
+    pub problems: Vec<String>,
+}
+
+/// `seesaw check` for one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub target: String,
+    pub ok: bool,
+    pub store: String,
+    pub database: String,
+    pub active: Option<String>,
+    pub gates: Vec<Gate>,
+    pub error: Option<String>,
+}

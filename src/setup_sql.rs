@@ -1,0 +1,119 @@
+//! `seesaw setup-sql`: the recommended role layout as SQL.
+//!
+//! A NOLOGIN owner role owns the application's objects; the two login roles
+//! are its members and switch to it on login (`SET role`), so objects are
+//! never owned by one of the alternating users and both see the same
+//! privileges.
+
+use crate::config::{AdminConfig, SessionPolicy, TargetConfig};
+use postgres_protocol::escape::{escape_identifier as ident, escape_literal as literal};
+
+pub fn render(t: &TargetConfig) -> String {
+    let db = &t.database;
+    let owner = db.owner();
+    let [a, b] = &db.users;
+    let mut sql = format!(
+        "-- seesaw: roles for target \"{name}\" on database {dbname}.\n\
+         -- Run as a superuser connected to that database, e.g.\n\
+         --   seesaw setup-sql {name} | psql -h {host} -p {port} -U postgres -d {dbname_arg}\n\n\
+         -- The owner of the application's objects; nobody logs in as it.\n\
+         CREATE ROLE {o} NOLOGIN;\n\
+         GRANT CONNECT, TEMPORARY, CREATE ON DATABASE {d} TO {o};\n\
+         GRANT USAGE, CREATE ON SCHEMA public TO {o};\n\n\
+         -- The two login roles that alternate. Each switches to the owner on\n\
+         -- login, so what it creates belongs to the owner.\n",
+        name = t.name,
+        dbname = ident(&db.dbname),
+        dbname_arg = shell_word(&db.dbname),
+        host = db.host,
+        port = db.port,
+        o = ident(&owner),
+        d = ident(&db.dbname),
+    );
+    for user in [a, b] {
+        sql += &format!(
+            "CREATE ROLE {u} LOGIN IN ROLE {o};\nALTER ROLE {u} SET role = {ol};\n",
+            u = ident(user),
+            o = ident(&owner),
+            ol = literal(&owner),
+        );
+    }
+    match &db.admin {
+        AdminConfig::Login(admin) => {
+            sql += &format!(
+                "\n-- The admin seesaw logs in as: allowed to change the two users' passwords.\n\
+                 CREATE ROLE {adm} LOGIN CREATEROLE;\n\
+                 -- PostgreSQL 16 and later also need ADMIN OPTION on each role it alters:\n\
+                 -- GRANT {ua} TO {adm} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;\n\
+                 -- GRANT {ub} TO {adm} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;\n\
+                 -- GRANT {o} TO {adm} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;  -- for memberships: fix\n",
+                adm = ident(&admin.username),
+                ua = ident(a),
+                ub = ident(b),
+                o = ident(&owner),
+            );
+            if db.standby_sessions == SessionPolicy::Terminate {
+                sql += &format!(
+                    "-- standby_sessions: terminate ends the standby's sessions:\nGRANT pg_signal_backend TO {};\n",
+                    ident(&admin.username)
+                );
+            }
+            sql += &format!(
+                "-- Set its password without it reaching the server log: in psql, \\password {}\n",
+                admin.username
+            );
+        }
+        AdminConfig::Itself => {
+            sql +=
+                "\n-- admin: self: each user changes its own password; no admin role is needed.\n";
+        }
+    }
+    sql += &format!(
+        "\n-- Finally give {a:?} a password (psql: \\password {a}) and write it to the store\n\
+         -- as the current document, e.g. for the file store:\n\
+         --   {{\"current\": {{\"username\": {a:?}, \"password\": \"...\"}}}}\n\
+         -- The first rotation then sets {b:?}'s password; {a:?}'s is never changed by adoption.\n"
+    );
+    sql
+}
+
+fn shell_word(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::path::Path;
+
+    #[test]
+    fn identifiers_are_quoted_by_the_driver() {
+        let text = r#"
+targets:
+  - name: odd
+    database:
+      engine: postgres
+      host: localhost
+      dbname: app
+      users: ["we\"ird", "Space Man"]
+      admin: self
+    store: { file: { path: x.json } }
+"#;
+        let c = Config::parse(text, "t.yaml", Path::new(".")).unwrap();
+        let sql = render(&c.targets[0]);
+        assert!(
+            sql.contains(r#"CREATE ROLE "we""ird" LOGIN IN ROLE "app_owner";"#),
+            "{sql}"
+        );
+        assert!(sql.contains(r#"CREATE ROLE "Space Man" LOGIN"#));
+        assert!(sql.contains("ALTER ROLE \"Space Man\" SET role = 'app_owner';"));
+        assert!(sql.contains("no admin role is needed"));
+    }
+}
