@@ -142,6 +142,17 @@ impl Drop for PgSession {
 }
 
 impl PgSession {
+    /// Login roles set up as recommended switch to the owner role on login
+    /// (`ALTER ROLE x SET role = owner`); privileges are then checked
+    /// against the owner. Acting on its own role (`admin: self`) needs the
+    /// login role itself back.
+    async fn act_as_session_user(&mut self) -> Result<(), DbError> {
+        self.client
+            .batch_execute("SET ROLE NONE")
+            .await
+            .map_err(|e| self.error("reset the session's role".into(), e))
+    }
+
     fn error(&self, doing: String, e: tokio_postgres::Error) -> DbError {
         let reason = reason(&e);
         let db = self.db.clone();
@@ -219,6 +230,7 @@ impl Session for PgSession {
     }
 
     async fn terminate_sessions_of(&mut self, role: &str) -> Result<u64, DbError> {
+        self.act_as_session_user().await?;
         let row = self
             .client
             .query_one(
@@ -275,6 +287,7 @@ impl Session for PgSession {
         // all that it (and its log) ever sees.
         let verifier =
             postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
+        self.act_as_session_user().await?;
         let sql = format!(
             "ALTER ROLE {} PASSWORD {}",
             escape_identifier(role),

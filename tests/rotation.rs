@@ -1,0 +1,176 @@
+//! End-to-end rotations through the `seesaw` binary against a private
+//! PostgreSQL with SCRAM authentication.
+
+mod support;
+
+use serde_json::Value;
+use support::seesaw::{Target, DB};
+
+#[tokio::test]
+async fn three_rotations_alternate_and_both_credentials_keep_working() {
+    let t = Target::new(["app_a", "app_b"]).await;
+    let mut passwords = vec!["initial-Password-1".to_string()];
+    let mut outputs = String::new();
+    let mut expected_active = ["app_b", "app_a", "app_b"].iter();
+    for round in 1..=3 {
+        let before = t.read_store();
+        let run = t.seesaw(&["rotate", "demo"]).await;
+        outputs += &run.all();
+        assert_eq!(run.code, 0, "rotation {round} failed: {}", run.all());
+        let after = t.read_store();
+        let (user, password) = t.login("current");
+        assert_eq!(&user, expected_active.next().unwrap(), "rotation {round}");
+        passwords.push(password.clone());
+        assert!(
+            t.logs_in("current").await,
+            "rotation {round}: the new credential does not log in"
+        );
+        assert!(
+            t.logs_in("previous").await,
+            "rotation {round}: the previous credential stopped working"
+        );
+        assert_eq!(
+            after["previous"], before["current"],
+            "the store's previous must be the old document"
+        );
+        // Unknown fields survive, and the RDS shape is filled in on adoption.
+        assert_eq!(after["current"]["note"], "kept");
+        assert_eq!(after["current"]["dbname"], DB);
+        assert_eq!(after["current"]["engine"], "postgres");
+        assert!(run.stdout.contains(&format!("-> {user}")), "{}", run.stdout);
+    }
+    // status names the active user and shows the standby has no sessions.
+    let status = t.seesaw(&["status", "--output", "json"]).await;
+    assert_eq!(status.code, 0, "{}", status.all());
+    let s: Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(s[0]["active"], "app_b");
+    assert_eq!(s[0]["previous"], "app_a");
+    assert_eq!(s[0]["standby_sessions"], 0);
+    outputs += &status.all();
+
+    // No plaintext password in the server log, seesaw's output or errors.
+    let log = t.cluster.server_log();
+    assert!(
+        log.contains("ALTER ROLE"),
+        "log_statement = 'all' should have logged the ALTER ROLE"
+    );
+    assert!(
+        log.contains("SCRAM-SHA-256$"),
+        "the server must receive a verifier"
+    );
+    for p in &passwords[1..] {
+        assert!(
+            !log.contains(p.as_str()),
+            "a generated password reached the server log"
+        );
+        assert!(
+            !outputs.contains(p.as_str()),
+            "a generated password reached seesaw's output"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rollback_returns_to_the_previous_user_and_both_still_log_in() {
+    let t = Target::new(["app_a", "app_b"]).await;
+    assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0);
+    let rotated = t.read_store();
+    assert_eq!(rotated["current"]["username"], "app_b");
+
+    let plan = t.seesaw(&["plan", "demo", "--rollback"]).await;
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(
+        plan.stdout.contains("roll back app_b -> app_a"),
+        "{}",
+        plan.stdout
+    );
+
+    let run = t.seesaw(&["rollback", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let after = t.read_store();
+    assert_eq!(
+        after["current"], rotated["previous"],
+        "rollback republishes the previous document"
+    );
+    assert_eq!(after["previous"], rotated["current"]);
+    assert!(t.logs_in("current").await);
+    assert!(t.logs_in("previous").await);
+
+    // The next rotation goes on from app_a to app_b again.
+    assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0);
+    assert_eq!(t.login("current").0, "app_b");
+    assert!(t.logs_in("current").await);
+}
+
+#[tokio::test]
+async fn dry_run_and_plan_change_nothing() {
+    let t = Target::new(["app_a", "app_b"]).await;
+    let before = std::fs::read(&t.store).unwrap();
+    let plan = t.seesaw(&["plan", "demo"]).await;
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(
+        plan.stdout.contains("rotate app_a -> app_b"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("set a new password for \"app_b\""),
+        "{}",
+        plan.stdout
+    );
+    let dry = t
+        .seesaw(&["rotate", "demo", "--dry-run", "--output", "json"])
+        .await;
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    let report: Value = serde_json::from_str(&dry.stdout).unwrap();
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["to"], "app_b");
+    assert_eq!(std::fs::read(&t.store).unwrap(), before);
+    // app_b still has no password: nothing was set.
+    let su = t.cluster.superuser().await;
+    let row = su
+        .query_one(
+            "SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = 'app_b'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0));
+}
+
+#[tokio::test]
+async fn admin_self_rotates_without_an_admin_login() {
+    let mut t = Target::new(["app_a", "app_b"]).await;
+    t.set_password("app_b", "initial-Password-2").await;
+    t.write_store(serde_json::json!({
+        "current": {"username": "app_a", "password": "initial-Password-1"},
+        "previous": {"username": "app_b", "password": "initial-Password-2"},
+    }));
+    t.admin_self = true;
+    t.write_config();
+    // Nobody can use the admin: prove it is not needed.
+    let su = t.cluster.superuser().await;
+    su.batch_execute("ALTER ROLE seesaw_admin NOLOGIN")
+        .await
+        .unwrap();
+    for expected in ["app_b", "app_a", "app_b"] {
+        let run = t.seesaw(&["rotate", "demo"]).await;
+        assert_eq!(run.code, 0, "{}", run.all());
+        assert_eq!(t.login("current").0, expected);
+        assert!(t.logs_in("current").await);
+        assert!(t.logs_in("previous").await);
+    }
+}
+
+#[tokio::test]
+async fn admin_self_without_a_previous_version_is_explained() {
+    let mut t = Target::new(["app_a", "app_b"]).await;
+    t.admin_self = true;
+    t.write_config();
+    let before = std::fs::read(&t.store).unwrap();
+    let run = t.seesaw(&["rotate", "demo", "--force"]).await;
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(run.stderr.contains("admin: self"), "{}", run.stderr);
+    assert!(run.stderr.contains("previous version"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&t.store).unwrap(), before);
+}

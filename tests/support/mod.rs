@@ -1,0 +1,5 @@
+//! Shared test support. Each test binary includes this with `mod support;`.
+#![allow(dead_code)]
+
+pub mod pg;
+pub mod seesaw;

@@ -1,0 +1,221 @@
+//! A private PostgreSQL cluster per test: `initdb` + `pg_ctl` from the
+//! installed binaries, in a temp dir, on a free loopback port, with
+//! `scram-sha-256` for every connection and `log_statement = 'all'`, so
+//! password tests mean something and the server log can be searched for
+//! leaks. The machine's own PostgreSQL (trust auth) is not used.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use tokio_postgres::{Client, NoTls};
+
+pub const SUPERUSER_PASSWORD: &str = "super-secret-test-password";
+
+pub struct Cluster {
+    dir: tempfile::TempDir,
+    pub port: u16,
+    bin: PathBuf,
+    as_postgres: bool,
+    stopped: bool,
+}
+
+fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL server binaries not found under /usr/lib/postgresql; install postgresql or set PG_BIN")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("no initdb under /usr/lib/postgresql/*/bin; set PG_BIN")
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+impl Cluster {
+    /// Runs a PostgreSQL binary, as the `postgres` OS user when we are root
+    /// (initdb and postgres refuse to run as root).
+    fn run(&self, tool: &str, args: &[&str]) -> std::process::Output {
+        let exe = self.bin.join(tool);
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        cmd.args(args).env("LC_ALL", "C.UTF-8");
+        cmd.output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", exe.display()))
+    }
+
+    pub fn start() -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("seesaw-pg-")
+            .tempdir()
+            .expect("temp dir");
+        let as_postgres = running_as_root();
+        let mut cluster = Cluster {
+            dir,
+            port: 0,
+            bin: bin_dir(),
+            as_postgres,
+            stopped: true,
+        };
+        let root = cluster.dir.path().to_path_buf();
+        std::fs::write(root.join("pwfile"), SUPERUSER_PASSWORD).unwrap();
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&root)
+                .status()
+                .unwrap();
+            assert!(ok.success(), "chown of the test cluster dir failed");
+        }
+        let data = root.join("data");
+        let pwfile = root.join("pwfile");
+        let out = cluster.run(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                &format!("--pwfile={}", pwfile.display()),
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for attempt in 0..5 {
+            cluster.port = free_port();
+            let conf = format!(
+                "\nlisten_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\n\
+                 log_statement = 'all'\nlogging_collector = off\nfsync = off\nsynchronous_commit = off\n\
+                 full_page_writes = off\nmax_connections = 300\nshared_buffers = 16MB\n\
+                 password_encryption = 'scram-sha-256'\n",
+                cluster.port,
+                root.display()
+            );
+            let conf_path = data.join("postgresql.auto.conf");
+            std::fs::write(&conf_path, conf).unwrap();
+            let log = root.join("server.log");
+            let out = cluster.run(
+                "pg_ctl",
+                &[
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-l",
+                    log.to_str().unwrap(),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+            );
+            if out.status.success() {
+                cluster.stopped = false;
+                return cluster;
+            }
+            eprintln!(
+                "pg_ctl start attempt {attempt} failed (port {}), retrying",
+                cluster.port
+            );
+        }
+        panic!(
+            "PostgreSQL test cluster did not start; see {}",
+            root.join("server.log").display()
+        );
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Stops the server at once (as a crash would); `start_again` brings it back.
+    pub fn stop(&mut self) {
+        if !self.stopped {
+            let data = self.dir.path().join("data");
+            let _ = self.run(
+                "pg_ctl",
+                &[
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
+            );
+            self.stopped = true;
+        }
+    }
+
+    /// Everything the server logged so far.
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub async fn connect(
+        &self,
+        user: &str,
+        password: &str,
+        dbname: &str,
+    ) -> Result<Client, tokio_postgres::Error> {
+        let (client, conn) = tokio_postgres::Config::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .user(user)
+            .password(password)
+            .dbname(dbname)
+            .connect_timeout(Duration::from_secs(5))
+            .connect(NoTls)
+            .await?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(client)
+    }
+
+    pub async fn superuser(&self) -> Client {
+        self.connect("postgres", SUPERUSER_PASSWORD, "postgres")
+            .await
+            .expect("superuser login")
+    }
+
+    pub async fn can_login(&self, user: &str, password: &str, dbname: &str) -> bool {
+        match self.connect(user, password, dbname).await {
+            Ok(c) => c.query_one("SELECT 1", &[]).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,161 @@
+//! A test target: database, roles, admin, store file and config, built on a
+//! [`Cluster`], plus helpers to run the `seesaw` binary against it.
+
+use super::pg::Cluster;
+use postgres_protocol::escape::{escape_identifier as ident, escape_literal as lit};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::process::Output;
+
+pub const ADMIN: &str = "seesaw_admin";
+pub const ADMIN_PASSWORD: &str = "admin-test-password-7f3k";
+pub const DB: &str = "app";
+
+pub struct Target {
+    pub cluster: Cluster,
+    pub users: [String; 2],
+    pub store: PathBuf,
+    pub config: PathBuf,
+    /// Extra lines under `database:` (policies), set before `write_config`.
+    pub database_extra: String,
+    pub admin_self: bool,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Target {
+    /// A cluster with database `app`, the roles laid out by `seesaw
+    /// setup-sql` for `users`, an admin with CREATEROLE, `users[0]` holding
+    /// `initial_password` and adopted as the store's current document.
+    pub async fn new(users: [&str; 2]) -> Target {
+        let cluster = Cluster::start();
+        let users = [users[0].to_string(), users[1].to_string()];
+        let store = cluster.dir().join("secret.json");
+        let config = cluster.dir().join("seesaw.yaml");
+        let t = Target {
+            cluster,
+            users,
+            store,
+            config,
+            database_extra: String::new(),
+            admin_self: false,
+        };
+        let su = t.cluster.superuser().await;
+        su.batch_execute(&format!("CREATE DATABASE {DB}"))
+            .await
+            .unwrap();
+        t.write_config();
+        // The roles come from setup-sql, so its SQL is tested for real.
+        let sql = t.seesaw(&["setup-sql", "demo"]).await;
+        assert_eq!(sql.code, 0, "setup-sql failed: {}", sql.all());
+        let app = t
+            .cluster
+            .connect("postgres", super::pg::SUPERUSER_PASSWORD, DB)
+            .await
+            .unwrap();
+        app.batch_execute(&sql.stdout)
+            .await
+            .unwrap_or_else(|e| panic!("setup-sql output does not run: {e}\n{}", sql.stdout));
+        app.batch_execute(&format!(
+            "ALTER ROLE {} PASSWORD {}",
+            ident(ADMIN),
+            lit(ADMIN_PASSWORD)
+        ))
+        .await
+        .unwrap();
+        t.set_password(&t.users[0], "initial-Password-1").await;
+        t.write_store(json!({
+            "current": {"username": t.users[0], "password": "initial-Password-1", "note": "kept"}
+        }));
+        t
+    }
+
+    pub async fn set_password(&self, user: &str, password: &str) {
+        let su = self.cluster.superuser().await;
+        su.batch_execute(&format!(
+            "ALTER ROLE {} PASSWORD {}",
+            ident(user),
+            lit(password)
+        ))
+        .await
+        .unwrap();
+    }
+
+    pub fn write_config(&self) {
+        let admin = if self.admin_self {
+            "admin: self".to_string()
+        } else {
+            format!("admin:\n        username: {ADMIN}\n        password_env: TEST_ADMIN_PASSWORD")
+        };
+        let users = serde_json::to_string(&self.users).unwrap();
+        let yaml = format!(
+            "targets:\n  - name: demo\n    database:\n      engine: postgres\n      host: 127.0.0.1\n      port: {}\n      dbname: {DB}\n      tls: disable\n      users: {users}\n      {admin}\n      connect_timeout: 3s\n{}    store:\n      file: {{ path: {} }}\n",
+            self.cluster.port,
+            self.database_extra,
+            self.store.display()
+        );
+        std::fs::write(&self.config, yaml).unwrap();
+    }
+
+    pub fn write_store(&self, value: Value) {
+        std::fs::write(&self.store, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+    }
+
+    pub fn read_store(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(&self.store).unwrap()).unwrap()
+    }
+
+    /// (username, password) of the store's `current` or `previous`.
+    pub fn login(&self, which: &str) -> (String, String) {
+        let v = self.read_store();
+        let doc = &v[which];
+        (
+            doc["username"].as_str().unwrap_or_default().to_owned(),
+            doc["password"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    pub async fn logs_in(&self, which: &str) -> bool {
+        let (u, p) = self.login(which);
+        self.cluster.can_login(&u, &p, DB).await
+    }
+
+    pub async fn seesaw(&self, args: &[&str]) -> Run {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("TEST_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env_remove("RUST_LOG")
+            .output()
+            .await
+            .expect("run seesaw");
+        out.into()
+    }
+
+    pub fn engine(&self) -> seesaw::runtime::Engine {
+        std::env::set_var("TEST_ADMIN_PASSWORD", ADMIN_PASSWORD);
+        let config = seesaw::config::Config::load(&self.config).unwrap();
+        seesaw::runtime::Engine::from_config(&config.targets[0]).unwrap()
+    }
+}
