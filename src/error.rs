@@ -18,7 +18,11 @@ pub enum Error {
         source: StoreError,
         hint: Option<String>,
     },
-    #[error("target {target:?}: {doing}: {source}{}", hint_suffix(hint))]
+    #[error(
+        "target {target:?}: {}{source}{}",
+        doing_prefix(doing, source),
+        hint_suffix(hint)
+    )]
     Database {
         target: String,
         doing: String,
@@ -45,6 +49,14 @@ pub enum Error {
         step: &'static str,
         reason: String,
     },
+}
+
+/// Query and permission errors already say what was being done.
+fn doing_prefix(doing: &str, source: &DbError) -> String {
+    match source {
+        DbError::Query { .. } | DbError::Denied { .. } => String::new(),
+        _ => format!("{doing}: "),
+    }
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {

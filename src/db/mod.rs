@@ -32,7 +32,8 @@ pub trait Session: Send {
     /// Takes the session-scoped lock `key` if free; never waits.
     async fn try_lock(&mut self, key: i64) -> Result<bool, DbError>;
     async fn role_exists(&mut self, role: &str) -> Result<bool, DbError>;
-    /// Client sessions logged in as `role`, in every database of the server.
+    /// Sessions logged in as `role`, in every database of the server
+    /// (visible to any role: `usename` is not hidden from non-superusers).
     async fn sessions_of(&mut self, role: &str) -> Result<u64, DbError>;
     /// Ends the sessions of `role`; returns how many were ended.
     async fn terminate_sessions_of(&mut self, role: &str) -> Result<u64, DbError>;

@@ -221,7 +221,7 @@ impl Session for PgSession {
             .client
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity \
-                 WHERE usename = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                 WHERE usename = $1 AND pid <> pg_backend_pid()",
                 &[&role],
             )
             .await
@@ -234,9 +234,12 @@ impl Session for PgSession {
         let row = self
             .client
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                 WHERE usename = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid() \
-                 AND pg_terminate_backend(pid)",
+                // MATERIALIZED: the role filter must run before
+                // pg_terminate_backend sees a pid; in one WHERE clause the
+                // planner may call it on every session of the server.
+                "WITH s AS MATERIALIZED (SELECT pid FROM pg_stat_activity \
+                 WHERE usename = $1 AND pid <> pg_backend_pid()) \
+                 SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM s",
                 &[&role],
             )
             .await
