@@ -254,13 +254,15 @@ impl Config {
         let de = serde_yaml_ng::Deserializer::from_str(text);
         let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
             let (target, key) = locate(text, e.path());
-            let path = e.path().to_string();
             let message = e.into_inner().to_string();
-            // serde_yaml_ng repeats the path in its message; it is already in `key`.
-            let message = message
-                .strip_prefix(&format!("{path}: "))
-                .map(str::to_owned)
-                .unwrap_or(message);
+            // serde_yaml_ng starts its message with a path (`targets[0].database: `);
+            // the path is already in `key`, by target name.
+            let message = match message.split_once(": ") {
+                Some((head, rest)) if head.starts_with("targets") && !head.contains(' ') => {
+                    rest.to_owned()
+                }
+                _ => message,
+            };
             err(target, &key, message)
         })?;
         let mut targets = raw.targets;
