@@ -14,6 +14,9 @@
 //! - [`password`]: the password policy and generator.
 //! - [`error`]: the error type, exit codes and error kinds.
 #![forbid(unsafe_code)]
+// Errors carry the target, the operation and a hint for the operator; they
+// are built once per failed command, so their size costs nothing that matters.
+#![allow(clippy::result_large_err)]
 
 pub mod cli;
 pub mod config;
