@@ -35,14 +35,25 @@ struct StepTimes(Mutex<BTreeMap<&'static str, Vec<Duration>>>);
 
 impl Progress for StepTimes {
     fn finished(&self, _: &str, step: &Step, elapsed: Duration) -> Result<(), String> {
-        self.0.lock().unwrap().entry(step.name()).or_default().push(elapsed);
+        self.0
+            .lock()
+            .unwrap()
+            .entry(step.name())
+            .or_default()
+            .push(elapsed);
         Ok(())
     }
 }
 
 fn main() {
-    let rotations: usize = std::env::var("ROTATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let cli_runs: usize = std::env::var("CLI_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let rotations: usize = std::env::var("ROTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let cli_runs: usize = std::env::var("CLI_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let t = support::seesaw::Target::new(["bench_a", "bench_b"]).await;
@@ -51,7 +62,10 @@ fn main() {
         let steps = StepTimes::default();
         for _ in 0..rotations {
             let started = Instant::now();
-            engine.rotate(RotateOptions::default(), &steps).await.expect("rotation");
+            engine
+                .rotate(RotateOptions::default(), &steps)
+                .await
+                .expect("rotation");
             total.push(started.elapsed());
         }
         assert!(t.logs_in("current").await && t.logs_in("previous").await);
@@ -82,9 +96,16 @@ fn main() {
                 .await
                 .unwrap();
             wall.push(started.elapsed());
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let stderr = String::from_utf8_lossy(&out.stderr);
-            if let Some(kib) = stderr.lines().find_map(|l| l.strip_prefix("seesaw-peak-rss-kib=")) {
+            if let Some(kib) = stderr
+                .lines()
+                .find_map(|l| l.strip_prefix("seesaw-peak-rss-kib="))
+            {
                 rss_kib.push(kib.trim().parse::<u64>().unwrap_or(0));
             }
         }

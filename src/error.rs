@@ -94,6 +94,7 @@ impl Error {
             Error::Database { source, .. } => match source {
                 DbError::Unreachable { .. } => "db_unreachable",
                 DbError::LoginFailed { .. } => "db_login_failed",
+                DbError::Tls { .. } => "db_tls",
                 DbError::Denied { .. } => "db_denied",
                 _ => "database",
             },

@@ -59,6 +59,8 @@ pub fn lock_key(target: &str) -> i64 {
 pub enum DbError {
     #[error("{db}: cannot connect: {reason}")]
     Unreachable { db: String, reason: String },
+    #[error("{db}: TLS: {reason}; check database.tls and database.ca_file (the server's certificate must chain to that CA and name database.host)")]
+    Tls { db: String, reason: String },
     #[error("{db}: login as {user:?} failed: {reason}")]
     LoginFailed {
         db: String,
@@ -93,6 +95,7 @@ impl DbError {
         match self {
             DbError::Unreachable { .. } => "unreachable",
             DbError::LoginFailed { .. } => "login_failed",
+            DbError::Tls { .. } => "tls",
             DbError::Denied { .. } => "denied",
             DbError::Query { .. } => "query",
             DbError::Setup { .. } => "setup",

@@ -109,6 +109,11 @@ impl Postgres {
                 user: user.to_owned(),
                 reason,
             },
+            // tokio-postgres reports TLS failures (no TLS on the server, a
+            // certificate rustls rejects) as client errors without a code.
+            None if reason.contains("TLS") || reason.contains("certificate") => {
+                DbError::Tls { db, reason }
+            }
             None => DbError::Unreachable { db, reason },
         }
     }

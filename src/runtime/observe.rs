@@ -71,8 +71,9 @@ impl Engine {
                 },
                 who.username
             ),
+            // The password hint only helps when the password was refused.
+            hint: hint.filter(|_| matches!(source, crate::db::DbError::LoginFailed { .. })),
             source,
-            hint,
         })
     }
 

@@ -3,3 +3,4 @@
 
 pub mod pg;
 pub mod seesaw;
+pub mod tls;

@@ -67,6 +67,17 @@ impl Cluster {
     }
 
     pub fn start() -> Cluster {
+        Cluster::start_with(None)
+    }
+
+    /// A cluster that serves TLS with `ca`'s server certificate and accepts
+    /// only TLS logins over TCP (the superuser may also log in without, for
+    /// the tests' own setup).
+    pub fn start_tls(ca: &super::tls::TestCa) -> Cluster {
+        Cluster::start_with(Some(ca))
+    }
+
+    fn start_with(tls: Option<&super::tls::TestCa>) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("seesaw-pg-")
             .tempdir()
@@ -110,13 +121,42 @@ impl Cluster {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let mut tls_conf = String::new();
+        if let Some(ca) = tls {
+            std::fs::write(data.join("server.crt"), &ca.cert_pem).unwrap();
+            std::fs::write(data.join("server.key"), &ca.key_pem).unwrap();
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all scram-sha-256\n\
+                 hostnossl all postgres 127.0.0.1/32 scram-sha-256\n\
+                 hostssl all all 127.0.0.1/32 scram-sha-256\n",
+            )
+            .unwrap();
+            if as_postgres {
+                let files = ["server.crt", "server.key", "pg_hba.conf"].map(|f| data.join(f));
+                assert!(Command::new("chown")
+                    .arg("postgres:postgres")
+                    .args(&files)
+                    .status()
+                    .unwrap()
+                    .success());
+            }
+            assert!(Command::new("chmod")
+                .arg("600")
+                .arg(data.join("server.key"))
+                .status()
+                .unwrap()
+                .success());
+            tls_conf =
+                "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n".into();
+        }
         for attempt in 0..5 {
             cluster.port = free_port();
             let conf = format!(
                 "\nlisten_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\n\
                  log_statement = 'all'\nlogging_collector = off\nfsync = off\nsynchronous_commit = off\n\
                  full_page_writes = off\nmax_connections = 300\nshared_buffers = 16MB\n\
-                 password_encryption = 'scram-sha-256'\n",
+                 password_encryption = 'scram-sha-256'\n{tls_conf}",
                 cluster.port,
                 root.display()
             );

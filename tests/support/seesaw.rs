@@ -19,6 +19,8 @@ pub struct Target {
     /// Extra lines under `database:` (policies), set before `write_config`.
     pub database_extra: String,
     pub admin_self: bool,
+    /// `database.tls` (and `ca_file`, if any) as config lines.
+    pub tls: String,
 }
 
 pub struct Run {
@@ -48,7 +50,11 @@ impl Target {
     /// setup-sql` for `users`, an admin with CREATEROLE, `users[0]` holding
     /// `initial_password` and adopted as the store's current document.
     pub async fn new(users: [&str; 2]) -> Target {
-        let cluster = Cluster::start();
+        Target::on(Cluster::start(), users).await
+    }
+
+    /// As [`Target::new`], on a cluster the caller started.
+    pub async fn on(cluster: Cluster, users: [&str; 2]) -> Target {
         let users = [users[0].to_string(), users[1].to_string()];
         let store = cluster.dir().join("secret.json");
         let config = cluster.dir().join("seesaw.yaml");
@@ -59,6 +65,7 @@ impl Target {
             config,
             database_extra: String::new(),
             admin_self: false,
+            tls: "tls: disable".into(),
         };
         let su = t.cluster.superuser().await;
         su.batch_execute(&format!("CREATE DATABASE {DB}"))
@@ -109,8 +116,9 @@ impl Target {
         };
         let users = serde_json::to_string(&self.users).unwrap();
         let yaml = format!(
-            "targets:\n  - name: demo\n    database:\n      engine: postgres\n      host: 127.0.0.1\n      port: {}\n      dbname: {DB}\n      tls: disable\n      users: {users}\n      {admin}\n      connect_timeout: 3s\n{}    store:\n      file: {{ path: {} }}\n",
+            "targets:\n  - name: demo\n    database:\n      engine: postgres\n      host: 127.0.0.1\n      port: {}\n      dbname: {DB}\n      {}\n      users: {users}\n      {admin}\n      connect_timeout: 3s\n{}    store:\n      file: {{ path: {} }}\n",
             self.cluster.port,
+            self.tls,
             self.database_extra,
             self.store.display()
         );
