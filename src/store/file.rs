@@ -184,3 +184,71 @@ impl SecretStore for FileStore {
         Ok(new_version)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc(user: &str, password: &str) -> SecretDocument {
+        SecretDocument::from_value(json!({"username": user, "password": password, "extra": 1}))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn adopts_publishes_and_keeps_the_previous() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(
+            &path,
+            r#"{"current": {"username": "a", "password": "p1"}, "owner": "team-x"}"#,
+        )
+        .unwrap();
+        let store = FileStore::new(path.clone());
+        let state = store.read().await.unwrap();
+        assert!(state.previous.is_none());
+        let next = doc("b", "p2");
+        let request = PublishRequest {
+            document: &next,
+            replaces: &state.current.version,
+            token: "t",
+        };
+        let v = store.publish(request).await.unwrap();
+        // A retry of the same publish is a no-op returning the same version.
+        assert_eq!(store.publish(request).await.unwrap(), v);
+        let after = store.read().await.unwrap();
+        assert_eq!(after.current.version, v);
+        assert_eq!(after.current.document, next);
+        assert_eq!(after.previous.unwrap().document.username().unwrap(), "a");
+        let raw: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(raw["owner"], "team-x", "top-level keys are kept");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temp file left behind");
+    }
+
+    #[tokio::test]
+    async fn a_stale_publish_is_a_conflict_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, r#"{"current": {"username": "a", "password": "p1"}}"#).unwrap();
+        let store = FileStore::new(path.clone());
+        let before = std::fs::read(&path).unwrap();
+        let next = doc("b", "p2");
+        let err = store
+            .publish(PublishRequest {
+                document: &next,
+                replaces: "0000",
+                token: "t",
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "conflict");
+        assert!(err.to_string().contains("another writer"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+}
