@@ -57,7 +57,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let t = support::seesaw::Target::new(["bench_a", "bench_b"]).await;
-        let engine = t.engine();
+        let engine = t.engine().await;
         let mut total = Vec::new();
         let steps = StepTimes::default();
         for _ in 0..rotations {

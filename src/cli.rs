@@ -41,6 +41,10 @@ pub struct Cli {
     /// Log format on stderr: text on a terminal, JSON otherwise (auto).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
+    /// Kubernetes context from the kubeconfig (default: in-cluster service
+    /// account when running in a pod, else the current context).
+    #[arg(long, global = true, env = "SEESAW_KUBE_CONTEXT")]
+    pub kube_context: Option<String>,
     /// Log each step (-v) or everything (-vv). RUST_LOG overrides.
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -83,6 +87,19 @@ pub enum Command {
         target: String,
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Carry the store's current credential into Kubernetes whenever its
+    /// version changes (for a store rotated by something else, such as the
+    /// AWS Lambda). Patches the Secrets and rolls the workloads; never
+    /// touches the database.
+    Follow {
+        target: String,
+        /// How often to read the store.
+        #[arg(long, default_value = "30s")]
+        interval: String,
+        /// One pass, then exit.
+        #[arg(long)]
+        once: bool,
     },
     /// Print the SQL that creates the owner role and the two login roles.
     SetupSql { target: String },

@@ -30,6 +30,13 @@ pub enum Error {
         source: DbError,
         hint: Option<String>,
     },
+    #[error("target {target:?}: {doing}: {source}")]
+    Consumers {
+        target: String,
+        doing: String,
+        #[source]
+        source: crate::consumers::ConsumerError,
+    },
     /// The store, the config and the database disagree in a way seesaw will
     /// not guess about.
     #[error("target {target:?}: {message}")]
@@ -78,6 +85,7 @@ impl Error {
         match self {
             Error::Store { source, .. } => source.is_transient(),
             Error::Database { source, .. } => source.is_transient(),
+            Error::Consumers { source, .. } => source.is_transient(),
             _ => false,
         }
     }
@@ -98,6 +106,7 @@ impl Error {
                 DbError::Denied { .. } => "db_denied",
                 _ => "database",
             },
+            Error::Consumers { source, .. } => source.kind(),
             Error::Inconsistent { .. } => "inconsistent",
             Error::Blocked { .. } => "blocked",
             Error::Interrupted { .. } => "interrupted",

@@ -10,6 +10,10 @@
 //!   one-shot commands on top of it.
 //! - [`db`]: `trait Database` and PostgreSQL.
 //! - [`store`]: `trait SecretStore` and the file store.
+//! - [`consumers`]: `trait Consumers`, what reads the credential (Kubernetes
+//!   Secrets and workloads); [`k8s`] implements it and is the only module
+//!   that imports kube.
+//! - [`templates`]: Secret data templates.
 //! - [`secret`]: credentials and the secret document, redacted in `Debug`.
 //! - [`password`]: the password policy and generator.
 //! - [`error`]: the error type, exit codes and error kinds.
@@ -20,16 +24,20 @@
 
 pub mod cli;
 pub mod config;
+pub mod consumers;
 pub mod db;
 pub mod duration;
 pub mod error;
+pub mod k8s;
 pub mod output;
 pub mod password;
+pub mod progress;
 pub mod rotation;
 pub mod runtime;
 pub mod secret;
 pub mod setup_sql;
 pub mod store;
 pub mod telemetry;
+pub mod templates;
 
 pub use error::Error;

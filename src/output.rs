@@ -196,3 +196,26 @@ pub fn error_json(e: &Error) -> serde_json::Value {
     }
     json!({ "error": body })
 }
+
+pub fn follow(passes: &[crate::runtime::FollowPass]) -> String {
+    let mut out = String::new();
+    for p in passes {
+        out += &format!(
+            "{}: version {} ({}): {} secret(s) written, {} workload(s) restarted{}\n",
+            p.target,
+            p.version,
+            p.username,
+            p.propagation.secrets_written.len(),
+            p.propagation.workloads_restarted.len(),
+            if p.propagation.rolled_out {
+                ", rolled out"
+            } else {
+                ""
+            }
+        );
+        for s in &p.propagation.skipped {
+            out += &format!("  skipped: {s}\n");
+        }
+    }
+    out
+}

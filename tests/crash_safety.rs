@@ -24,7 +24,7 @@ impl Progress for FailAfter {
 #[tokio::test]
 async fn a_fault_after_each_step_is_safe_and_the_next_run_completes() {
     let t = Target::new(["app_a", "app_b"]).await;
-    let engine = t.engine();
+    let engine = t.engine().await;
     for step in ["set_password", "verify", "publish"] {
         let before = t.read_store();
         let err = engine

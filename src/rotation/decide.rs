@@ -141,6 +141,10 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         gates.push(g);
     }
 
+    if let Some(view) = &obs.consumers {
+        gates.extend(consumer_gates(view, &standby, force));
+    }
+
     steps.push(Step::SetPassword {
         role: standby.clone(),
         by,
@@ -152,6 +156,11 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         username: standby.clone(),
         replaces: obs.current_version.clone(),
     });
+    if obs.consumers.is_some() {
+        steps.push(Step::Propagate {
+            username: standby.clone(),
+        });
+    }
     Plan {
         target: obs.target.clone(),
         action: Action::Rotate,
@@ -161,6 +170,47 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         gates,
         steps,
     }
+}
+
+/// The rollout half of the standby gate: pods started before the last
+/// publish may still hold the standby's credential until their workload has
+/// rolled out. A heal counts as handled: it ran (or would run) first.
+fn consumer_gates(view: &super::ConsumerView, standby: &str, force: bool) -> Vec<Gate> {
+    let mut gates = Vec::new();
+    if !view.healed.is_empty() {
+        gates.push(gate(
+            "consumers",
+            Verdict::Handled,
+            format!(
+                "out of date with the store, healed first: {}",
+                view.healed.join(", ")
+            ),
+        ));
+    }
+    let rollouts = if view.unfinished_rollouts.is_empty() {
+        gate(
+            "rollouts",
+            Verdict::Pass,
+            "every workload has finished its rollout",
+        )
+    } else {
+        let pending = view.unfinished_rollouts.join("; ");
+        if force {
+            gate(
+                "rollouts",
+                Verdict::Overridden,
+                format!("rotating anyway (--force) while rollouts are unfinished: {pending}; pods still using {standby:?} will fail to log in"),
+            )
+        } else {
+            gate(
+                "rollouts",
+                Verdict::Blocked,
+                format!("unfinished rollout: {pending}; pods from before the last publish may still use {standby:?}. Wait for the rollout (kubectl rollout status) and run again"),
+            )
+        }
+    };
+    gates.push(rollouts);
+    gates
 }
 
 fn self_admin_gate(obs: &Observation, standby: &str) -> Gate {
@@ -231,17 +281,19 @@ pub fn rollback(obs: &Observation) -> Plan {
             (user.clone(), true)
         }
     };
-    let steps = if previous_ok {
-        vec![
-            Step::Verify { role: to.clone() },
-            Step::Publish {
+    let mut steps = Vec::new();
+    if previous_ok {
+        steps.push(Step::Verify { role: to.clone() });
+        steps.push(Step::Publish {
+            username: to.clone(),
+            replaces: obs.current_version.clone(),
+        });
+        if obs.consumers.is_some() {
+            steps.push(Step::Propagate {
                 username: to.clone(),
-                replaces: obs.current_version.clone(),
-            },
-        ]
-    } else {
-        Vec::new()
-    };
+            });
+        }
+    }
     Plan {
         target: obs.target.clone(),
         action: Action::Rollback,
@@ -271,6 +323,7 @@ mod tests {
             standby_sessions: 0,
             active_memberships: BTreeSet::from(["owner".to_string()]),
             standby_memberships: BTreeSet::from(["owner".to_string()]),
+            consumers: None,
         }
     }
 
@@ -415,6 +468,28 @@ mod tests {
         let plan = rotate(&adopted, &p, true);
         assert_eq!(plan.blockers()[0].name, "self_admin");
         assert!(plan.blockers()[0].detail.contains("none yet"));
+    }
+
+    #[test]
+    fn unfinished_rollouts_block_and_consumers_get_a_propagate_step() {
+        let mut o = obs();
+        o.consumers = Some(super::super::ConsumerView {
+            healed: vec![],
+            unfinished_rollouts: vec!["Deployment shop/api: 1/3 updated".into()],
+        });
+        let plan = rotate(&o, &policy(), false);
+        let g = plan.blockers()[0];
+        assert_eq!(g.name, "rollouts");
+        assert!(g.detail.contains("shop/api"), "{}", g.detail);
+        let forced = rotate(&o, &policy(), true);
+        assert!(!forced.is_blocked());
+        assert_eq!(
+            names(&forced),
+            ["set_password", "verify", "publish", "propagate"]
+        );
+        o.consumers = Some(Default::default());
+        assert!(!rotate(&o, &policy(), false).is_blocked());
+        assert_eq!(names(&rollback(&o)), ["verify", "publish", "propagate"]);
     }
 
     #[test]

@@ -28,6 +28,18 @@ pub struct Observation {
     pub standby_sessions: u64,
     pub active_memberships: BTreeSet<String>,
     pub standby_memberships: BTreeSet<String>,
+    /// What reads the credential, when the target has consumers.
+    pub consumers: Option<ConsumerView>,
+}
+
+/// The consumers as seen before deciding.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConsumerView {
+    /// Secrets and workloads healed to the store's current version (under
+    /// `plan`, those that would be).
+    pub healed: Vec<String>,
+    /// Workloads whose latest rollout has not finished.
+    pub unfinished_rollouts: Vec<String>,
 }
 
 impl Observation {
@@ -103,6 +115,11 @@ pub enum Step {
         username: String,
         replaces: String,
     },
+    /// Write the published credential into the consumers (Kubernetes
+    /// Secrets) and roll the workloads that read it.
+    Propagate {
+        username: String,
+    },
 }
 
 impl Step {
@@ -116,6 +133,7 @@ impl Step {
             Step::SetPassword { .. } => "set_password",
             Step::Verify { .. } => "verify",
             Step::Publish { .. } => "publish",
+            Step::Propagate { .. } => "propagate",
         }
     }
 
@@ -138,6 +156,9 @@ impl Step {
                     "publish {username:?} as the current credential (replacing version {replaces})"
                 )
             }
+            Step::Propagate { username } => format!(
+                "write {username:?}'s credential into the Kubernetes Secrets and roll the workloads"
+            ),
         }
     }
 }

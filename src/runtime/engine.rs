@@ -3,8 +3,10 @@
 use super::observe::Observed;
 use super::report::{Report, StepRecord};
 use crate::config::{AdminConfig, ConfigError, TargetConfig};
+use crate::consumers::{Consumers, SyncReason};
 use crate::db::{Database, Postgres, Session};
 use crate::error::Error;
+use crate::progress::{NoProgress, Progress};
 use crate::rotation::{self, Action, Actor, Plan, Policy, Step};
 use crate::secret::{Credential, SecretDocument};
 use crate::store::{self, PublishRequest, SecretStore};
@@ -12,19 +14,11 @@ use secrecy::SecretString;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
-/// Hears about each step; returning `Err` from `finished` stops the run
-/// there, as a crash would (tests inject faults this way; the daemon stops
-/// between steps on shutdown the same way).
-pub trait Progress: Send + Sync {
-    fn started(&self, _target: &str, _step: &Step) {}
-    fn finished(&self, _target: &str, _step: &Step, _elapsed: Duration) -> Result<(), String> {
-        Ok(())
-    }
-    fn waiting(&self, _target: &str, _message: &str) {}
+/// How to reach what a target's config does not say (Kubernetes context).
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    pub kube_context: Option<String>,
 }
-
-pub struct NoProgress;
-impl Progress for NoProgress {}
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RotateOptions {
@@ -40,6 +34,8 @@ pub struct Engine {
     pub(super) store: Box<dyn SecretStore>,
     /// `None` under `admin: self`.
     pub(super) admin: Option<Credential>,
+    /// Kubernetes Secrets and workloads, when configured.
+    pub(super) consumers: Option<Box<dyn Consumers>>,
 }
 
 /// What the steps produce and later steps consume.
@@ -49,23 +45,39 @@ struct Scratch {
     /// Idempotency token of this run's publish: a retried call reuses it,
     /// a new run (with a new password) gets a new one.
     token: String,
+    /// What publish made current, for propagate.
+    published: Option<(SecretDocument, String)>,
 }
 
 impl Engine {
     /// Builds the engine a target's config describes.
-    pub fn from_config(config: &TargetConfig) -> Result<Engine, Error> {
+    pub async fn from_config(
+        config: &TargetConfig,
+        options: &EngineOptions,
+    ) -> Result<Engine, Error> {
         let db = Postgres::new(&config.database).map_err(|source| Error::Database {
             target: config.name.clone(),
             doing: "prepare the connection".into(),
             source,
             hint: None,
         })?;
-        Ok(Engine::with_backends(
+        let mut engine = Engine::with_backends(
             config.clone(),
             Box::new(db),
             store::open(&config.store),
             admin_credential(config)?,
-        ))
+        );
+        if let Some(spec) = &config.kubernetes {
+            let client = crate::k8s::client(options.kube_context.as_deref())
+                .await
+                .map_err(|source| Error::Consumers {
+                    target: config.name.clone(),
+                    doing: "connect to Kubernetes".into(),
+                    source,
+                })?;
+            engine.consumers = Some(Box::new(crate::k8s::Kubernetes::new(client, spec.clone())));
+        }
+        Ok(engine)
     }
 
     pub fn with_backends(
@@ -79,6 +91,7 @@ impl Engine {
             db,
             store,
             admin,
+            consumers: None,
         }
     }
 
@@ -110,7 +123,7 @@ impl Engine {
 
     /// Observes and decides; changes nothing (the lock is released again).
     pub async fn plan(&self, action: Action, force: bool) -> Result<Plan, Error> {
-        let seen = self.observe().await?;
+        let seen = self.observe(false, &NoProgress).await?;
         Ok(match action {
             Action::Rotate => rotation::rotate(&seen.observation, &self.policy(), force),
             Action::Rollback => rotation::rollback(&seen.observation),
@@ -124,14 +137,14 @@ impl Engine {
         options: RotateOptions,
         progress: &dyn Progress,
     ) -> Result<Report, Error> {
-        let mut seen = self.observe().await?;
+        let mut seen = self.observe(!options.dry_run, progress).await?;
         let plan = rotation::rotate(&seen.observation, &self.policy(), options.force);
         self.run(plan, &mut seen, options.dry_run, progress).await
     }
 
     /// Republishes the previous version after proving it still logs in.
     pub async fn rollback(&self, dry_run: bool, progress: &dyn Progress) -> Result<Report, Error> {
-        let mut seen = self.observe().await?;
+        let mut seen = self.observe(false, progress).await?;
         let plan = rotation::rollback(&seen.observation);
         self.run(plan, &mut seen, dry_run, progress).await
     }
@@ -161,6 +174,7 @@ impl Engine {
         let mut scratch = Scratch {
             new: None,
             token: run_token(),
+            published: None,
         };
         for step in &plan.steps {
             progress.started(self.name(), step);
@@ -375,7 +389,28 @@ impl Engine {
                         source,
                         hint: Some(format!("{username:?} has its new password; the store still names {:?}, which still logs in, so nothing is broken. Run again to finish", plan.from)),
                     })?;
+                scratch.published = Some((document, version.clone()));
                 Ok(version)
+            }
+            Step::Propagate { username } => {
+                let (Some(consumers), Some((document, version))) =
+                    (&self.consumers, &scratch.published)
+                else {
+                    return Err(self.no_credential_for(username));
+                };
+                let reason = match plan.action {
+                    Action::Rotate => SyncReason::Rotation,
+                    Action::Rollback => SyncReason::Rollback,
+                };
+                let done = consumers
+                    .sync(self.name(), document, version, reason, false, progress)
+                    .await
+                    .map_err(|source| Error::Consumers {
+                        target: self.name().into(),
+                        doing: format!("propagate version {version} ({username:?}); it is published and the next run heals the consumers"),
+                        source,
+                    })?;
+                Ok(describe_propagation(&done))
             }
         }
     }
@@ -419,6 +454,20 @@ impl Engine {
             }
         }
     }
+}
+
+fn describe_propagation(p: &crate::consumers::Propagation) -> String {
+    let mut parts = vec![
+        format!("{} secret(s) written", p.secrets_written.len()),
+        format!("{} workload(s) restarted", p.workloads_restarted.len()),
+    ];
+    if p.rolled_out {
+        parts.push("rolled out".into());
+    }
+    if !p.skipped.is_empty() {
+        parts.push(format!("skipped: {}", p.skipped.join("; ")));
+    }
+    parts.join(", ")
 }
 
 /// 32 hex characters, as AWS's ClientRequestToken needs (32-64).

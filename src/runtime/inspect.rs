@@ -62,7 +62,7 @@ impl Engine {
             gates: Vec::new(),
             error: None,
         };
-        match self.observe().await {
+        match self.observe(false, &crate::progress::NoProgress).await {
             Ok(seen) => {
                 let plan = rotation::rotate(&seen.observation, &self.policy(), false);
                 report.active = Some(plan.from.clone());

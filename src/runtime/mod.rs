@@ -4,10 +4,13 @@
 //! the Lambda) all drive this one engine.
 
 mod engine;
+mod follow;
 mod inspect;
 mod observe;
 mod report;
 
-pub use engine::{Engine, NoProgress, Progress, RotateOptions};
+pub use crate::progress::{NoProgress, Progress};
+pub use engine::{Engine, EngineOptions, RotateOptions};
+pub use follow::FollowPass;
 pub use report::{CheckReport, Report, Status, StepRecord};
 pub mod oneshot;

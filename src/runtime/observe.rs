@@ -1,9 +1,11 @@
 //! Steps 1 and 2 of the protocol: lock and observe.
 
 use super::engine::Engine;
+use crate::consumers::{Consumers, SyncReason};
 use crate::db::{lock_key, Session};
 use crate::error::Error;
-use crate::rotation::Observation;
+use crate::progress::Progress;
+use crate::rotation::{ConsumerView, Observation};
 use crate::secret::Credential;
 use crate::store::StoreState;
 
@@ -127,7 +129,13 @@ impl Engine {
 
     /// Lock, then observe. The store is read again once the lock is held,
     /// so the decision is made on what the last lock holder left.
-    pub(super) async fn observe(&self) -> Result<Observed, Error> {
+    /// With `heal`, consumers that lag the store are repaired first (step 3);
+    /// without, what would be healed is only reported.
+    pub(super) async fn observe(
+        &self,
+        heal: bool,
+        progress: &dyn Progress,
+    ) -> Result<Observed, Error> {
         let (_, first) = self.read_store().await?;
         let mut control = self.control_session(&first).await?;
         let target = self.name().to_owned();
@@ -182,6 +190,13 @@ impl Engine {
                 .ok()
                 .map(|u| (u.to_owned(), p.version.clone()))
         });
+        let consumers = match &self.consumers {
+            None => None,
+            Some(c) => Some(
+                self.view_consumers(c.as_ref(), &state, heal, progress)
+                    .await?,
+            ),
+        };
         let observation = Observation {
             target,
             users,
@@ -193,11 +208,61 @@ impl Engine {
             standby_sessions,
             active_memberships,
             standby_memberships,
+            consumers,
         };
         Ok(Observed {
             state,
             observation,
             control,
+        })
+    }
+}
+
+impl Engine {
+    async fn view_consumers(
+        &self,
+        consumers: &dyn Consumers,
+        state: &StoreState,
+        heal: bool,
+        progress: &dyn Progress,
+    ) -> Result<ConsumerView, Error> {
+        let err = |doing: &str| {
+            let target = self.name().to_owned();
+            let doing = doing.to_owned();
+            move |source| Error::Consumers {
+                target,
+                doing,
+                source,
+            }
+        };
+        let done = consumers
+            .sync(
+                self.name(),
+                &state.current.document,
+                &state.current.version,
+                SyncReason::Heal,
+                !heal,
+                progress,
+            )
+            .await
+            .map_err(err("heal the consumers to the store's current version"))?;
+        let mut healed = done
+            .secrets_written
+            .iter()
+            .map(|s| format!("Secret {s}"))
+            .collect::<Vec<_>>();
+        healed.extend(
+            done.workloads_restarted
+                .iter()
+                .map(|w| format!("restart {w}")),
+        );
+        let unfinished_rollouts = consumers
+            .unfinished_rollouts()
+            .await
+            .map_err(err("read the workloads' rollout status"))?;
+        Ok(ConsumerView {
+            healed,
+            unfinished_rollouts,
         })
     }
 }

@@ -6,7 +6,7 @@ use crate::config::{Config, TargetConfig};
 use crate::error::Error;
 use crate::output;
 use crate::rotation::{Action, Step};
-use crate::runtime::{Engine, NoProgress, Progress, RotateOptions};
+use crate::runtime::{Engine, EngineOptions, NoProgress, Progress, RotateOptions};
 use serde::Serialize;
 
 /// Step-by-step progress on stderr, for people watching.
@@ -57,7 +57,10 @@ pub async fn run(cli: Cli) -> i32 {
         Ok(c) => c,
         Err(e) => return out.error(&Error::Config(e)),
     };
-    match execute(&cli.command, &config, &out).await {
+    let options = EngineOptions {
+        kube_context: cli.kube_context.clone(),
+    };
+    match execute(&cli.command, &config, &options, &out).await {
         Ok(code) => code,
         Err(e) => out.error(&e),
     }
@@ -70,14 +73,19 @@ fn targets<'c>(config: &'c Config, only: &Option<String>) -> Result<Vec<&'c Targ
     }
 }
 
-async fn execute(command: &Command, config: &Config, out: &Printer) -> Result<i32, Error> {
+async fn execute(
+    command: &Command,
+    config: &Config,
+    options: &EngineOptions,
+    out: &Printer,
+) -> Result<i32, Error> {
     match command {
         Command::Rotate {
             target,
             force,
             dry_run,
         } => {
-            let engine = Engine::from_config(config.target(target)?)?;
+            let engine = Engine::from_config(config.target(target)?, options).await?;
             let options = RotateOptions {
                 force: *force,
                 dry_run: *dry_run,
@@ -87,13 +95,13 @@ async fn execute(command: &Command, config: &Config, out: &Printer) -> Result<i3
             Ok(0)
         }
         Command::Rollback { target, dry_run } => {
-            let engine = Engine::from_config(config.target(target)?)?;
+            let engine = Engine::from_config(config.target(target)?, options).await?;
             let report = engine.rollback(*dry_run, out.progress()).await?;
             out.print(&report, output::report);
             Ok(0)
         }
         Command::Plan { target, rollback } => {
-            let engine = Engine::from_config(config.target(target)?)?;
+            let engine = Engine::from_config(config.target(target)?, options).await?;
             let action = if *rollback {
                 Action::Rollback
             } else {
@@ -106,7 +114,7 @@ async fn execute(command: &Command, config: &Config, out: &Printer) -> Result<i3
         Command::Status { target } => {
             let mut list = Vec::new();
             for t in targets(config, target)? {
-                list.push(match Engine::from_config(t) {
+                list.push(match Engine::from_config(t, options).await {
                     Ok(engine) => engine.status().await,
                     Err(e) => crate::runtime::Status {
                         target: t.name.clone(),
@@ -131,7 +139,7 @@ async fn execute(command: &Command, config: &Config, out: &Printer) -> Result<i3
             let mut list = Vec::new();
             let mut code = 0;
             for t in targets(config, target)? {
-                let report = match Engine::from_config(t) {
+                let report = match Engine::from_config(t, options).await {
                     Ok(engine) => engine.check().await,
                     Err(e) => {
                         code = code.max(e.exit_code());
@@ -153,6 +161,29 @@ async fn execute(command: &Command, config: &Config, out: &Printer) -> Result<i3
             }
             out.print(&list, |l| output::checks(l));
             Ok(code)
+        }
+        Command::Follow {
+            target,
+            interval,
+            once,
+        } => {
+            let engine = Engine::from_config(config.target(target)?, options).await?;
+            let interval = crate::duration::parse(interval).map_err(|message| {
+                Error::Config(crate::config::ConfigError {
+                    file: "--interval".into(),
+                    target: None,
+                    key: String::new(),
+                    message,
+                })
+            })?;
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            let passes = engine
+                .follow(interval, *once, out.progress(), shutdown)
+                .await?;
+            out.print(&passes, |p| output::follow(p));
+            Ok(0)
         }
         Command::SetupSql { target } => {
             print!("{}", crate::setup_sql::render(config.target(target)?));

@@ -161,9 +161,11 @@ impl Target {
         out.into()
     }
 
-    pub fn engine(&self) -> seesaw::runtime::Engine {
+    pub async fn engine(&self) -> seesaw::runtime::Engine {
         std::env::set_var("TEST_ADMIN_PASSWORD", ADMIN_PASSWORD);
         let config = seesaw::config::Config::load(&self.config).unwrap();
-        seesaw::runtime::Engine::from_config(&config.targets[0]).unwrap()
+        seesaw::runtime::Engine::from_config(&config.targets[0], &Default::default())
+            .await
+            .unwrap()
     }
 }

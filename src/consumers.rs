@@ -1,0 +1,117 @@
+//! Consumers: what reads the published credential (Kubernetes Secrets and
+//! the workloads that mount them). The engine calls this trait; `k8s`
+//! implements it, so no other module knows about Kubernetes.
+
+use crate::progress::Progress;
+use crate::secret::SecretDocument;
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// Why a sync runs; it goes into Events and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncReason {
+    /// Before rotating: repair consumers that lag the store (step 3).
+    Heal,
+    /// After publishing a new credential (step 9).
+    Rotation,
+    /// After republishing the previous credential.
+    Rollback,
+    /// Follow mode: the store was rotated by something else.
+    Follow,
+}
+
+/// What a sync did (or, under `dry_run`, would do).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Propagation {
+    pub secrets_written: Vec<String>,
+    pub workloads_restarted: Vec<String>,
+    /// Workloads left alone, with why (a paused Deployment).
+    pub skipped: Vec<String>,
+    /// True when the rollouts were waited for and completed.
+    pub rolled_out: bool,
+}
+
+impl Propagation {
+    pub fn is_empty(&self) -> bool {
+        self.secrets_written.is_empty() && self.workloads_restarted.is_empty()
+    }
+}
+
+#[async_trait]
+pub trait Consumers: Send + Sync {
+    fn describe(&self) -> String;
+
+    /// Makes every Secret carry `document` (store version `version`) in one
+    /// write per Secret, restarts the workloads that still run an older
+    /// credential and, if configured, waits for their rollouts. Idempotent:
+    /// a second call with the same version changes nothing.
+    async fn sync(
+        &self,
+        target: &str,
+        document: &SecretDocument,
+        version: &str,
+        reason: SyncReason,
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<Propagation, ConsumerError>;
+
+    /// Workloads whose latest rollout has not finished: pods from before the
+    /// last publish may still be running, so the standby is not yet free.
+    async fn unfinished_rollouts(&self) -> Result<Vec<String>, ConsumerError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error("kubernetes: {verb} {resource} {object}: forbidden ({message}). Add to seesaw's Role: {{apiGroups: [\"{group}\"], resources: [\"{resource}\"], verbs: [\"{verb}\"], resourceNames: [\"{name}\"]}} (see policies/kubernetes/README.md)")]
+    Denied {
+        verb: String,
+        group: String,
+        resource: String,
+        object: String,
+        name: String,
+        message: String,
+    },
+    #[error("kubernetes: {kind} {object} not found: {hint}")]
+    NotFound {
+        kind: String,
+        object: String,
+        hint: String,
+    },
+    #[error("kubernetes: secret {secret}: data key {key}: {message}")]
+    Template {
+        secret: String,
+        key: String,
+        message: String,
+    },
+    #[error("kubernetes: rollout not finished after {waited}: {pending}. The new credential is published and the previous user still works; check the workloads (kubectl rollout status), then run `seesaw rotate` again only after they finish")]
+    RolloutTimeout { waited: String, pending: String },
+    #[error("kubernetes: {doing}: {message}")]
+    Api {
+        doing: String,
+        message: String,
+        transient: bool,
+    },
+}
+
+impl ConsumerError {
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ConsumerError::Api {
+                transient: true,
+                ..
+            }
+        )
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConsumerError::Denied { .. } => "k8s_denied",
+            ConsumerError::NotFound { .. } => "k8s_not_found",
+            ConsumerError::Template { .. } => "k8s_template",
+            ConsumerError::RolloutTimeout { .. } => "k8s_rollout_timeout",
+            ConsumerError::Api { .. } => "k8s_api",
+        }
+    }
+}

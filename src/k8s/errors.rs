@@ -1,0 +1,54 @@
+//! kube errors -> [`ConsumerError`], naming the verb, resource and object,
+//! and for 403 the RBAC rule that is missing.
+
+use crate::consumers::ConsumerError;
+
+/// What was being done, for the message.
+pub(super) struct Call<'a> {
+    pub verb: &'a str,
+    /// API group: "" for core, "apps" for workloads.
+    pub group: &'a str,
+    pub resource: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
+impl Call<'_> {
+    pub fn error(&self, e: kube::Error) -> ConsumerError {
+        let object = format!("{}/{}", self.namespace, self.name);
+        let doing = format!("{} {} {object}", self.verb, self.resource);
+        match e {
+            kube::Error::Api(status) => match status.code {
+                403 => ConsumerError::Denied {
+                    verb: self.verb.into(),
+                    group: self.group.into(),
+                    resource: self.resource.into(),
+                    object,
+                    name: self.name.into(),
+                    message: status.message.clone(),
+                },
+                404 => ConsumerError::NotFound {
+                    kind: self.resource.trim_end_matches('s').into(),
+                    object,
+                    hint: "check the name and namespace in the target's `kubernetes:` config"
+                        .into(),
+                },
+                code => ConsumerError::Api {
+                    doing,
+                    message: format!("{} ({code} {})", status.message, status.reason),
+                    transient: code == 409 || code == 429 || code >= 500,
+                },
+            },
+            other => ConsumerError::Api {
+                doing,
+                message: other.to_string(),
+                transient: true,
+            },
+        }
+    }
+}
+
+/// True for 409 Conflict (a stale resourceVersion): re-read and retry.
+pub(super) fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}

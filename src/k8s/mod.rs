@@ -1,0 +1,149 @@
+//! Kubernetes: the Secrets that carry a target's credential and the
+//! workloads that read them. The only module that imports kube.
+//!
+//! One sync (see [`Consumers::sync`]) patches every Secret in one merge
+//! patch each (username, password and rendered templates together, so a
+//! reader never sees a new username with an old password), annotates the
+//! pod template of each workload still on an older credential, as
+//! `kubectl rollout restart` does, and waits for the rollouts.
+
+mod errors;
+mod events;
+mod secrets;
+mod workloads;
+
+use crate::config::KubernetesConfig;
+use crate::consumers::{ConsumerError, Consumers, Propagation, SyncReason};
+use crate::progress::Progress;
+use crate::secret::SecretDocument;
+use async_trait::async_trait;
+use kube::config::KubeConfigOptions;
+
+/// Annotation on Secrets and pod templates: the store version they carry.
+pub const VERSION_ANNOTATION: &str = "seesaw.io/credential-version";
+/// Annotation on pod templates: when seesaw last restarted the workload.
+pub const RESTARTED_AT_ANNOTATION: &str = "seesaw.io/restarted-at";
+
+/// A client from the in-cluster service account when running in a pod
+/// (and no context is asked for), else from the kubeconfig
+/// (`$KUBECONFIG` or ~/.kube/config) and its current or the given context.
+pub async fn client(context: Option<&str>) -> Result<kube::Client, ConsumerError> {
+    let err = |message: String| ConsumerError::Api {
+        doing: "load the Kubernetes client configuration".into(),
+        message,
+        transient: false,
+    };
+    let in_cluster = context.is_none() && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    let config = if in_cluster {
+        kube::Config::incluster().map_err(|e| err(format!("in-cluster config: {e}")))?
+    } else {
+        let options = KubeConfigOptions {
+            context: context.map(str::to_owned),
+            ..Default::default()
+        };
+        kube::Config::from_kubeconfig(&options)
+            .await
+            .map_err(|e| err(format!("kubeconfig: {e}; set KUBECONFIG or --kube-context")))?
+    };
+    kube::Client::try_from(config).map_err(|e| err(e.to_string()))
+}
+
+pub struct Kubernetes {
+    client: kube::Client,
+    spec: KubernetesConfig,
+}
+
+impl Kubernetes {
+    pub fn new(client: kube::Client, spec: KubernetesConfig) -> Self {
+        Kubernetes { client, spec }
+    }
+}
+
+#[async_trait]
+impl Consumers for Kubernetes {
+    fn describe(&self) -> String {
+        format!(
+            "kubernetes ({} secret(s), {} workload(s))",
+            self.spec.secrets.len(),
+            self.spec.workloads.len()
+        )
+    }
+
+    async fn sync(
+        &self,
+        target: &str,
+        document: &SecretDocument,
+        version: &str,
+        reason: SyncReason,
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<Propagation, ConsumerError> {
+        let mut done = Propagation::default();
+        let user = document.username().unwrap_or("?").to_owned();
+        let message = format!(
+            "seesaw target {target}: credential version {version} for user {user} ({reason:?})"
+        );
+        for spec in &self.spec.secrets {
+            let written =
+                secrets::sync(&self.client, spec, document, version, target, dry_run).await?;
+            if written {
+                done.secrets_written
+                    .push(format!("{}/{}", spec.namespace, spec.name));
+                if !dry_run {
+                    events::record(&self.client, events::Subject::secret(spec), &message).await;
+                }
+            }
+        }
+        let any_written = !done.secrets_written.is_empty();
+        let mut restarted = Vec::new();
+        for w in &self.spec.workloads {
+            let state = workloads::state(&self.client, w).await?;
+            // A workload already annotated with an older version missed its
+            // restart (a crash after the Secret patch); an unannotated one is
+            // restarted only when a Secret changed now.
+            let stale = match &state.version {
+                Some(v) => v != version,
+                None => any_written,
+            };
+            if !stale {
+                continue;
+            }
+            if state.paused {
+                let why = format!("{w}: paused, not restarted; `kubectl rollout resume` it to pick up the new credential");
+                tracing::warn!(target_name = %target, workload = %w, "{why}");
+                progress.waiting(target, &why);
+                done.skipped.push(why);
+                continue;
+            }
+            if !dry_run {
+                workloads::restart(&self.client, w, version).await?;
+                events::record(&self.client, events::Subject::workload(w), &message).await;
+            }
+            done.workloads_restarted.push(w.to_string());
+            restarted.push(w.clone());
+        }
+        if !dry_run && self.spec.rollout.wait && !restarted.is_empty() {
+            workloads::wait(
+                &self.client,
+                &restarted,
+                self.spec.rollout.timeout,
+                target,
+                progress,
+            )
+            .await?;
+            done.rolled_out = true;
+        }
+        Ok(done)
+    }
+
+    async fn unfinished_rollouts(&self) -> Result<Vec<String>, ConsumerError> {
+        let mut pending = Vec::new();
+        for w in &self.spec.workloads {
+            let state = workloads::state(&self.client, w).await?;
+            if !state.rollout.done {
+                pending.push(format!("{w}: {}", state.rollout.detail));
+            }
+        }
+        Ok(pending)
+    }
+}

@@ -1,0 +1,93 @@
+//! Follow mode: the store is rotated by something else (the AWS Lambda);
+//! seesaw carries each new current version into Kubernetes. It reads the
+//! store and writes Secrets and workloads; it never logs in to the database.
+
+use super::engine::Engine;
+use crate::consumers::{Propagation, SyncReason};
+use crate::error::Error;
+use crate::progress::Progress;
+use serde::Serialize;
+use std::future::Future;
+use std::time::Duration;
+
+/// One sync that followed a version.
+#[derive(Debug, Clone, Serialize)]
+pub struct FollowPass {
+    pub target: String,
+    pub version: String,
+    pub username: String,
+    pub propagation: Propagation,
+}
+
+impl Engine {
+    /// Syncs the consumers to the store's current version on the first pass
+    /// and whenever the version changes, every `interval`, until `shutdown`
+    /// resolves (or after one pass with `once`). A failed pass is logged and
+    /// retried at the next tick; with `once` it is returned.
+    pub async fn follow(
+        &self,
+        interval: Duration,
+        once: bool,
+        progress: &dyn Progress,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<Vec<FollowPass>, Error> {
+        let Some(consumers) = &self.consumers else {
+            return Err(Error::Inconsistent {
+                target: self.name().into(),
+                message: "follow needs a `kubernetes:` section in the target's config".into(),
+            });
+        };
+        let mut passes = Vec::new();
+        let mut followed: Option<String> = None;
+        tokio::pin!(shutdown);
+        loop {
+            let pass = async {
+                let (state, current) = self.read_store().await?;
+                if followed.as_deref() == Some(state.current.version.as_str()) {
+                    return Ok(None);
+                }
+                let propagation = consumers
+                    .sync(
+                        self.name(),
+                        &state.current.document,
+                        &state.current.version,
+                        SyncReason::Follow,
+                        false,
+                        progress,
+                    )
+                    .await
+                    .map_err(|source| Error::Consumers {
+                        target: self.name().into(),
+                        doing: format!("carry version {} into Kubernetes", state.current.version),
+                        source,
+                    })?;
+                Ok::<_, Error>(Some(FollowPass {
+                    target: self.name().into(),
+                    version: state.current.version.clone(),
+                    username: current.username.clone(),
+                    propagation,
+                }))
+            };
+            match pass.await {
+                Ok(Some(p)) => {
+                    tracing::info!(target_name = %p.target, version = %p.version, user = %p.username,
+                        secrets = p.propagation.secrets_written.len(), workloads = p.propagation.workloads_restarted.len(), "followed");
+                    followed = Some(p.version.clone());
+                    passes.push(p);
+                }
+                Ok(None) => {}
+                Err(e) if once => return Err(e),
+                Err(e) => {
+                    tracing::error!(target_name = %self.name(), kind = e.kind(), "follow pass failed: {e}")
+                }
+            }
+            if once {
+                return Ok(passes);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = &mut shutdown => return Ok(passes),
+            }
+        }
+    }
+}
