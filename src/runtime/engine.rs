@@ -415,6 +415,19 @@ impl Engine {
         }
     }
 
+    /// The document with the connection fields applications expect filled
+    /// in from the config where it lacks them (an adopted document may hold
+    /// only the login). Fields it has are never changed.
+    pub(super) fn complete(&self, document: &SecretDocument) -> SecretDocument {
+        let db = &self.config.database;
+        let mut doc = document.clone();
+        doc.fill_missing("engine", Value::from("postgres"));
+        doc.fill_missing("host", Value::from(db.host.clone()));
+        doc.fill_missing("port", Value::from(db.port));
+        doc.fill_missing("dbname", Value::from(db.dbname.clone()));
+        doc
+    }
+
     fn no_credential_for(&self, role: &str) -> Error {
         Error::Inconsistent {
             target: self.name().into(),
@@ -442,15 +455,7 @@ impl Engine {
                     .as_ref()
                     .filter(|c| c.username == username)
                     .ok_or_else(|| self.no_credential_for(username))?;
-                let mut doc = seen.state.current.document.with_credential(cred);
-                // An adopted document may hold only the login; applications
-                // reading the RDS shape need the rest.
-                let db = &self.config.database;
-                doc.fill_missing("engine", Value::from("postgres"));
-                doc.fill_missing("host", Value::from(db.host.clone()));
-                doc.fill_missing("port", Value::from(db.port));
-                doc.fill_missing("dbname", Value::from(db.dbname.clone()));
-                Ok(doc)
+                Ok(self.complete(&seen.state.current.document.with_credential(cred)))
             }
         }
     }

@@ -49,7 +49,7 @@ impl Engine {
                 let propagation = consumers
                     .sync(
                         self.name(),
-                        &state.current.document,
+                        &self.complete(&state.current.document),
                         &state.current.version,
                         SyncReason::Follow,
                         false,

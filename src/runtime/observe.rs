@@ -238,7 +238,7 @@ impl Engine {
         let done = consumers
             .sync(
                 self.name(),
-                &state.current.document,
+                &self.complete(&state.current.document),
                 &state.current.version,
                 SyncReason::Heal,
                 !heal,

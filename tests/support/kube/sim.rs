@@ -1,0 +1,259 @@
+//! The rollout simulator: pods for every Deployment, StatefulSet and
+//! DaemonSet in the fake API server.
+//!
+//! When a pod template changes, pods are replaced one at a time with
+//! maxSurge 1 and maxUnavailable 0: a new pod starts, and once it is ready
+//! one old pod is removed. (Real StatefulSets and DaemonSets default to
+//! replacing in place, one unavailable at a time; the surge model is
+//! stricter about availability and the same for seesaw's purpose.) A
+//! paused Deployment does not roll. DaemonSets run on 3 simulated nodes.
+//!
+//! Each pod reads its workload's Secret (the first `envFrom.secretRef`)
+//! once, when it is created, as environment variables are, then logs in to
+//! the real PostgreSQL in a loop with those credentials, counting the
+//! logins that succeed and fail. A pod is ready once it has started and
+//! (if it has a database) logged in once; a pod whose login fails never
+//! becomes ready, like one with a readiness probe on the database.
+
+use super::{is_workload, Inner, Key};
+use base64::Engine as _;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const NODES: i64 = 3;
+const TICK: Duration = Duration::from_millis(5);
+
+#[derive(Clone)]
+pub struct Database {
+    pub port: u16,
+    pub dbname: String,
+}
+
+struct Pod {
+    template: u64,
+    ready: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Pod {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub struct Simulator {
+    state: Arc<Mutex<Inner>>,
+    database: Option<Database>,
+    /// How long a container takes to start.
+    pub pod_start: Mutex<Duration>,
+    /// Pause between a pod's logins.
+    pub login_interval: Duration,
+    pub logins_ok: Arc<AtomicU64>,
+    pub logins_failed: Arc<AtomicU64>,
+    pods: Mutex<BTreeMap<Key, Vec<Pod>>>,
+}
+
+fn template_hash(template: &Value) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    template.to_string().hash(&mut h);
+    h.finish()
+}
+
+impl Simulator {
+    pub fn new(state: Arc<Mutex<Inner>>, database: Option<Database>) -> Self {
+        Simulator {
+            state,
+            database,
+            pod_start: Mutex::new(Duration::from_millis(50)),
+            login_interval: Duration::from_millis(100),
+            logins_ok: Arc::new(AtomicU64::new(0)),
+            logins_failed: Arc::new(AtomicU64::new(0)),
+            pods: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn set_pod_start(&self, d: Duration) {
+        *self.pod_start.lock().unwrap() = d;
+    }
+
+    pub fn failed_logins(&self) -> u64 {
+        self.logins_failed.load(Ordering::SeqCst)
+    }
+
+    pub fn ok_logins(&self) -> u64 {
+        self.logins_ok.load(Ordering::SeqCst)
+    }
+
+    pub fn stop_all(&self) {
+        self.pods.lock().unwrap().clear();
+    }
+
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            self.tick();
+            tokio::time::sleep(TICK).await;
+        }
+    }
+
+    /// The credentials a new pod of `obj` gets from its Secret, read now.
+    fn credentials(
+        inner: &Inner,
+        namespace: &str,
+        obj: &Value,
+    ) -> Option<Option<(String, String)>> {
+        let secret_name = obj["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]
+            ["secretRef"]["name"]
+            .as_str()?;
+        let secret = inner
+            .objects
+            .get(&("secrets".into(), namespace.into(), secret_name.into()));
+        let decode = |k: &str| -> Option<String> {
+            let v = secret?["data"][k].as_str()?;
+            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(v).ok()?).ok()
+        };
+        // Some(None): the Secret is missing, the container cannot start.
+        Some(decode("username").zip(decode("password")))
+    }
+
+    fn start_pod(&self, template: u64, credentials: Option<Option<(String, String)>>) -> Pod {
+        let ready = Arc::new(AtomicBool::new(false));
+        let start = *self.pod_start.lock().unwrap();
+        let db = self.database.clone();
+        let (ok, failed, interval, flag) = (
+            self.logins_ok.clone(),
+            self.logins_failed.clone(),
+            self.login_interval,
+            ready.clone(),
+        );
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(start).await;
+            let ((user, password), db) = match (credentials, db) {
+                (Some(Some(c)), Some(db)) => (c, db),
+                (Some(None), _) => return, // no Secret: the container never starts
+                _ => {
+                    flag.store(true, Ordering::SeqCst);
+                    return;
+                }
+            };
+            loop {
+                let login = tokio_postgres::Config::new()
+                    .host("127.0.0.1")
+                    .port(db.port)
+                    .user(&user)
+                    .password(&password)
+                    .dbname(&db.dbname)
+                    .connect_timeout(Duration::from_secs(5))
+                    .connect(tokio_postgres::NoTls)
+                    .await;
+                match login {
+                    Ok((client, conn)) => {
+                        let conn = tokio::spawn(conn);
+                        let worked = client.query_one("SELECT 1", &[]).await.is_ok();
+                        drop(client);
+                        let _ = conn.await;
+                        if worked {
+                            ok.fetch_add(1, Ordering::SeqCst);
+                            flag.store(true, Ordering::SeqCst);
+                        } else {
+                            failed.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    Err(_) => {
+                        failed.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                tokio::time::sleep(interval).await;
+            }
+        });
+        Pod {
+            template,
+            ready,
+            task,
+        }
+    }
+
+    fn tick(&self) {
+        let mut inner = self.state.lock().unwrap();
+        let mut pods = self.pods.lock().unwrap();
+        let workloads: Vec<(Key, Value)> = inner
+            .objects
+            .iter()
+            .filter(|((r, _, _), _)| is_workload(r))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pods.retain(|k, _| workloads.iter().any(|(w, _)| w == k));
+        for (key, obj) in workloads {
+            let (resource, namespace, _) = &key;
+            let desired = if resource == "daemonsets" {
+                NODES
+            } else {
+                obj["spec"]["replicas"].as_i64().unwrap_or(1)
+            };
+            let template = template_hash(&obj["spec"]["template"]);
+            let paused = obj["spec"]["paused"].as_bool().unwrap_or(false);
+            let list = pods.entry(key.clone()).or_default();
+            if !paused {
+                let new_ready = list
+                    .iter()
+                    .filter(|p| p.template == template)
+                    .all(|p| p.ready.load(Ordering::SeqCst));
+                let new = list.iter().filter(|p| p.template == template).count() as i64;
+                let old = list.len() as i64 - new;
+                if new_ready {
+                    if old > 0 && new + old > desired {
+                        // The surge pod is ready: retire one old pod.
+                        let i = list.iter().position(|p| p.template != template).unwrap();
+                        list.remove(i);
+                    } else if new < desired {
+                        let creds = Self::credentials(&inner, namespace, &obj);
+                        list.push(self.start_pod(template, creds));
+                    } else if new > desired {
+                        list.pop();
+                    }
+                }
+            }
+            let total = list.len() as i64;
+            let updated = list.iter().filter(|p| p.template == template).count() as i64;
+            let ready = list
+                .iter()
+                .filter(|p| p.ready.load(Ordering::SeqCst))
+                .count() as i64;
+            let generation = obj["metadata"]["generation"].as_i64().unwrap_or(1);
+            let revision = |h: u64| format!("{}-{:x}", key.2, h % 0xffffff);
+            let old_template = list
+                .iter()
+                .find(|p| p.template != template)
+                .map(|p| p.template)
+                .unwrap_or(template);
+            let status = match resource.as_str() {
+                "deployments" => json!({
+                    "observedGeneration": generation, "replicas": total, "updatedReplicas": updated,
+                    "readyReplicas": ready, "availableReplicas": ready,
+                    "unavailableReplicas": (desired - ready).max(0),
+                }),
+                "statefulsets" => json!({
+                    "observedGeneration": generation, "replicas": total, "updatedReplicas": updated,
+                    "readyReplicas": ready, "availableReplicas": ready, "currentReplicas": total - updated,
+                    "currentRevision": revision(if updated == total && total == desired { template } else { old_template }),
+                    "updateRevision": revision(template),
+                }),
+                _ => json!({
+                    "observedGeneration": generation, "desiredNumberScheduled": desired,
+                    "currentNumberScheduled": total, "updatedNumberScheduled": updated,
+                    "numberReady": ready, "numberAvailable": ready, "numberMisscheduled": 0,
+                }),
+            };
+            if obj["status"] != status {
+                let rv = inner.next_rv();
+                if let Some(stored) = inner.objects.get_mut(&key) {
+                    stored["status"] = status;
+                    stored["metadata"]["resourceVersion"] = Value::String(rv);
+                }
+            }
+        }
+    }
+}
