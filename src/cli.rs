@@ -45,6 +45,9 @@ pub struct Cli {
     /// account when running in a pod, else the current context).
     #[arg(long, global = true, env = "SEESAW_KUBE_CONTEXT")]
     pub kube_context: Option<String>,
+    /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<PathBuf>,
     /// Log each step (-v) or everything (-vv). RUST_LOG overrides.
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -175,3 +175,226 @@ async fn an_unfinished_rollout_blocks_the_next_rotation() {
         run.stderr
     );
 }
+
+struct FailAfter(&'static str);
+
+impl seesaw::runtime::Progress for FailAfter {
+    fn finished(&self, _: &str, step: &seesaw::rotation::Step, _: Duration) -> Result<(), String> {
+        if step.name() == self.0 {
+            Err("fault injected".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+async fn engine(t: &Target, kube: &FakeKube) -> seesaw::runtime::Engine {
+    std::env::set_var("TEST_ADMIN_PASSWORD", support::seesaw::ADMIN_PASSWORD);
+    let config = seesaw::config::Config::load(&t.config).unwrap();
+    let options = seesaw::runtime::EngineOptions {
+        kube_context: None,
+        kubeconfig: Some(kube.kubeconfig()),
+    };
+    seesaw::runtime::Engine::from_config(&config.targets[0], &options)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_crash_between_publish_and_propagate_is_healed_by_the_next_run() {
+    let (t, kube) = setup(&[("Deployment", "api")], true).await;
+    settled(&kube).await;
+    // The first run also fills in the Secret's DATABASE_URL: let it finish.
+    assert_eq!(seesaw(&t, &kube, &["rotate", "demo"]).await.code, 0);
+    let e = engine(&t, &kube).await;
+    let err = e
+        .rotate(Default::default(), &FailAfter("publish"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "interrupted");
+    let (published, _) = t.login("current");
+    assert_ne!(
+        kube.secret_data(NS, "app-db")["username"],
+        published,
+        "the crash left the Secret behind"
+    );
+
+    let plan = seesaw(&t, &kube, &["plan", "demo"]).await;
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(
+        plan.stdout.contains("healed first: Secret shop/app-db"),
+        "{}",
+        plan.stdout
+    );
+    assert_ne!(
+        kube.secret_data(NS, "app-db")["username"],
+        published,
+        "plan must not change anything"
+    );
+
+    let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        kube.secret_data(NS, "app-db")["username"],
+        t.login("current").0
+    );
+    assert_eq!(kube.sim.failed_logins(), 0);
+}
+
+#[tokio::test]
+async fn follow_heals_a_hand_edited_secret_and_carries_new_versions() {
+    let (t, kube) = setup(&[("Deployment", "api")], true).await;
+    settled(&kube).await;
+    let mut secret = kube.get("secrets", NS, "app-db").unwrap();
+    secret["data"]["password"] = json!("aGFuZC1lZGl0ZWQ="); // "hand-edited"
+    kube.put("secrets", NS, secret);
+    let run = seesaw(&t, &kube, &["follow", "demo", "--once"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        kube.secret_data(NS, "app-db")["password"],
+        t.login("current").1,
+        "the edit was healed"
+    );
+    let restarted = kube.get("deployments", NS, "api").unwrap();
+    assert!(
+        restarted["spec"]["template"]["metadata"]["annotations"]["seesaw.io/restarted-at"]
+            .is_string()
+    );
+
+    // Something else (the Lambda) rotates the store: follow carries it over.
+    let lambda_config = t.cluster.dir().join("lambda.yaml");
+    let text = std::fs::read_to_string(&t.config).unwrap();
+    std::fs::write(
+        &lambda_config,
+        &text[..text.find("    kubernetes:").unwrap()],
+    )
+    .unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
+        .arg("--config")
+        .arg(&lambda_config)
+        .args(["rotate", "demo"])
+        .env("TEST_ADMIN_PASSWORD", support::seesaw::ADMIN_PASSWORD)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let run = seesaw(&t, &kube, &["follow", "demo", "--once", "--output", "json"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let passes: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(passes[0]["username"], "app_b");
+    assert_eq!(
+        passes[0]["propagation"]["workloads_restarted"][0],
+        "Deployment shop/api"
+    );
+    assert_eq!(kube.secret_data(NS, "app-db")["username"], "app_b");
+    assert_eq!(kube.sim.failed_logins(), 0);
+    // Nothing changed since: a second pass writes nothing.
+    let before = kube.requests("patch");
+    assert_eq!(
+        seesaw(&t, &kube, &["follow", "demo", "--once"]).await.code,
+        0
+    );
+    assert_eq!(
+        kube.requests("patch"),
+        before,
+        "an up-to-date Secret must not be written"
+    );
+}
+
+#[tokio::test]
+async fn a_conflict_is_retried_and_the_url_round_trips() {
+    let (t, kube) = setup(&[("Deployment", "api")], true).await;
+    settled(&kube).await;
+    let text = std::fs::read_to_string(&t.config).unwrap();
+    std::fs::write(
+        &t.config,
+        text.replace("    store:", "    password: { length: 128 }\n    store:"),
+    )
+    .unwrap();
+    kube.inject("patch", "secrets", 409, 1);
+    let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(kube.requests("patch secrets") >= 2, "the 409 was retried");
+    let (_, password) = t.login("current");
+    let data = kube.secret_data(NS, "app-db");
+    let url = url::Url::parse(&data["DATABASE_URL"]).expect("DATABASE_URL parses");
+    let decoded = percent_encoding::percent_decode_str(url.password().unwrap())
+        .decode_utf8()
+        .unwrap();
+    assert_eq!(decoded, password, "the password survives the URL");
+    assert_eq!(url.port(), Some(t.cluster.port));
+}
+
+#[tokio::test]
+async fn forbidden_names_the_rule_and_a_missing_workload_is_clear() {
+    let (t, kube) = setup(&[("Deployment", "api")], true).await;
+    settled(&kube).await;
+    assert_eq!(seesaw(&t, &kube, &["rotate", "demo"]).await.code, 0);
+    kube.deny("patch", "secrets");
+    let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    for expected in [
+        "forbidden",
+        "verbs: [\"patch\"]",
+        "resources: [\"secrets\"]",
+        "resourceNames: [\"app-db\"]",
+        "policies/kubernetes",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "expected {expected:?}: {}",
+            run.stderr
+        );
+    }
+    // Published, and the previous user still works while the Secret lags.
+    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+
+    kube.allow_all();
+    let text = std::fs::read_to_string(&t.config).unwrap();
+    std::fs::write(&t.config, text.replace("name: api,", "name: ghost,")).unwrap();
+    let before = std::fs::read(&t.store).unwrap();
+    let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains(
+            "Deployment shop/ghost is listed under kubernetes.workloads but does not exist"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(&t.store).unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_paused_deployment_is_skipped_with_a_warning() {
+    let (t, kube) = setup(&[("Deployment", "api")], true).await;
+    settled(&kube).await;
+    let mut d = kube.get("deployments", NS, "api").unwrap();
+    d["spec"]["paused"] = json!(true);
+    kube.put("deployments", NS, d);
+    let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("paused, not restarted"), "{}", run.all());
+    let d = kube.get("deployments", NS, "api").unwrap();
+    assert!(
+        d["spec"]["template"]["metadata"]["annotations"].is_null(),
+        "a paused Deployment must not be annotated"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_secret_is_created_with_the_managed_by_label() {
+    let (t, kube) = setup(&[], true).await;
+    kube.state.lock().unwrap().objects.clear();
+    let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let secret = kube.get("secrets", NS, "app-db").expect("created");
+    assert_eq!(
+        secret["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "seesaw"
+    );
+    assert_eq!(
+        kube.secret_data(NS, "app-db")["username"],
+        t.login("current").0
+    );
+}

@@ -26,14 +26,20 @@ pub const RESTARTED_AT_ANNOTATION: &str = "seesaw.io/restarted-at";
 
 /// A client from the in-cluster service account when running in a pod
 /// (and no context is asked for), else from the kubeconfig
-/// (`$KUBECONFIG` or ~/.kube/config) and its current or the given context.
-pub async fn client(context: Option<&str>) -> Result<kube::Client, ConsumerError> {
+/// (`kubeconfig`, else `$KUBECONFIG` or ~/.kube/config) and its current or
+/// the given context.
+pub async fn client(
+    context: Option<&str>,
+    kubeconfig: Option<&std::path::Path>,
+) -> Result<kube::Client, ConsumerError> {
     let err = |message: String| ConsumerError::Api {
         doing: "load the Kubernetes client configuration".into(),
         message,
         transient: false,
     };
-    let in_cluster = context.is_none() && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    let in_cluster = context.is_none()
+        && kubeconfig.is_none()
+        && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     let config = if in_cluster {
         kube::Config::incluster().map_err(|e| err(format!("in-cluster config: {e}")))?
     } else {
@@ -41,9 +47,19 @@ pub async fn client(context: Option<&str>) -> Result<kube::Client, ConsumerError
             context: context.map(str::to_owned),
             ..Default::default()
         };
-        kube::Config::from_kubeconfig(&options)
-            .await
-            .map_err(|e| err(format!("kubeconfig: {e}; set KUBECONFIG or --kube-context")))?
+        let loaded = match kubeconfig {
+            Some(path) => {
+                let file = kube::config::Kubeconfig::read_from(path)
+                    .map_err(|e| err(format!("kubeconfig {}: {e}", path.display())))?;
+                kube::Config::from_custom_kubeconfig(file, &options).await
+            }
+            None => kube::Config::from_kubeconfig(&options).await,
+        };
+        loaded.map_err(|e| {
+            err(format!(
+                "kubeconfig: {e}; set --kubeconfig, KUBECONFIG or --kube-context"
+            ))
+        })?
     };
     kube::Client::try_from(config).map_err(|e| err(e.to_string()))
 }

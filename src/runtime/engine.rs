@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
     pub kube_context: Option<String>,
+    pub kubeconfig: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -68,13 +69,16 @@ impl Engine {
             admin_credential(config)?,
         );
         if let Some(spec) = &config.kubernetes {
-            let client = crate::k8s::client(options.kube_context.as_deref())
-                .await
-                .map_err(|source| Error::Consumers {
-                    target: config.name.clone(),
-                    doing: "connect to Kubernetes".into(),
-                    source,
-                })?;
+            let client = crate::k8s::client(
+                options.kube_context.as_deref(),
+                options.kubeconfig.as_deref(),
+            )
+            .await
+            .map_err(|source| Error::Consumers {
+                target: config.name.clone(),
+                doing: "connect to Kubernetes".into(),
+                source,
+            })?;
             engine.consumers = Some(Box::new(crate::k8s::Kubernetes::new(client, spec.clone())));
         }
         Ok(engine)

@@ -59,6 +59,7 @@ pub async fn run(cli: Cli) -> i32 {
     };
     let options = EngineOptions {
         kube_context: cli.kube_context.clone(),
+        kubeconfig: cli.kubeconfig.clone(),
     };
     match execute(&cli.command, &config, &options, &out).await {
         Ok(code) => code,

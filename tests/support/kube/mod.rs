@@ -436,6 +436,10 @@ impl FakeKube {
             .push((verb.into(), resource.into()));
     }
 
+    pub fn allow_all(&self) {
+        self.state.lock().unwrap().denied.clear();
+    }
+
     /// The next `times` requests of `verb` on `resource` fail with `code`.
     pub fn inject(&self, verb: &str, resource: &str, code: u16, times: u32) {
         self.state
