@@ -19,6 +19,7 @@
 //!
 //! Failures can be injected (`inject`) to test retries.
 
+mod discovery;
 mod merge;
 pub mod sim;
 
@@ -375,6 +376,11 @@ async fn dispatch(
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
+    if method == Method::GET {
+        if let Some(doc) = discovery::answer(&segments) {
+            return Json(doc).into_response();
+        }
+    }
     match route(method, &segments) {
         Some(req) => handle(State(shared), req, headers, body).await,
         None => status(
