@@ -200,6 +200,7 @@ pub(super) async fn wait(
 ) -> Result<(), ConsumerError> {
     let started = Instant::now();
     let mut last: BTreeMap<&WorkloadRef, String> = BTreeMap::new();
+    let mut poll = Duration::from_millis(20);
     loop {
         let mut pending = Vec::new();
         for w in workloads {
@@ -221,6 +222,8 @@ pub(super) async fn wait(
                 pending: pending.join(", "),
             });
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Fast rollouts are noticed quickly, slow ones polled gently.
+        tokio::time::sleep(poll).await;
+        poll = (poll * 2).min(Duration::from_secs(1));
     }
 }

@@ -6,26 +6,57 @@ use serde_json::{json, Value};
 
 /// (group, version, [(resource, kind, namespaced)])
 const GROUPS: &[(&str, &str, &[(&str, &str, bool)])] = &[
-    ("", "v1", &[
-        ("secrets", "Secret", true),
-        ("configmaps", "ConfigMap", true),
-        ("serviceaccounts", "ServiceAccount", true),
-        ("events", "Event", true),
-        ("services", "Service", true),
-        ("namespaces", "Namespace", false),
-    ]),
-    ("apps", "v1", &[("deployments", "Deployment", true), ("statefulsets", "StatefulSet", true), ("daemonsets", "DaemonSet", true)]),
-    ("batch", "v1", &[("cronjobs", "CronJob", true), ("jobs", "Job", true)]),
-    ("rbac.authorization.k8s.io", "v1", &[("roles", "Role", true), ("rolebindings", "RoleBinding", true)]),
+    (
+        "",
+        "v1",
+        &[
+            ("secrets", "Secret", true),
+            ("configmaps", "ConfigMap", true),
+            ("serviceaccounts", "ServiceAccount", true),
+            ("events", "Event", true),
+            ("services", "Service", true),
+            ("namespaces", "Namespace", false),
+        ],
+    ),
+    (
+        "apps",
+        "v1",
+        &[
+            ("deployments", "Deployment", true),
+            ("statefulsets", "StatefulSet", true),
+            ("daemonsets", "DaemonSet", true),
+        ],
+    ),
+    (
+        "batch",
+        "v1",
+        &[("cronjobs", "CronJob", true), ("jobs", "Job", true)],
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        &[
+            ("roles", "Role", true),
+            ("rolebindings", "RoleBinding", true),
+        ],
+    ),
     ("coordination.k8s.io", "v1", &[("leases", "Lease", true)]),
-    ("policy", "v1", &[("poddisruptionbudgets", "PodDisruptionBudget", true)]),
+    (
+        "policy",
+        "v1",
+        &[("poddisruptionbudgets", "PodDisruptionBudget", true)],
+    ),
 ];
 
 pub fn answer(segments: &[String]) -> Option<Value> {
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
     match s.as_slice() {
-        ["version"] => Some(json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-seesaw-fake"})),
-        ["api"] => Some(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []})),
+        ["version"] => {
+            Some(json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-seesaw-fake"}))
+        }
+        ["api"] => Some(
+            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
+        ),
         ["apis"] => Some(json!({
             "kind": "APIGroupList", "apiVersion": "v1",
             "groups": GROUPS.iter().filter(|(g, _, _)| !g.is_empty()).map(|(g, v, _)| json!({
@@ -35,14 +66,24 @@ pub fn answer(segments: &[String]) -> Option<Value> {
             })).collect::<Vec<_>>(),
         })),
         ["api", "v1"] => Some(resources("", "v1")),
-        ["apis", g, v] => GROUPS.iter().any(|(gg, vv, _)| gg == g && vv == v).then(|| resources(g, v)),
+        ["apis", g, v] => GROUPS
+            .iter()
+            .any(|(gg, vv, _)| gg == g && vv == v)
+            .then(|| resources(g, v)),
         _ => None,
     }
 }
 
 fn resources(group: &str, version: &str) -> Value {
-    let (_, _, list) = GROUPS.iter().find(|(g, v, _)| *g == group && *v == version).unwrap();
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let (_, _, list) = GROUPS
+        .iter()
+        .find(|(g, v, _)| *g == group && *v == version)
+        .unwrap();
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     json!({
         "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
         "resources": list.iter().map(|(name, kind, namespaced)| json!({
