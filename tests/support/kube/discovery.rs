@@ -4,8 +4,11 @@
 
 use serde_json::{json, Value};
 
-/// (group, version, [(resource, kind, namespaced)])
-const GROUPS: &[(&str, &str, &[(&str, &str, bool)])] = &[
+/// (resource, kind, namespaced)
+type Resource = (&'static str, &'static str, bool);
+
+/// (group, version, resources)
+const GROUPS: &[(&str, &str, &[Resource])] = &[
     (
         "",
         "v1",
