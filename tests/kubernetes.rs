@@ -398,3 +398,65 @@ async fn a_missing_secret_is_created_with_the_managed_by_label() {
         t.login("current").0
     );
 }
+
+#[tokio::test]
+async fn a_rollout_that_does_not_finish_times_out_with_a_clear_error() {
+    let (t, kube) = setup(&[("Deployment", "api")], true).await;
+    settled(&kube).await;
+    // A first rotation fills in the Secret, so the timeout below hits propagate.
+    assert_eq!(seesaw(&t, &kube, &["rotate", "demo"]).await.code, 0);
+    let text = std::fs::read_to_string(&t.config).unwrap();
+    std::fs::write(&t.config, text.replace("timeout: 60s", "timeout: 1s")).unwrap();
+    kube.sim.set_pod_start(Duration::from_secs(60));
+    let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("rollout not finished after 1s: Deployment shop/api"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("the previous user still works"),
+        "{}",
+        run.stderr
+    );
+    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+}
+
+#[tokio::test]
+async fn kube_context_selects_the_cluster() {
+    let (t, kube) = setup(&[("Deployment", "api")], true).await;
+    settled(&kube).await;
+    // The current context points nowhere; --kube-context picks the fake.
+    let text = std::fs::read_to_string(kube.kubeconfig()).unwrap();
+    let two = text
+        .replace("current-context: fake", "current-context: dead")
+        .replace(
+            "contexts:\n",
+            "contexts:\n- name: dead\n  context:\n    cluster: dead\n    user: seesaw\n",
+        )
+        .replace(
+            "clusters:\n",
+            "clusters:\n- name: dead\n  cluster:\n    server: http://127.0.0.1:9\n",
+        );
+    let path = t.cluster.dir().join("two-contexts");
+    std::fs::write(&path, two).unwrap();
+    let path = path.to_str().unwrap();
+    let run = seesaw(&t, &kube, &["--kubeconfig", path, "check"]).await;
+    assert_ne!(run.code, 0, "the dead context must fail: {}", run.all());
+    let run = seesaw(
+        &t,
+        &kube,
+        &[
+            "--kubeconfig",
+            path,
+            "--kube-context",
+            "fake",
+            "rotate",
+            "demo",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+}
