@@ -169,15 +169,10 @@ async fn a_store_that_does_not_match_the_database_is_refused() {
 #[tokio::test]
 async fn an_admin_that_cannot_log_in_is_named() {
     let t = Target::new(["app_a", "app_b"]).await;
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
-        .arg("--config")
-        .arg(&t.config)
-        .args(["rotate", "demo"])
-        .env("TEST_ADMIN_PASSWORD", "wrong-admin-password-123")
-        .output()
-        .await
-        .unwrap();
-    let run: Run = out.into();
+    let wrong = std::ffi::OsStr::new("wrong-admin-password-123");
+    let run = t
+        .seesaw_with(&["rotate", "demo"], &[("TEST_ADMIN_PASSWORD", Some(wrong))])
+        .await;
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
         run.stderr.contains("log in as admin \"seesaw_admin\""),
@@ -192,15 +187,9 @@ async fn an_admin_that_cannot_log_in_is_named() {
     assert!(!run.all().contains("wrong-admin-password-123"));
     assert_eq!(t.login("current").0, "app_a");
 
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
-        .arg("--config")
-        .arg(&t.config)
-        .args(["rotate", "demo"])
-        .env_remove("TEST_ADMIN_PASSWORD")
-        .output()
-        .await
-        .unwrap();
-    let run: Run = out.into();
+    let run = t
+        .seesaw_with(&["rotate", "demo"], &[("TEST_ADMIN_PASSWORD", None)])
+        .await;
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(
         run.stderr

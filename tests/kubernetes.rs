@@ -49,18 +49,12 @@ async fn setup(workloads: &[(&str, &str)], wait: bool) -> (Target, FakeKube) {
 }
 
 async fn seesaw(t: &Target, kube: &FakeKube, args: &[&str]) -> support::seesaw::Run {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
-        .arg("--config")
-        .arg(&t.config)
-        .args(args)
-        .env("TEST_ADMIN_PASSWORD", support::seesaw::ADMIN_PASSWORD)
-        .env("KUBECONFIG", kube.kubeconfig())
-        .env_remove("KUBERNETES_SERVICE_HOST")
-        .env_remove("RUST_LOG")
-        .output()
-        .await
-        .unwrap()
-        .into()
+    let kubeconfig = kube.kubeconfig();
+    let env = [
+        ("KUBECONFIG", Some(kubeconfig.as_os_str())),
+        ("KUBERNETES_SERVICE_HOST", None),
+    ];
+    t.seesaw_with(args, &env).await
 }
 
 /// Waits until every pod of every workload is up (the first rollout).

@@ -149,16 +149,29 @@ impl Target {
     }
 
     pub async fn seesaw(&self, args: &[&str]) -> Run {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
-            .arg("--config")
+        self.seesaw_with(args, &[]).await
+    }
+
+    /// Runs seesaw with extra environment: `Some` sets a variable, `None`
+    /// removes it. The admin password is set unless `env` says otherwise.
+    pub async fn seesaw_with(
+        &self,
+        args: &[&str],
+        env: &[(&str, Option<&std::ffi::OsStr>)],
+    ) -> Run {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"));
+        cmd.arg("--config")
             .arg(&self.config)
             .args(args)
             .env("TEST_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env_remove("RUST_LOG")
-            .output()
-            .await
-            .expect("run seesaw");
-        out.into()
+            .env_remove("RUST_LOG");
+        for (name, value) in env {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
+        cmd.output().await.expect("run seesaw").into()
     }
 
     pub async fn engine(&self) -> seesaw::runtime::Engine {
