@@ -34,6 +34,7 @@ pub mod password;
 pub mod progress;
 pub mod rotation;
 pub mod runtime;
+pub mod schedule;
 pub mod secret;
 pub mod setup_sql;
 pub mod store;
