@@ -45,7 +45,7 @@ fn main() {
             std::fs::write(&t.config, config).unwrap();
             std::env::set_var("TEST_ADMIN_PASSWORD", support::seesaw::ADMIN_PASSWORD);
             let loaded = seesaw::config::Config::load(&t.config).unwrap();
-            let options = EngineOptions { kube_context: None, kubeconfig: Some(kube.kubeconfig()) };
+            let options = EngineOptions { kube_context: None, kubeconfig: Some(kube.kubeconfig()), sync_permits: None };
             let engine = seesaw::runtime::Engine::from_config(&loaded.targets[0], &options).await.unwrap();
             let times = Propagate::default();
             // The first rotation also creates the Secret's keys; measure the rest.

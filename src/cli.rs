@@ -91,6 +91,18 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Run as a daemon: rotate each target on its schedule, forever. Serves
+    /// /healthz, /readyz and /metrics; reloads the config on SIGHUP or when
+    /// the file changes; stops cleanly on SIGTERM.
+    Run {
+        /// Address for /healthz, /readyz, /metrics (overrides http.address).
+        #[arg(long)]
+        http_addr: Option<String>,
+        /// Rotate this target once right after start, then on schedule
+        /// (repeatable).
+        #[arg(long = "rotate-now", value_name = "TARGET")]
+        rotate_now: Vec<String>,
+    },
     /// Carry the store's current credential into Kubernetes whenever its
     /// version changes (for a store rotated by something else, such as the
     /// AWS Lambda). Patches the Secrets and rolls the workloads; never

@@ -115,3 +115,44 @@ impl ConsumerError {
         }
     }
 }
+
+/// Bounds how many syncs (Secret patches, restarts, rollout waits) run at
+/// once across all targets: the daemon's `concurrency.rollouts`.
+pub struct Limited {
+    pub inner: Box<dyn Consumers>,
+    pub permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait]
+impl Consumers for Limited {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    async fn sync(
+        &self,
+        target: &str,
+        document: &SecretDocument,
+        version: &str,
+        reason: SyncReason,
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<Propagation, ConsumerError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ConsumerError::Api {
+                doing: "wait for a rollout slot".into(),
+                message: "shutting down".into(),
+                transient: true,
+            })?;
+        self.inner
+            .sync(target, document, version, reason, dry_run, progress)
+            .await
+    }
+
+    async fn unfinished_rollouts(&self) -> Result<Vec<String>, ConsumerError> {
+        self.inner.unfinished_rollouts().await
+    }
+}

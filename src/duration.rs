@@ -52,6 +52,13 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error
     parse(&text).map_err(de::Error::custom)
 }
 
+/// Serde adapter for an optional duration.
+pub fn deserialize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let text = Option::<String>::deserialize(d)?;
+    text.map(|t| parse(&t).map_err(de::Error::custom))
+        .transpose()
+}
+
 /// `2h`, `5m`, `1m30s`: the inverse of [`parse`] for whole seconds.
 pub fn format(d: Duration) -> String {
     let secs = d.as_secs();

@@ -105,7 +105,7 @@ pub fn report(r: &Report) -> String {
 
 pub fn statuses(list: &[Status]) -> String {
     let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-    let rows: Vec<[String; 6]> = list
+    let rows: Vec<[String; 7]> = list
         .iter()
         .map(|s| {
             [
@@ -117,6 +117,7 @@ pub fn statuses(list: &[Status]) -> String {
                 s.standby_sessions
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| "?".into()),
+                dash(&s.next_due),
             ]
         })
         .collect();
@@ -127,6 +128,7 @@ pub fn statuses(list: &[Status]) -> String {
         "PREVIOUS",
         "STANDBY",
         "STANDBY SESSIONS",
+        "NEXT DUE",
     ];
     let mut widths = header.map(str::len);
     for row in &rows {

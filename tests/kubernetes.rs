@@ -188,6 +188,7 @@ async fn engine(t: &Target, kube: &FakeKube) -> seesaw::runtime::Engine {
     let options = seesaw::runtime::EngineOptions {
         kube_context: None,
         kubeconfig: Some(kube.kubeconfig()),
+        sync_permits: None,
     };
     seesaw::runtime::Engine::from_config(&config.targets[0], &options)
         .await

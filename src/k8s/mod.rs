@@ -9,6 +9,7 @@
 
 mod errors;
 mod events;
+pub mod leader;
 mod secrets;
 mod workloads;
 

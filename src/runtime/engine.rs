@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 pub struct EngineOptions {
     pub kube_context: Option<String>,
     pub kubeconfig: Option<std::path::PathBuf>,
+    /// Shared bound on concurrent Kubernetes syncs (the daemon sets it).
+    pub sync_permits: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -79,7 +81,15 @@ impl Engine {
                 doing: "connect to Kubernetes".into(),
                 source,
             })?;
-            engine.consumers = Some(Box::new(crate::k8s::Kubernetes::new(client, spec.clone())));
+            let kubernetes: Box<dyn Consumers> =
+                Box::new(crate::k8s::Kubernetes::new(client, spec.clone()));
+            engine.consumers = Some(match &options.sync_permits {
+                Some(permits) => Box::new(crate::consumers::Limited {
+                    inner: kubernetes,
+                    permits: permits.clone(),
+                }),
+                None => kubernetes,
+            });
         }
         Ok(engine)
     }
@@ -97,6 +107,15 @@ impl Engine {
             admin,
             consumers: None,
         }
+    }
+
+    /// When the store's current version was published, if it says.
+    pub async fn last_publish(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>, Error> {
+        Ok(self.read_store().await?.0.published_at)
+    }
+
+    pub fn has_consumers(&self) -> bool {
+        self.consumers.is_some()
     }
 
     pub fn name(&self) -> &str {
@@ -171,6 +190,7 @@ impl Engine {
             });
         }
         let mut report = Report::new(&plan, dry_run);
+        report.standby_sessions = seen.observation.standby_sessions;
         if dry_run {
             return Ok(report);
         }

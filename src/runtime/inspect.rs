@@ -16,6 +16,7 @@ impl Engine {
             previous_version: None,
             standby: None,
             standby_sessions: None,
+            next_due: None,
             problems: Vec::new(),
         };
         let (state, current) = match self.read_store().await {

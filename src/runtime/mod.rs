@@ -3,6 +3,7 @@
 //! `SecretStore` traits. The one-shot commands (and later the daemon and
 //! the Lambda) all drive this one engine.
 
+pub mod daemon;
 mod engine;
 mod follow;
 mod inspect;

@@ -53,6 +53,26 @@ impl Printer {
 /// Runs the command; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     let out = Printer(cli.output);
+    if let Command::Run {
+        http_addr,
+        rotate_now,
+    } = &cli.command
+    {
+        let options = crate::runtime::daemon::DaemonOptions {
+            engine: EngineOptions {
+                kube_context: cli.kube_context.clone(),
+                kubeconfig: cli.kubeconfig.clone(),
+                sync_permits: None,
+            },
+            http_address: http_addr.clone(),
+            rotate_now: rotate_now.clone(),
+            ..Default::default()
+        };
+        return match crate::runtime::daemon::run(&cli.config, options, terminated(), None).await {
+            Ok(()) => 0,
+            Err(e) => out.error(&e),
+        };
+    }
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => return out.error(&Error::Config(e)),
@@ -60,10 +80,27 @@ pub async fn run(cli: Cli) -> i32 {
     let options = EngineOptions {
         kube_context: cli.kube_context.clone(),
         kubeconfig: cli.kubeconfig.clone(),
+        sync_permits: None,
     };
     match execute(&cli.command, &config, &options, &out).await {
         Ok(code) => code,
         Err(e) => out.error(&e),
+    }
+}
+
+/// SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
+async fn terminated() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
     }
 }
 
@@ -118,6 +155,7 @@ async fn execute(
                 list.push(match Engine::from_config(t, options).await {
                     Ok(engine) => engine.status().await,
                     Err(e) => crate::runtime::Status {
+                        next_due: None,
                         target: t.name.clone(),
                         active: None,
                         version: None,
@@ -128,6 +166,12 @@ async fn execute(
                         problems: vec![e.to_string()],
                     },
                 });
+            }
+            let now = chrono::Utc::now();
+            for (status, t) in list.iter_mut().zip(targets(config, target)?) {
+                if let Ok(Some(schedule)) = t.schedule_config(&config.daemon.defaults).build() {
+                    status.next_due = schedule.next_due(&t.name, now).map(|d| d.to_rfc3339());
+                }
             }
             out.print(&list, |l| output::statuses(l));
             Ok(if list.iter().any(|s| !s.problems.is_empty()) {
@@ -186,6 +230,7 @@ async fn execute(
             out.print(&passes, |p| output::follow(p));
             Ok(0)
         }
+        Command::Run { .. } => unreachable!("handled before the config is loaded"),
         Command::SetupSql { target } => {
             print!("{}", crate::setup_sql::render(config.target(target)?));
             Ok(0)

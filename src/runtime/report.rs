@@ -38,6 +38,8 @@ pub struct Report {
     pub planned: Vec<Step>,
     pub steps: Vec<StepRecord>,
     pub elapsed_ms: u64,
+    /// Sessions of the standby when it was observed.
+    pub standby_sessions: u64,
 }
 
 impl Report {
@@ -54,6 +56,7 @@ impl Report {
             planned: plan.steps.clone(),
             steps: Vec::new(),
             elapsed_ms: 0,
+            standby_sessions: 0,
         }
     }
 }
@@ -68,6 +71,8 @@ pub struct Status {
     pub previous_version: Option<String>,
     pub standby: Option<String>,
     pub standby_sessions: Option<u64>,
+    /// When `seesaw run` rotates it next (with a schedule).
+    pub next_due: Option<String>,
     /// Whatever could not be read, as messages.
     pub problems: Vec<String>,
 }

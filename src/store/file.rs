@@ -155,7 +155,16 @@ impl SecretStore for FileStore {
             self.malformed("has no `current` document; expected {\"current\": {\"username\": ..., \"password\": ...}}")
         })?;
         let previous = self.document(&file, "previous")?;
-        Ok(StoreState { current, previous })
+        // The file is written only by publish, so its mtime is the publish time.
+        let published_at = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(chrono::DateTime::<chrono::Utc>::from);
+        Ok(StoreState {
+            current,
+            previous,
+            published_at,
+        })
     }
 
     async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {

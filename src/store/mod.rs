@@ -26,6 +26,9 @@ pub struct Versioned {
 pub struct StoreState {
     pub current: Versioned,
     pub previous: Option<Versioned>,
+    /// When the current version was published, where the store knows
+    /// (the daemon's `min_interval` guard uses it).
+    pub published_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Clone, Copy)]

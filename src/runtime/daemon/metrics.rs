@@ -1,0 +1,180 @@
+//! The daemon's Prometheus metrics. Labels are target names and fixed
+//! words, never error text (unbounded, and it could carry a secret).
+
+use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabel {
+    pub target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub target: String,
+    /// success | failure | blocked
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GateLabels {
+    pub target: String,
+    /// A gate's fixed name: standby_sessions, rollouts, memberships, lock, ...
+    pub reason: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    rotations: Family<ResultLabels, Counter>,
+    duration: Histogram,
+    last_success: Family<TargetLabel, Gauge<f64, AtomicU64>>,
+    next_rotation: Family<TargetLabel, Gauge<f64, AtomicU64>>,
+    gate_blocked: Family<GateLabels, Gauge>,
+    standby_sessions: Family<TargetLabel, Gauge>,
+    leader: Gauge,
+}
+
+fn seconds(t: DateTime<Utc>) -> f64 {
+    t.timestamp_millis() as f64 / 1000.0
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("seesaw");
+        let rotations = Family::<ResultLabels, Counter>::default();
+        registry.register("rotations", "Rotations by outcome", rotations.clone());
+        let duration = Histogram::new([
+            0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+        ]);
+        registry.register(
+            "rotation_duration_seconds",
+            "Duration of rotations, rollout waits included",
+            duration.clone(),
+        );
+        let last_success = Family::<TargetLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "last_success_timestamp_seconds",
+            "When the target last rotated successfully",
+            last_success.clone(),
+        );
+        let next_rotation = Family::<TargetLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "next_rotation_timestamp_seconds",
+            "When the target is due next",
+            next_rotation.clone(),
+        );
+        let gate_blocked = Family::<GateLabels, Gauge>::default();
+        registry.register(
+            "gate_blocked",
+            "1 while a gate blocks the target's rotation",
+            gate_blocked.clone(),
+        );
+        let standby_sessions = Family::<TargetLabel, Gauge>::default();
+        registry.register(
+            "standby_sessions",
+            "Sessions of the standby user at the last attempt",
+            standby_sessions.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 when this process is the leader",
+            leader.clone(),
+        );
+        Metrics {
+            registry,
+            rotations,
+            duration,
+            last_success,
+            next_rotation,
+            gate_blocked,
+            standby_sessions,
+            leader,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    fn target(t: &str) -> TargetLabel {
+        TargetLabel { target: t.into() }
+    }
+
+    pub fn outcome(&self, target: &str, result: &'static str, took: Duration) {
+        self.rotations
+            .get_or_create(&ResultLabels {
+                target: target.into(),
+                result,
+            })
+            .inc();
+        self.duration.observe(took.as_secs_f64());
+    }
+
+    pub fn success(&self, target: &str, at: DateTime<Utc>, sessions: u64) {
+        self.last_success
+            .get_or_create(&Self::target(target))
+            .set(seconds(at));
+        self.standby_sessions
+            .get_or_create(&Self::target(target))
+            .set(sessions as i64);
+        self.clear_blocked(target);
+    }
+
+    pub fn blocked(&self, target: &str, reasons: &[&'static str]) {
+        self.clear_blocked(target);
+        for reason in reasons {
+            self.gate_blocked
+                .get_or_create(&GateLabels {
+                    target: target.into(),
+                    reason,
+                })
+                .set(1);
+        }
+    }
+
+    fn clear_blocked(&self, target: &str) {
+        for reason in GATES {
+            let labels = GateLabels {
+                target: target.into(),
+                reason,
+            };
+            if self.gate_blocked.get(&labels).is_some() {
+                self.gate_blocked.get_or_create(&labels).set(0);
+            }
+        }
+    }
+
+    pub fn next_rotation(&self, target: &str, at: DateTime<Utc>) {
+        self.next_rotation
+            .get_or_create(&Self::target(target))
+            .set(seconds(at));
+    }
+
+    pub fn leader(&self, is: bool) {
+        self.leader.set(is as i64);
+    }
+}
+
+/// Every gate name (`rotation::Gate::name`), so a cleared gate reads 0.
+const GATES: [&str; 8] = [
+    "lock",
+    "standby_role",
+    "standby_sessions",
+    "memberships",
+    "self_admin",
+    "consumers",
+    "rollouts",
+    "previous",
+];

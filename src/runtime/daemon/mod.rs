@@ -1,0 +1,372 @@
+//! `seesaw run`: rotate every target on its schedule, forever.
+//!
+//! One task per scheduled target waits for its due time and rotates when
+//! this process leads (a Lease in Kubernetes, else always); a semaphore
+//! bounds rotations in flight and another the Kubernetes syncs. The
+//! advisory lock in each database keeps rotations of one target apart
+//! across processes too. SIGHUP or a change of the config file reloads it;
+//! a config that does not load is rejected and the running one kept.
+//! Shutdown (SIGTERM) starts no new rotation and lets the ones in flight
+//! finish their current step, within `shutdown_timeout`.
+
+mod http;
+mod metrics;
+mod target;
+
+use crate::config::{Config, LeaderMode};
+use crate::error::Error;
+use crate::progress::Progress;
+use crate::runtime::{Engine, EngineOptions};
+use crate::schedule::Clock;
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{watch, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use metrics::Metrics;
+
+pub struct DaemonOptions {
+    pub engine: EngineOptions,
+    /// Overrides `http.address`.
+    pub http_address: Option<String>,
+    pub clock: Clock,
+    /// Targets to rotate once right after start (then on schedule).
+    pub rotate_now: Vec<String>,
+    /// How often to look for a changed config file.
+    pub reload_poll: Duration,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> Self {
+        DaemonOptions {
+            engine: EngineOptions::default(),
+            http_address: None,
+            clock: Clock::default(),
+            rotate_now: Vec::new(),
+            reload_poll: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Readiness {
+    targets: usize,
+    reload_error: Option<String>,
+    leader: Option<bool>,
+}
+
+pub(crate) struct Shared {
+    metrics: Metrics,
+    readiness: RwLock<Readiness>,
+    leader: watch::Receiver<bool>,
+    rotations: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    clock: Clock,
+}
+
+struct Logged;
+impl Progress for Logged {
+    fn waiting(&self, target: &str, message: &str) {
+        tracing::info!(target_name = %target, "{message}");
+    }
+}
+
+/// Runs until `shutdown` resolves. The HTTP server is bound before the
+/// first target is scheduled; `bound` hears its address (port 0 in tests).
+pub async fn run(
+    path: &Path,
+    options: DaemonOptions,
+    shutdown: impl Future<Output = ()>,
+    bound: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
+) -> Result<(), Error> {
+    let config = Config::load(path)?;
+    let stop = CancellationToken::new();
+    let leader = elect(&config, &options.engine).await?;
+    let shared = Arc::new(Shared {
+        metrics: Metrics::default(),
+        readiness: RwLock::new(Readiness::default()),
+        leader: leader.clone(),
+        rotations: Arc::new(Semaphore::new(config.daemon.concurrency.rotations)),
+        shutdown: stop.clone(),
+        clock: options.clock,
+    });
+    let address = options
+        .http_address
+        .clone()
+        .unwrap_or_else(|| config.daemon.http.address.clone());
+    let listener =
+        tokio::net::TcpListener::bind(&address)
+            .await
+            .map_err(|e| Error::Inconsistent {
+                target: "-".into(),
+                message: format!("cannot listen on {address} (http.address / --http-addr): {e}"),
+            })?;
+    let local = listener.local_addr().ok();
+    tracing::info!(address = ?local, "serving /healthz, /readyz, /metrics");
+    if let (Some(tx), Some(addr)) = (bound, local) {
+        let _ = tx.send(addr);
+    }
+    let server = axum::serve(listener, http::router(shared.clone()))
+        .with_graceful_shutdown(stop.clone().cancelled_owned());
+    tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+
+    let tracker = TaskTracker::new();
+    let mut generation = start(&config, &shared, &options, &tracker, &options.rotate_now).await?;
+    tracker.spawn(follow_leadership(
+        shared.clone(),
+        leader,
+        generation.engines.clone(),
+        stop.clone(),
+    ));
+
+    let mut seen = modified(path);
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| Error::Inconsistent {
+            target: "-".into(),
+            message: format!("cannot listen for SIGHUP: {e}"),
+        })?;
+    tokio::pin!(shutdown);
+    loop {
+        let reload = tokio::select! {
+            _ = &mut shutdown => break,
+            _ = hangup.recv() => true,
+            _ = tokio::time::sleep(options.reload_poll) => {
+                let now = modified(path);
+                let changed = now != seen;
+                seen = now;
+                changed
+            }
+        };
+        if !reload {
+            continue;
+        }
+        tracing::info!(config = %path.display(), "reloading the config");
+        let next = match Config::load(path) {
+            Ok(c) => start(&c, &shared, &options, &tracker, &[])
+                .await
+                .map(|g| (g, c)),
+            Err(e) => Err(Error::Config(e)),
+        };
+        match next {
+            Ok((g, c)) => {
+                generation.cancel.cancel();
+                generation = g;
+                shared
+                    .readiness
+                    .write()
+                    .map(|mut r| r.reload_error = None)
+                    .ok();
+                tracing::info!(targets = c.targets.len(), "config reloaded");
+                tracker.spawn(heal_if_leader(shared.clone(), generation.engines.clone()));
+            }
+            Err(e) => {
+                tracing::error!(
+                    kind = e.kind(),
+                    "the new config was rejected, the previous one keeps running: {e}"
+                );
+                shared
+                    .readiness
+                    .write()
+                    .map(|mut r| r.reload_error = Some(e.to_string()))
+                    .ok();
+            }
+        }
+    }
+
+    tracing::info!(timeout = %crate::duration::format(config.daemon.shutdown_timeout), "shutting down: no new rotations; waiting for those in flight to finish their step");
+    stop.cancel();
+    generation.cancel.cancel();
+    tracker.close();
+    if tokio::time::timeout(config.daemon.shutdown_timeout, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "shutdown timeout reached with work in flight; it resumes at the next start"
+        );
+    }
+    Ok(())
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// One loaded config's engines and target tasks.
+struct Generation {
+    cancel: CancellationToken,
+    engines: Arc<Vec<Arc<Engine>>>,
+}
+
+async fn start(
+    config: &Config,
+    shared: &Arc<Shared>,
+    options: &DaemonOptions,
+    tracker: &TaskTracker,
+    rotate_now: &[String],
+) -> Result<Generation, Error> {
+    for name in rotate_now {
+        config.target(name)?;
+    }
+    let engine_options = EngineOptions {
+        sync_permits: Some(Arc::new(Semaphore::new(config.daemon.concurrency.rollouts))),
+        ..options.engine.clone()
+    };
+    let mut engines = Vec::new();
+    let mut scheduled = Vec::new();
+    for t in &config.targets {
+        let engine = Arc::new(Engine::from_config(t, &engine_options).await?);
+        let schedule =
+            t.schedule_config(&config.daemon.defaults)
+                .build()
+                .map_err(|(key, message)| {
+                    Error::Config(crate::config::ConfigError {
+                        file: config.path.display().to_string(),
+                        target: Some(t.name.clone()),
+                        key: key.into(),
+                        message,
+                    })
+                })?;
+        match schedule {
+            Some(s) => scheduled.push((engine.clone(), s)),
+            None => {
+                tracing::warn!(target_name = %t.name, "no schedule (set `schedule:` or `defaults.schedule`): the daemon will not rotate it")
+            }
+        }
+        engines.push(engine);
+    }
+    let cancel = CancellationToken::new();
+    for (engine, schedule) in scheduled {
+        let now = rotate_now.iter().any(|n| n == engine.name());
+        tracker.spawn(target::run(
+            engine,
+            schedule,
+            shared.clone(),
+            config.daemon.retry.clone(),
+            cancel.clone(),
+            now,
+        ));
+    }
+    shared
+        .readiness
+        .write()
+        .map(|mut r| r.targets = config.targets.len())
+        .ok();
+    Ok(Generation {
+        cancel,
+        engines: Arc::new(engines),
+    })
+}
+
+/// Leader when the Lease says so (in a cluster, or when asked), else always.
+async fn elect(config: &Config, options: &EngineOptions) -> Result<watch::Receiver<bool>, Error> {
+    let le = &config.daemon.leader_election;
+    let lease = match le.enabled {
+        LeaderMode::Never => false,
+        LeaderMode::Always => true,
+        LeaderMode::Auto => std::env::var_os("KUBERNETES_SERVICE_HOST").is_some(),
+    };
+    if !lease {
+        let (tx, rx) = watch::channel(true);
+        tokio::spawn(async move { tx.closed().await });
+        return Ok(rx);
+    }
+    let wrap = |source| Error::Consumers {
+        target: "-".into(),
+        doing: "leader election".into(),
+        source,
+    };
+    let client = crate::k8s::client(
+        options.kube_context.as_deref(),
+        options.kubeconfig.as_deref(),
+    )
+    .await
+    .map_err(wrap)?;
+    let settings = crate::k8s::leader::LeaseSettings {
+        name: le.lease.clone().unwrap_or_else(|| "seesaw".into()),
+        namespace: le
+            .namespace
+            .clone()
+            .or_else(crate::k8s::leader::own_namespace)
+            .unwrap_or_else(|| "default".into()),
+        identity: format!(
+            "{}-{:08x}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "seesaw".into()),
+            rand::random::<u32>()
+        ),
+        duration: le.duration.unwrap_or(Duration::from_secs(15)),
+    };
+    tracing::info!(lease = %settings.name, namespace = %settings.namespace, identity = %settings.identity, "joining leader election");
+    crate::k8s::leader::elect(client, settings)
+        .await
+        .map_err(wrap)
+}
+
+async fn follow_leadership(
+    shared: Arc<Shared>,
+    mut leader: watch::Receiver<bool>,
+    engines: Arc<Vec<Arc<Engine>>>,
+    stop: CancellationToken,
+) {
+    let mut was = false;
+    loop {
+        let is = *leader.borrow_and_update();
+        shared.metrics.leader(is);
+        shared
+            .readiness
+            .write()
+            .map(|mut r| r.leader = Some(is))
+            .ok();
+        if is != was {
+            tracing::info!(
+                leader = is,
+                "{}",
+                if is {
+                    "this replica leads and rotates"
+                } else {
+                    "another replica leads"
+                }
+            );
+        }
+        if is && !was {
+            heal(&engines).await;
+        }
+        was = is;
+        tokio::select! {
+            changed = leader.changed() => if changed.is_err() { return },
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
+async fn heal_if_leader(shared: Arc<Shared>, engines: Arc<Vec<Arc<Engine>>>) {
+    if *shared.leader.borrow() {
+        heal(&engines).await;
+    }
+}
+
+/// Step 3 at start: Secrets that lag their store are patched at once.
+async fn heal(engines: &[Arc<Engine>]) {
+    for engine in engines.iter().filter(|e| e.has_consumers()) {
+        match engine
+            .follow(Duration::ZERO, true, &Logged, std::future::pending())
+            .await
+        {
+            Ok(passes) => {
+                for p in passes.iter().filter(|p| !p.propagation.is_empty()) {
+                    tracing::info!(target_name = %p.target, version = %p.version, secrets = ?p.propagation.secrets_written, workloads = ?p.propagation.workloads_restarted, "healed at start");
+                }
+            }
+            Err(e) => {
+                tracing::error!(target_name = %engine.name(), kind = e.kind(), "heal at start failed: {e}")
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! One target's life in the daemon: wait for the due time, rotate if this
+//! process leads, retry what is worth retrying, repeat.
+
+use super::Shared;
+use crate::config::RetryConfig;
+use crate::error::Error;
+use crate::progress::Progress;
+use crate::rotation::Step;
+use crate::runtime::{Engine, RotateOptions};
+use crate::schedule::Schedule;
+use rand::Rng;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Stops a rotation between steps once shutdown begins: the protocol is
+/// safe to resume, so the next start completes the target.
+struct StopOnShutdown<'a>(&'a CancellationToken);
+
+impl Progress for StopOnShutdown<'_> {
+    fn finished(&self, _: &str, _: &Step, _: Duration) -> Result<(), String> {
+        if self.0.is_cancelled() {
+            Err("shutting down".into())
+        } else {
+            Ok(())
+        }
+    }
+    fn waiting(&self, target: &str, message: &str) {
+        tracing::info!(target_name = %target, "{message}");
+    }
+}
+
+pub(super) async fn run(
+    engine: Arc<Engine>,
+    schedule: Schedule,
+    shared: Arc<Shared>,
+    retry: RetryConfig,
+    generation: CancellationToken,
+    mut now: bool,
+) {
+    let name = engine.name().to_owned();
+    loop {
+        let due = if now {
+            shared.clock.now()
+        } else {
+            let last = engine.last_publish().await.ok().flatten();
+            match schedule.next_due_since(&name, shared.clock.now(), last) {
+                Some(d) => d,
+                None => {
+                    tracing::warn!(target_name = %name, "the schedule has no further due time");
+                    return;
+                }
+            }
+        };
+        now = false;
+        shared.metrics.next_rotation(&name, due);
+        tracing::debug!(target_name = %name, due = %due, "next rotation");
+        tokio::select! {
+            _ = tokio::time::sleep(shared.clock.until(due)) => {}
+            _ = generation.cancelled() => return,
+        }
+        if !*shared.leader.borrow() {
+            tracing::info!(target_name = %name, "due, but another replica leads: it rotates");
+            continue;
+        }
+        let deadline = schedule.next_due(&name, due).unwrap_or(due);
+        attempt(&engine, &shared, &retry, deadline, &generation).await;
+    }
+}
+
+/// Rotates until it succeeds, fails for good, or the next slot is near.
+async fn attempt(
+    engine: &Engine,
+    shared: &Shared,
+    retry: &RetryConfig,
+    deadline: chrono::DateTime<chrono::Utc>,
+    generation: &CancellationToken,
+) {
+    let name = engine.name();
+    let mut failures = 0u32;
+    loop {
+        let permit = tokio::select! {
+            p = shared.rotations.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = generation.cancelled() => return,
+        };
+        if shared.shutdown.is_cancelled() {
+            return;
+        }
+        let started = Instant::now();
+        let result = engine
+            .rotate(RotateOptions::default(), &StopOnShutdown(&shared.shutdown))
+            .await;
+        drop(permit);
+        let took = started.elapsed();
+        let wait = match result {
+            Ok(report) => {
+                shared.metrics.outcome(name, "success", took);
+                shared
+                    .metrics
+                    .success(name, shared.clock.now(), report.standby_sessions);
+                tracing::info!(target_name = %name, from = %report.from, to = %report.to,
+                    old_version = %report.old_version, new_version = report.new_version.as_deref().unwrap_or(""),
+                    elapsed_ms = took.as_millis() as u64, "rotated");
+                return;
+            }
+            Err(Error::Interrupted { .. }) if shared.shutdown.is_cancelled() => {
+                tracing::warn!(target_name = %name, "rotation stopped between steps for shutdown; the next start completes it");
+                return;
+            }
+            Err(e @ Error::Blocked { .. }) => {
+                shared.metrics.outcome(name, "blocked", took);
+                if let Error::Blocked { gates, .. } = &e {
+                    shared
+                        .metrics
+                        .blocked(name, &gates.iter().map(|g| g.name).collect::<Vec<_>>());
+                }
+                tracing::warn!(target_name = %name, kind = e.kind(), "{e}; retrying in {}", crate::duration::format(retry.blocked));
+                retry.blocked
+            }
+            Err(e) if e.is_transient() && failures + 1 < retry.attempts => {
+                failures += 1;
+                let wait = backoff(retry, failures);
+                tracing::warn!(target_name = %name, kind = e.kind(), attempt = failures, "{e}; retrying in {}", crate::duration::format(wait));
+                wait
+            }
+            Err(e) => {
+                shared.metrics.outcome(name, "failure", took);
+                tracing::error!(target_name = %name, kind = e.kind(), "{e}; trying again at the next slot");
+                return;
+            }
+        };
+        let resume = shared.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+        if resume >= deadline {
+            tracing::warn!(target_name = %name, "not retrying: the next slot comes first");
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = generation.cancelled() => return,
+        }
+    }
+}
+
+/// Exponential backoff with full jitter, capped.
+fn backoff(retry: &RetryConfig, failures: u32) -> Duration {
+    let ceiling = retry
+        .initial_backoff
+        .saturating_mul(1 << failures.min(16))
+        .min(retry.max_backoff);
+    let ms = ceiling.as_millis().max(1) as u64;
+    Duration::from_millis(rand::thread_rng().gen_range(ms / 2..=ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let retry = RetryConfig {
+            attempts: 5,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(10),
+            blocked: Duration::from_secs(60),
+        };
+        for _ in 0..50 {
+            let first = backoff(&retry, 1);
+            assert!(first >= Duration::from_secs(1) && first <= Duration::from_secs(2));
+            assert!(backoff(&retry, 10) <= Duration::from_secs(10));
+            assert!(backoff(&retry, 10) >= Duration::from_secs(5));
+        }
+    }
+}
