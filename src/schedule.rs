@@ -98,14 +98,13 @@ impl Schedule {
         after: DateTime<Utc>,
         last_publish: Option<DateTime<Utc>>,
     ) -> Option<DateTime<Utc>> {
-        let mut due = self.next_due(target, after)?;
-        if let (Some(last), Ok(min)) = (last_publish, chrono::Duration::from_std(self.min_interval))
-        {
-            while due < last + min {
-                due = self.next_due(target, due)?;
+        let earliest = match (last_publish, chrono::Duration::from_std(self.min_interval)) {
+            (Some(last), Ok(min)) if !min.is_zero() => {
+                last + min - chrono::Duration::milliseconds(1)
             }
-        }
-        Some(due)
+            _ => after,
+        };
+        self.next_due(target, after.max(earliest))
     }
 }
 

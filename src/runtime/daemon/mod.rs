@@ -82,6 +82,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     bound: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
 ) -> Result<(), Error> {
+    // Before loading: a change made while starting must count as a change.
+    let mut seen = modified(path);
     let config = Config::load(path)?;
     let stop = CancellationToken::new();
     let leader = elect(&config, &options.engine).await?;
@@ -126,7 +128,6 @@ pub async fn run(
         stop.clone(),
     ));
 
-    let mut seen = modified(path);
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .map_err(|e| Error::Inconsistent {
             target: "-".into(),

@@ -45,6 +45,36 @@ pub struct Inner {
     injections: Vec<(String, String, u16, u32)>,
     /// Every request as "VERB resource name".
     pub requests: Vec<String>,
+    /// Server-side apply field ownership: object -> field path -> manager.
+    managed: BTreeMap<Key, BTreeMap<String, String>>,
+}
+
+/// Leaf paths of an object's fields (arrays are leaves), skipping the
+/// identifying ones that every request carries.
+fn leaves(v: &Value, prefix: &str, out: &mut Vec<(String, Value)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let path = format!("{prefix}.{k}");
+                if matches!(
+                    path.as_str(),
+                    ".apiVersion"
+                        | ".kind"
+                        | ".metadata.name"
+                        | ".metadata.namespace"
+                        | ".metadata.resourceVersion"
+                ) {
+                    continue;
+                }
+                leaves(child, &path, out);
+            }
+        }
+        other => out.push((prefix.to_owned(), other.clone())),
+    }
+}
+
+fn at<'v>(v: &'v Value, path: &str) -> &'v Value {
+    path.split('.').skip(1).fold(v, |v, k| &v[k])
 }
 
 impl Inner {
@@ -156,9 +186,15 @@ struct Req {
 async fn handle(
     State(fake): State<Arc<Shared>>,
     req: Req,
+    query: BTreeMap<String, String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let manager = query
+        .get("fieldManager")
+        .cloned()
+        .unwrap_or_else(|| "unknown".into());
+    let force = query.get("force").is_some_and(|f| f == "true");
     let verb = match (&req.method, &req.name) {
         (&Method::GET, Some(_)) => "get",
         (&Method::GET, None) => "list",
@@ -296,6 +332,41 @@ async fn handle(
                         req.resource));
                 }
             }
+            let apply = content_type.starts_with("application/apply-patch");
+            let mut fields = Vec::new();
+            leaves(&incoming, "", &mut fields);
+            let owners = inner.managed.entry(key(&shown_name)).or_default();
+            if apply && !force {
+                // Server-side apply: changing a field that another manager
+                // owns is a conflict (a same value is shared, not a conflict).
+                let conflicts: Vec<String> = fields
+                    .iter()
+                    .filter(|(path, value)| {
+                        owners.get(path).is_some_and(|m| m != &manager)
+                            && at(&old, path) != value
+                            && !value.is_null()
+                    })
+                    .map(|(path, _)| format!("conflict with \"{}\": {path}", owners[path]))
+                    .collect();
+                if !conflicts.is_empty() {
+                    return status(
+                        409,
+                        "Conflict",
+                        format!(
+                            "Apply failed with {} conflict(s): {}",
+                            conflicts.len(),
+                            conflicts.join("; ")
+                        ),
+                    );
+                }
+            }
+            for (path, value) in &fields {
+                if value.is_null() {
+                    owners.remove(path);
+                } else {
+                    owners.insert(path.clone(), manager.clone());
+                }
+            }
             let mut obj = if verb == "update" {
                 incoming
             } else {
@@ -368,6 +439,7 @@ async fn dispatch(
     State(shared): State<Arc<Shared>>,
     method: Method,
     Path(path): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<BTreeMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -382,7 +454,7 @@ async fn dispatch(
         }
     }
     match route(method, &segments) {
-        Some(req) => handle(State(shared), req, headers, body).await,
+        Some(req) => handle(State(shared), req, query, headers, body).await,
         None => status(
             404,
             "NotFound",

@@ -1,0 +1,317 @@
+//! `seesaw run`: scheduling, metrics, reload, leader election, shutdown.
+//! Daemons run in-process with a clock that starts at a chosen time and
+//! runs 30 times faster than real time, so a cron slot every minute comes
+//! every two seconds.
+
+mod support;
+
+use postgres_protocol::escape::{escape_identifier as ident, escape_literal as lit};
+use seesaw::runtime::daemon::{self, DaemonOptions};
+use seesaw::schedule::{utc, Clock};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use support::seesaw::{Target, ADMIN_PASSWORD, DB};
+
+const SPEED: f64 = 30.0;
+
+/// A cluster with target `demo` (app_a/app_b, from Target) and target
+/// `second` (app_c/app_d) in one config, both every minute.
+async fn two_targets(extra: &str) -> Target {
+    let t = Target::new(["app_a", "app_b"]).await;
+    let su = t
+        .cluster
+        .connect("postgres", support::pg::SUPERUSER_PASSWORD, DB)
+        .await
+        .unwrap();
+    su.batch_execute(&format!(
+        "CREATE ROLE app_c LOGIN IN ROLE app_owner PASSWORD {}; CREATE ROLE app_d LOGIN IN ROLE app_owner",
+        lit("initial-Password-3")
+    ))
+    .await
+    .unwrap();
+    let second = t.cluster.dir().join("second.json");
+    std::fs::write(
+        &second,
+        json!({"current": {"username": "app_c", "password": "initial-Password-3"}}).to_string(),
+    )
+    .unwrap();
+    let demo = std::fs::read_to_string(&t.config).unwrap();
+    let target_two = demo
+        .split_once("  - name: demo\n")
+        .unwrap()
+        .1
+        .replace("[\"app_a\",\"app_b\"]", "[\"app_c\",\"app_d\"]")
+        .replace(
+            &t.store.display().to_string(),
+            &second.display().to_string(),
+        );
+    let body = demo.replacen(
+        "targets:\n",
+        &format!("defaults:\n  schedule: \"* * * * *\"\n{extra}targets:\n"),
+        1,
+    );
+    std::fs::write(&t.config, format!("{body}  - name: second\n{target_two}")).unwrap();
+    let _ = ident("");
+    t
+}
+
+fn options(clock: Clock) -> DaemonOptions {
+    std::env::set_var("TEST_ADMIN_PASSWORD", ADMIN_PASSWORD);
+    DaemonOptions {
+        http_address: Some("127.0.0.1:0".into()),
+        clock,
+        reload_poll: Duration::from_millis(100),
+        ..Default::default()
+    }
+}
+
+/// Starts a daemon on `rt`; returns its HTTP address and a stop switch.
+async fn start(
+    rt: &tokio::runtime::Handle,
+    config: &Path,
+    options: DaemonOptions,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), seesaw::Error>>,
+) {
+    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let config = config.to_path_buf();
+    let task = rt.spawn(async move {
+        daemon::run(
+            &config,
+            options,
+            async {
+                let _ = stop_rx.await;
+            },
+            Some(addr_tx),
+        )
+        .await
+    });
+    let addr = tokio::time::timeout(Duration::from_secs(20), addr_rx)
+        .await
+        .expect("daemon did not start")
+        .expect("daemon failed to start");
+    (addr, stop_tx, task)
+}
+
+/// A plain HTTP/1.1 GET: (status, body).
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).await.unwrap();
+    let status = raw[9..12].parse().unwrap();
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Rotations seesaw made, from the server log: one SCRAM `ALTER ROLE` each.
+fn rotations(t: &Target, users: [&str; 2]) -> usize {
+    t.cluster
+        .server_log()
+        .lines()
+        .filter(|l| {
+            l.contains("PASSWORD 'SCRAM-SHA-256$")
+                && users
+                    .iter()
+                    .any(|u| l.contains(&format!("ALTER ROLE \"{u}\"")))
+        })
+        .count()
+}
+
+async fn sleep_until_sim(clock: &Clock, at: chrono::DateTime<chrono::Utc>) {
+    tokio::time::sleep(clock.until(at)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotates_each_slot_and_serves_health_and_metrics() {
+    let t = two_targets("").await;
+    let clock = Clock::starting_at(
+        utc(2026, 6, 1, 12, 0) + chrono::Duration::seconds(30),
+        SPEED,
+    );
+    let (addr, stop, task) = start(
+        &tokio::runtime::Handle::current(),
+        &t.config,
+        options(clock),
+    )
+    .await;
+    assert_eq!(get(addr, "/healthz").await.0, 200);
+    let (code, body) = get(addr, "/readyz").await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("2 target(s), leader"), "{body}");
+    sleep_until_sim(
+        &clock,
+        utc(2026, 6, 1, 12, 2) + chrono::Duration::seconds(30),
+    )
+    .await;
+    assert_eq!(
+        rotations(&t, ["app_a", "app_b"]),
+        2,
+        "one rotation per slot (12:01, 12:02)"
+    );
+    assert_eq!(rotations(&t, ["app_c", "app_d"]), 2);
+    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+
+    let (code, text) = get(addr, "/metrics").await;
+    assert_eq!(code, 200);
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let scrape =
+        prometheus_parse::Scrape::parse(lines).expect("the metrics parse as Prometheus text");
+    assert!(!scrape.samples.is_empty());
+    for name in [
+        "seesaw_rotations_total",
+        "seesaw_rotation_duration_seconds_bucket",
+        "seesaw_last_success_timestamp_seconds",
+        "seesaw_next_rotation_timestamp_seconds",
+        "seesaw_standby_sessions",
+        "seesaw_leader",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(name)),
+            "missing {name} in\n{text}"
+        );
+    }
+    let success: f64 = scrape
+        .samples
+        .iter()
+        .filter(|s| {
+            s.metric == "seesaw_rotations_total" && s.labels.get("result") == Some("success")
+        })
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum();
+    assert_eq!(success, 4.0, "{text}");
+    for s in &scrape.samples {
+        for (k, v) in s.labels.iter() {
+            assert!(
+                k == "target" || k == "result" || k == "reason" || k == "le",
+                "unexpected label {k}"
+            );
+            assert!(v.len() < 64, "label values are bounded: {v}");
+        }
+    }
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_reload_keeps_the_old_schedule_and_says_so() {
+    let t = two_targets("").await;
+    let clock = Clock::starting_at(
+        utc(2026, 6, 1, 12, 0) + chrono::Duration::seconds(30),
+        SPEED,
+    );
+    let (addr, stop, task) = start(
+        &tokio::runtime::Handle::current(),
+        &t.config,
+        options(clock),
+    )
+    .await;
+    let good = std::fs::read_to_string(&t.config).unwrap();
+    std::fs::write(
+        &t.config,
+        good.replace("schedule: \"* * * * *\"", "schedule: \"every minute\""),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (code, body) = get(addr, "/readyz").await;
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains("rejected") && body.contains("defaults.schedule"),
+        "{body}"
+    );
+    // The old schedule keeps rotating.
+    sleep_until_sim(
+        &clock,
+        utc(2026, 6, 1, 12, 1) + chrono::Duration::seconds(30),
+    )
+    .await;
+    assert_eq!(rotations(&t, ["app_a", "app_b"]), 1);
+    std::fs::write(&t.config, &good).unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(get(addr, "/readyz").await.0, 200);
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_one_leader_and_a_handover_when_it_dies() {
+    let extra =
+        "leader_election: { enabled: always, lease: seesaw, namespace: ops, duration: 2s }\n";
+    let t = two_targets(extra).await;
+    let kube = support::kube::FakeKube::start(None).await;
+    let clock = Clock::starting_at(
+        utc(2026, 6, 1, 12, 0) + chrono::Duration::seconds(30),
+        SPEED,
+    );
+    let with_kube = || {
+        let mut o = options(clock);
+        o.engine.kubeconfig = Some(kube.kubeconfig());
+        o
+    };
+    let rt_a = tokio::runtime::Runtime::new().unwrap();
+    let rt_b = tokio::runtime::Runtime::new().unwrap();
+    let (addr_a, _stop_a, _task_a) = start(rt_a.handle(), &t.config, with_kube()).await;
+    let (addr_b, _stop_b, _task_b) = start(rt_b.handle(), &t.config, with_kube()).await;
+    sleep_until_sim(
+        &clock,
+        utc(2026, 6, 1, 12, 3) + chrono::Duration::seconds(30),
+    )
+    .await;
+    assert_eq!(
+        rotations(&t, ["app_a", "app_b"]),
+        3,
+        "exactly one rotation per slot with two daemons"
+    );
+    assert_eq!(rotations(&t, ["app_c", "app_d"]), 3);
+    let leads = |text: &str| text.lines().any(|l| l.trim() == "seesaw_leader 1");
+    let (a, b) = (
+        get(addr_a, "/metrics").await.1,
+        get(addr_b, "/metrics").await.1,
+    );
+    assert!(leads(&a) != leads(&b), "exactly one leader");
+    let (leader_rt, survivor_rt, survivor) = if leads(&a) {
+        (rt_a, rt_b, addr_b)
+    } else {
+        (rt_b, rt_a, addr_a)
+    };
+    // The leader dies without releasing the Lease.
+    leader_rt.shutdown_background();
+    sleep_until_sim(
+        &clock,
+        utc(2026, 6, 1, 12, 9) + chrono::Duration::seconds(30),
+    )
+    .await;
+    assert!(
+        leads(&get(survivor, "/metrics").await.1),
+        "the survivor took over"
+    );
+    for users in [["app_a", "app_b"], ["app_c", "app_d"]] {
+        let n = rotations(&t, users);
+        assert!((6..=9).contains(&n), "{users:?}: {n} rotations for 9 slots: the survivor rotates after taking over, never twice a slot");
+    }
+    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+    survivor_rt.shutdown_background();
+    drop(kube);
+}
