@@ -12,6 +12,12 @@ pub trait Progress: Send + Sync {
         Ok(())
     }
     fn waiting(&self, _target: &str, _message: &str) {}
+    /// True once the run should stop (shutdown): long waits inside a step
+    /// (standby sessions, rollouts) end early, leaving a state the next
+    /// run resumes from.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 pub struct NoProgress;

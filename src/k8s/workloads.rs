@@ -216,6 +216,16 @@ pub(super) async fn wait(
         if pending.is_empty() {
             return Ok(());
         }
+        if progress.cancelled() {
+            return Err(ConsumerError::Api {
+                doing: "wait for the rollouts".into(),
+                message: format!(
+                    "stopped for shutdown with rollouts unfinished: {}; the next start resumes",
+                    pending.join(", ")
+                ),
+                transient: true,
+            });
+        }
         if started.elapsed() >= timeout {
             return Err(ConsumerError::RolloutTimeout {
                 waited: crate::duration::format(timeout),

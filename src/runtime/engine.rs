@@ -317,6 +317,14 @@ impl Engine {
                             started.elapsed().as_secs()
                         ));
                     }
+                    if progress.cancelled() {
+                        return Err(Error::Interrupted {
+                            target: self.name().into(),
+                            step: step.name(),
+                            reason: "stopped while waiting for the standby's sessions (shutdown)"
+                                .into(),
+                        });
+                    }
                     if started.elapsed() >= *timeout {
                         let mut gate = plan
                             .gates

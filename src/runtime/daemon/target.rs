@@ -28,6 +28,9 @@ impl Progress for StopOnShutdown<'_> {
     fn waiting(&self, target: &str, message: &str) {
         tracing::info!(target_name = %target, "{message}");
     }
+    fn cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
 }
 
 pub(super) async fn run(
@@ -103,7 +106,8 @@ async fn attempt(
                     elapsed_ms = took.as_millis() as u64, "rotated");
                 return;
             }
-            Err(Error::Interrupted { .. }) if shared.shutdown.is_cancelled() => {
+            Err(e) if shared.shutdown.is_cancelled() => {
+                tracing::warn!(target_name = %name, kind = e.kind(), "{e}");
                 tracing::warn!(target_name = %name, "rotation stopped between steps for shutdown; the next start completes it");
                 return;
             }
