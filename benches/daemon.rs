@@ -28,14 +28,15 @@ fn cpu_ticks(pid: u32) -> u64 {
     f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
 }
 
-async fn metric_sum(addr: &str, prefix: &str) -> f64 {
+/// Sums the samples whose line starts with `prefix` and contains `with`.
+async fn metric_sum(addr: &str, prefix: &str, with: &str) -> f64 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else { return 0.0 };
     let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     let mut raw = String::new();
     let _ = s.read_to_string(&mut raw).await;
     raw.lines()
-        .filter(|l| l.starts_with(prefix))
+        .filter(|l| l.starts_with(prefix) && l.contains(with))
         .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
         .sum()
 }
@@ -99,7 +100,7 @@ fn main() {
         let addr = format!("127.0.0.1:{port}");
         let mut done = 0.0;
         while started.elapsed() < Duration::from_secs(1200) {
-            done = metric_sum(&addr, "seesaw_rotations_total{").await;
+            done = metric_sum(&addr, "seesaw_rotations_total{", "").await;
             if done >= n as f64 {
                 break;
             }
@@ -107,10 +108,10 @@ fn main() {
         }
         let wall = started.elapsed();
         let peak_kib = proc_status(pid, "VmHWM:");
-        let success = metric_sum(&addr, "seesaw_rotations_total{target=").await;
+        let success = metric_sum(&addr, "seesaw_rotations_total{", "result=\"success\"").await;
         let _ = child.kill().await;
         println!("{n} targets all due at once, concurrency 32 (process start included):");
-        println!("  rotations finished: {done} ({success} counted across outcomes) in {:.2} s = {:.1} rotations/s", wall.as_secs_f64(), done / wall.as_secs_f64());
+        println!("  rotations finished: {done} ({success} succeeded) in {:.2} s = {:.1} rotations/s", wall.as_secs_f64(), done / wall.as_secs_f64());
         println!("  peak RSS of the daemon: {:.1} MiB", peak_kib as f64 / 1024.0);
 
         // 2. Idle.
