@@ -243,6 +243,8 @@ pub struct TargetConfig {
     /// that read them.
     #[serde(default)]
     pub kubernetes: Option<KubernetesConfig>,
+    // The four schedule keys repeat ScheduleConfig's: `#[serde(flatten)]`
+    // would switch off `deny_unknown_fields`, and a misspelt key must fail.
     /// When `seesaw run` rotates it (over `defaults:`): 5-field cron.
     #[serde(default)]
     pub schedule: Option<String>,
@@ -936,6 +938,33 @@ targets:
             let e = parse(&text).unwrap_err();
             assert_eq!(e.key, key, "{e}");
         }
+    }
+
+    #[test]
+    fn schedule_keys_are_validated_and_misspellings_caught() {
+        let daemon = format!("defaults: {{ schedule: \"0 3 * * 0\", window: 2h }}\nconcurrency: {{ rotations: 8 }}\n{}", GOOD.trim_start());
+        let c = parse(&daemon).unwrap();
+        assert_eq!(c.daemon.concurrency.rotations, 8);
+        let s = c.targets[0]
+            .schedule_config(&c.daemon.defaults)
+            .build()
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.window, Duration::from_secs(7200));
+        let e = parse(&daemon.replace("0 3 * * 0", "0 0 3 * * 0")).unwrap_err();
+        assert_eq!(e.key, "defaults.schedule", "{e}");
+        let e = parse(&GOOD.replace("    store:", "    schedule: \"61 * * * *\"\n    store:"))
+            .unwrap_err();
+        assert_eq!(
+            (e.target.as_deref(), e.key.as_str()),
+            (Some("demo"), "schedule"),
+            "{e}"
+        );
+        let e = parse(&GOOD.replace("    store:", "    schedul: \"0 3 * * 0\"\n    store:"))
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown field `schedul`"), "{e}");
+        let e = parse(&format!("retries: {{}}\n{}", GOOD.trim_start())).unwrap_err();
+        assert!(e.to_string().contains("unknown field `retries`"), "{e}");
     }
 
     #[test]

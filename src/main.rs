@@ -4,7 +4,12 @@ use clap::Parser;
 
 fn main() {
     let cli = seesaw::cli::Cli::parse();
-    seesaw::telemetry::init(cli.log_format, cli.verbose);
+    // The daemon's log is its main output: one line per step by default.
+    let daemon = matches!(
+        cli.command,
+        seesaw::cli::Command::Run { .. } | seesaw::cli::Command::Follow { .. }
+    );
+    seesaw::telemetry::init(cli.log_format, cli.verbose.max(daemon as u8));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -163,6 +163,15 @@ async fn rotates_each_slot_and_serves_health_and_metrics() {
     assert_eq!(rotations(&t, ["app_c", "app_d"]), 2);
     assert!(t.logs_in("current").await && t.logs_in("previous").await);
 
+    let status = t.seesaw(&["status", "--output", "json"]).await;
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    for s in status.as_array().unwrap() {
+        assert!(
+            s["next_due"].as_str().is_some_and(|d| d.contains('T')),
+            "status shows the next due time: {s}"
+        );
+    }
+
     let (code, text) = get(addr, "/metrics").await;
     assert_eq!(code, 200);
     let lines = text.lines().map(|l| Ok(l.to_owned()));

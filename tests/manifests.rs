@@ -96,16 +96,28 @@ fn the_configmap_holds_a_valid_config_and_the_role_covers_it() {
     }
     assert!(allows("", "events", "create", "x"));
     for verb in ["get", "patch", "create"] {
-        assert!(allows("coordination.k8s.io", "leases", verb, "seesaw"), "Role lacks {verb} on the Lease");
+        assert!(
+            allows("coordination.k8s.io", "leases", verb, "seesaw"),
+            "Role lacks {verb} on the Lease"
+        );
     }
     // The daemon: replicas for leader election, probes on the HTTP endpoints.
     let d = find(&docs, "Deployment")[0];
     assert!(d["spec"]["replicas"].as_u64().unwrap() >= 2);
     let c = &d["spec"]["template"]["spec"]["containers"][0];
-    assert_eq!(c["livenessProbe"]["httpGet"]["path"].as_str(), Some("/healthz"));
-    assert_eq!(c["readinessProbe"]["httpGet"]["path"].as_str(), Some("/readyz"));
+    assert_eq!(
+        c["livenessProbe"]["httpGet"]["path"].as_str(),
+        Some("/healthz")
+    );
+    assert_eq!(
+        c["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some("/readyz")
+    );
     assert!(strings(&c["args"]).contains(&"run".to_string()));
-    assert_eq!(config.daemon.leader_election.lease.as_deref(), Some("seesaw"));
+    assert_eq!(
+        config.daemon.leader_election.lease.as_deref(),
+        Some("seesaw")
+    );
     assert!(!find(&docs, "PodDisruptionBudget").is_empty());
     // Least privilege: no wildcard, no list/watch/delete on Secrets.
     for r in rules {
