@@ -4,6 +4,7 @@
 //!    wall time to rotate all, rotations per second, peak RSS.
 //! 2. Idle: the same targets scheduled, nothing due, for IDLE_SECS: RSS and
 //!    CPU time (it must not poll in a busy loop).
+//!
 //! `cargo bench --bench daemon` (TARGETS=1000, IDLE_SECS=60 by default).
 
 #[path = "../tests/support/mod.rs"]
