@@ -98,10 +98,7 @@ impl Postgres {
                     reason,
                 }
             }
-            Some(code)
-                if *code == SqlState::TOO_MANY_CONNECTIONS
-                    || *code == SqlState::CANNOT_CONNECT_NOW =>
-            {
+            Some(code) if *code == SqlState::TOO_MANY_CONNECTIONS || is_outage(code) => {
                 DbError::Unreachable { db, reason }
             }
             Some(_) => DbError::LoginFailed {
@@ -117,6 +114,13 @@ impl Postgres {
             None => DbError::Unreachable { db, reason },
         }
     }
+}
+
+/// The server going away or coming back: connection exceptions (class 08)
+/// and operator intervention (class 57: shutdown, crash, still starting).
+/// Worth retrying; nothing a person has to fix.
+fn is_outage(code: &SqlState) -> bool {
+    code.code().starts_with("08") || code.code().starts_with("57")
 }
 
 /// The server's message when there is one (it never echoes a password),
@@ -174,6 +178,7 @@ impl PgSession {
                 reason: format!("{reason}; create the role first (see `seesaw setup-sql`)"),
             },
             None if e.is_closed() => DbError::Unreachable { db, reason },
+            Some(c) if is_outage(c) => DbError::Unreachable { db, reason },
             _ => DbError::Query { db, doing, reason },
         }
     }

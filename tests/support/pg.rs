@@ -214,6 +214,33 @@ impl Cluster {
         }
     }
 
+    /// Starts a stopped server again on the same port and data.
+    pub fn start_again(&mut self) {
+        if self.stopped {
+            let data = self.dir.path().join("data");
+            let log = self.dir.path().join("server.log");
+            let out = self.run(
+                "pg_ctl",
+                &[
+                    "-D",
+                    data.to_str().unwrap(),
+                    "-l",
+                    log.to_str().unwrap(),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+            );
+            assert!(
+                out.status.success(),
+                "restart failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            self.stopped = false;
+        }
+    }
+
     /// Everything the server logged so far.
     pub fn server_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
