@@ -490,6 +490,21 @@ impl<'de> Deserialize<'de> for AdminConfig {
 pub enum StoreConfig {
     /// A local JSON file `{"current": {...}, "previous": {...} | null}`.
     File(FileStoreConfig),
+    /// AWS Secrets Manager.
+    Aws(AwsStoreConfig),
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AwsStoreConfig {
+    /// Name or ARN of the secret.
+    pub secret_id: String,
+    /// Region; else from the environment / profile.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Another endpoint (a VPC endpoint, or a local emulator in tests).
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
 }
 
 /// `store:` as written: a map with exactly one backend key. (A struct of
@@ -500,16 +515,21 @@ pub enum StoreConfig {
 struct RawStore {
     #[serde(default)]
     file: Option<FileStoreConfig>,
+    #[serde(default)]
+    aws: Option<AwsStoreConfig>,
 }
 
 impl TryFrom<RawStore> for StoreConfig {
     type Error = String;
     fn try_from(raw: RawStore) -> Result<Self, String> {
         match raw {
-            RawStore { file: Some(f) } => Ok(StoreConfig::File(f)),
-            RawStore { file: None } => {
-                Err("expected one store, e.g. `file: { path: ./secret.json }`".into())
-            }
+            RawStore { file: Some(f), aws: None } => Ok(StoreConfig::File(f)),
+            RawStore { file: None, aws: Some(a) } if !a.secret_id.is_empty() => Ok(StoreConfig::Aws(a)),
+            RawStore { file: None, aws: Some(_) } => Err("aws.secret_id: expected the secret's name or ARN".into()),
+            RawStore { file: None, aws: None } => Err(
+                "expected one store: `file: { path: ./secret.json }` or `aws: { secret_id: ..., region: ... }`".into(),
+            ),
+            _ => Err("expected exactly one store (file or aws), got several".into()),
         }
     }
 }
@@ -812,8 +832,8 @@ fn resolve_paths(t: &mut TargetConfig, base: &Path) {
             *p = base.join(rest);
         }
     };
-    match &mut t.store {
-        StoreConfig::File(f) => fix(&mut f.path),
+    if let StoreConfig::File(f) = &mut t.store {
+        fix(&mut f.path);
     }
     if let Some(ca) = &mut t.database.ca_file {
         fix(ca);

@@ -5,8 +5,12 @@
 //! compare-and-swap on the version it replaces. Each backend implements
 //! [`SecretStore`]; [`open`] turns a config entry into a boxed store.
 
+#[cfg(feature = "aws")]
+mod aws;
 mod file;
 
+#[cfg(feature = "aws")]
+pub use aws::AwsStore;
 pub use file::FileStore;
 
 use crate::config::StoreConfig;
@@ -99,9 +103,16 @@ impl StoreError {
     }
 }
 
-/// Builds the store a target's config names.
-pub fn open(config: &StoreConfig) -> Box<dyn SecretStore> {
+/// Builds the store a target's config names; fails only for a store this
+/// build does not include.
+pub async fn open(config: &StoreConfig) -> Result<Box<dyn SecretStore>, String> {
     match config {
-        StoreConfig::File(f) => Box::new(FileStore::new(f.path.clone())),
+        StoreConfig::File(f) => Ok(Box::new(FileStore::new(f.path.clone()))),
+        #[cfg(feature = "aws")]
+        StoreConfig::Aws(a) => Ok(Box::new(AwsStore::connect(a).await)),
+        #[cfg(not(feature = "aws"))]
+        StoreConfig::Aws(_) => {
+            Err("store.aws: this seesaw was built without the `aws` feature".into())
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! Shared test support. Each test binary includes this with `mod support;`.
 #![allow(dead_code)]
 
+pub mod conformance;
 pub mod kube;
+pub mod moto;
 pub mod pg;
 pub mod seesaw;
 pub mod tls;

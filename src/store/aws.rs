@@ -1,0 +1,238 @@
+//! AWS Secrets Manager. Current = `AWSCURRENT`, previous = `AWSPREVIOUS`.
+//!
+//! Publish puts the new document as a version staged `AWSPENDING`, with
+//! the rotation's token as `ClientRequestToken` (a retried call does not
+//! create a second version), then moves `AWSCURRENT` onto it with
+//! `RemoveFromVersionId` = the version read before: Secrets Manager refuses
+//! the move if `AWSCURRENT` is elsewhere by then, which is our
+//! compare-and-swap. AWS moves `AWSPREVIOUS` itself. A version left
+//! `AWSPENDING` by an earlier failed rotation (ours or a Lambda's) is
+//! reported, never overwritten.
+//!
+//! Credentials come from the default chain: environment, profile, IRSA web
+//! identity, ECS, IMDS.
+
+use super::{PublishRequest, SecretStore, StoreError, StoreState, Versioned};
+use crate::config::AwsStoreConfig;
+use crate::secret::SecretDocument;
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_secretsmanager::Client;
+
+const CURRENT: &str = "AWSCURRENT";
+const PREVIOUS: &str = "AWSPREVIOUS";
+const PENDING: &str = "AWSPENDING";
+const POLICY: &str = "policies/aws/README.md";
+
+pub struct AwsStore {
+    client: Client,
+    secret_id: String,
+}
+
+impl AwsStore {
+    pub async fn connect(config: &AwsStoreConfig) -> AwsStore {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &config.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(url) = &config.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let sdk = loader.load().await;
+        AwsStore {
+            client: Client::new(&sdk),
+            secret_id: config.secret_id.clone(),
+        }
+    }
+
+    fn name(&self) -> String {
+        format!("aws secret {}", self.secret_id)
+    }
+
+    /// Maps an SDK error: what failed, and what to do. Never the request
+    /// (it may hold the secret string).
+    fn error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        &self,
+        action: &str,
+        e: SdkError<E>,
+    ) -> StoreError {
+        let store = self.name();
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        let code = e.code().unwrap_or("").to_owned();
+        let message = e.message().unwrap_or("").to_owned();
+        match (&e, code.as_str()) {
+            (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => StoreError::Transient {
+                store,
+                reason: format!("{action}: cannot reach Secrets Manager ({})", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)),
+            },
+            (_, "ThrottlingException" | "TooManyRequestsException" | "InternalServiceError" | "ServiceUnavailable" | "RequestTimeout") => {
+                StoreError::Transient { store, reason: format!("{action}: {code}") }
+            }
+            (_, "ResourceNotFoundException") => StoreError::NotFound {
+                store,
+                hint: format!("{action}: {message}; check store.aws.secret_id and region, or create the secret with the active user's credential as its current value"),
+            },
+            (_, "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException") => StoreError::Denied {
+                store,
+                permission: format!("secretsmanager:{action}"),
+                policy: POLICY.into(),
+            },
+            _ if status.is_some_and(|s| s == 429 || s >= 500) => StoreError::Transient {
+                store,
+                reason: format!("{action}: HTTP {}", status.unwrap_or(0)),
+            },
+            _ => StoreError::Other {
+                store,
+                message: format!("{action}: {code} {message}"),
+            },
+        }
+    }
+
+    async fn version(&self, stage: &str) -> Result<Option<Versioned>, StoreError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .version_stage(stage)
+            .send()
+            .await;
+        let out = match out {
+            Ok(o) => o,
+            Err(e) if stage != CURRENT && e.code() == Some("ResourceNotFoundException") => {
+                return Ok(None)
+            }
+            Err(e) => return Err(self.error("GetSecretValue", e)),
+        };
+        let text = out.secret_string().ok_or_else(|| StoreError::Malformed {
+            store: self.name(),
+            problem: format!("{stage} has no SecretString (binary secrets are not supported)"),
+        })?;
+        let value = serde_json::from_str(text).map_err(|e| StoreError::Malformed {
+            store: self.name(),
+            problem: format!("{stage} is not a JSON secret document ({e})"),
+        })?;
+        let document = SecretDocument::from_value(value).map_err(|e| StoreError::Malformed {
+            store: self.name(),
+            problem: format!("{stage}: {e}"),
+        })?;
+        Ok(Some(Versioned {
+            version: out.version_id().unwrap_or_default().to_owned(),
+            document,
+        }))
+    }
+}
+
+#[async_trait]
+impl SecretStore for AwsStore {
+    fn describe(&self) -> String {
+        self.name()
+    }
+
+    async fn read(&self) -> Result<StoreState, StoreError> {
+        let current = self
+            .version(CURRENT)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                store: self.name(),
+                hint: "it has no AWSCURRENT version".into(),
+            })?;
+        let previous = self.version(PREVIOUS).await?;
+        let described = self
+            .client
+            .describe_secret()
+            .secret_id(&self.secret_id)
+            .send()
+            .await;
+        let published_at = described
+            .ok()
+            .and_then(|d| d.last_changed_date().map(|t| t.secs()))
+            .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0));
+        Ok(StoreState {
+            current,
+            previous,
+            published_at,
+        })
+    }
+
+    async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
+        let described = self
+            .client
+            .describe_secret()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|e| self.error("DescribeSecret", e))?;
+        let stages = described
+            .version_ids_to_stages()
+            .cloned()
+            .unwrap_or_default();
+        let current = stages
+            .iter()
+            .find(|(_, s)| s.iter().any(|x| x == CURRENT))
+            .map(|(v, _)| v.clone())
+            .unwrap_or_default();
+        if current == request.token {
+            return Ok(current); // a retry of a publish that landed
+        }
+        if current != request.replaces {
+            return Err(StoreError::Conflict {
+                store: self.name(),
+                expected: request.replaces.into(),
+                found: current,
+            });
+        }
+        if let Some((stuck, _)) = stages.iter().find(|(v, s)| {
+            s.iter().any(|x| x == PENDING) && !s.iter().any(|x| x == CURRENT) && *v != request.token
+        }) {
+            return Err(StoreError::Other {
+                store: self.name(),
+                message: format!(
+                    "version {stuck} is still staged AWSPENDING by an earlier rotation that did not finish; seesaw will not overwrite it. Check that rotation, then remove the stage: aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSPENDING --remove-from-version-id {stuck}",
+                    self.secret_id
+                ),
+            });
+        }
+        let body = serde_json::to_string(&request.document.to_value()).map_err(|e| {
+            StoreError::Malformed {
+                store: self.name(),
+                problem: format!("cannot encode the document: {e}"),
+            }
+        })?;
+        self.client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .client_request_token(request.token)
+            .secret_string(body)
+            .version_stages(PENDING)
+            .send()
+            .await
+            .map_err(|e| self.error("PutSecretValue", e))?;
+        self.client
+            .update_secret_version_stage()
+            .secret_id(&self.secret_id)
+            .version_stage(CURRENT)
+            .move_to_version_id(request.token)
+            .remove_from_version_id(request.replaces)
+            .send()
+            .await
+            .map_err(|e| match self.error("UpdateSecretVersionStage", e) {
+                // AWSCURRENT moved since DescribeSecret: another writer.
+                StoreError::Other { .. } => StoreError::Conflict {
+                    store: self.name(),
+                    expected: request.replaces.into(),
+                    found: "another version".into(),
+                },
+                other => other,
+            })?;
+        // The new version is current; it no longer needs the pending stage.
+        self.client
+            .update_secret_version_stage()
+            .secret_id(&self.secret_id)
+            .version_stage(PENDING)
+            .remove_from_version_id(request.token)
+            .send()
+            .await
+            .map_err(|e| self.error("UpdateSecretVersionStage", e))?;
+        Ok(request.token.to_owned())
+    }
+}
