@@ -115,3 +115,55 @@ async fn a_full_rotation_with_aws_secrets_manager_as_the_store() {
         assert!(!run.all().contains(current.password.expose_secret()));
     }
 }
+
+#[tokio::test]
+async fn aws_throttling_is_retried_then_classified_and_denied_names_the_permission() {
+    let Some(moto) = Moto::start() else { return };
+    moto.create("throttled/app", &conformance::adopted()).await;
+    let via = |url: &str| seesaw::config::AwsStoreConfig {
+        secret_id: "throttled/app".into(),
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(url.into()),
+    };
+    // Two throttled answers: the SDK's own retry absorbs them.
+    let proxy = support::moto::ErrorProxy::start(&moto.url, "ThrottlingException", 400, 2).await;
+    let state = AwsStore::connect(&via(&proxy.url))
+        .await
+        .read()
+        .await
+        .expect("retried and then succeeded");
+    assert_eq!(state.current.document.username().unwrap(), "app_a");
+    assert_eq!(
+        proxy.answered.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "both throttles were hit"
+    );
+
+    // Throttled throughout: a transient error, for the caller's backoff.
+    let proxy = support::moto::ErrorProxy::start(&moto.url, "ThrottlingException", 400, 1000).await;
+    let err = AwsStore::connect(&via(&proxy.url))
+        .await
+        .read()
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(
+        err.to_string().contains("aws secret throttled/app"),
+        "{err}"
+    );
+
+    // Denied: names the action and the policy file.
+    let proxy =
+        support::moto::ErrorProxy::start(&moto.url, "AccessDeniedException", 400, 1000).await;
+    let err = AwsStore::connect(&via(&proxy.url))
+        .await
+        .read()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "denied", "{err}");
+    assert!(
+        err.to_string().contains("secretsmanager:GetSecretValue"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("policies/aws/README.md"), "{err}");
+}

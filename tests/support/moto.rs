@@ -97,3 +97,65 @@ impl Moto {
         }
     }
 }
+
+/// A TCP proxy in front of moto that answers the first `fail` connections
+/// itself with an AWS JSON error (`x-amzn-errortype`), as a throttled or
+/// denied Secrets Manager would, and forwards the rest.
+pub struct ErrorProxy {
+    pub url: String,
+    pub answered: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ErrorProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ErrorProxy {
+    pub async fn start(
+        upstream: &str,
+        error_type: &'static str,
+        status: u16,
+        fail: u32,
+    ) -> ErrorProxy {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let answered = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let count = answered.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if count.load(Ordering::SeqCst) < fail {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let mut buf = vec![0u8; 65536];
+                    let _ = client.read(&mut buf).await;
+                    let body = format!("{{\"__type\":\"{error_type}\",\"message\":\"injected by the test proxy\"}}");
+                    let reply = format!(
+                        "HTTP/1.1 {status} Error\r\ncontent-type: application/x-amz-json-1.1\r\nx-amzn-errortype: {error_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = client.write_all(reply.as_bytes()).await;
+                    continue;
+                }
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        ErrorProxy {
+            url,
+            answered,
+            task,
+        }
+    }
+}
