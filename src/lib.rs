@@ -42,3 +42,11 @@ pub mod telemetry;
 pub mod templates;
 
 pub use error::Error;
+
+/// Selects rustls's process-wide crypto provider (ring). Needed because the
+/// dependency tree enables two (kube: ring, the AWS SDK: aws-lc-rs), and
+/// rustls then refuses to guess. Idempotent; call before any TLS client is
+/// built (main does; so do the Kubernetes client and the AWS store).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

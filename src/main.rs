@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() {
+    seesaw::install_crypto_provider();
     let cli = seesaw::cli::Cli::parse();
     // The daemon's log is its main output: one line per step by default.
     let daemon = matches!(

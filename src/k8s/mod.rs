@@ -38,6 +38,7 @@ pub async fn client(
         message,
         transient: false,
     };
+    crate::install_crypto_provider();
     let in_cluster = context.is_none()
         && kubeconfig.is_none()
         && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();

@@ -31,6 +31,7 @@ pub struct AwsStore {
 
 impl AwsStore {
     pub async fn connect(config: &AwsStoreConfig) -> AwsStore {
+        crate::install_crypto_provider();
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(region) = &config.region {
             loader = loader.region(aws_config::Region::new(region.clone()));

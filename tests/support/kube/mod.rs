@@ -467,6 +467,7 @@ impl FakeKube {
     /// Starts the server and its rollout simulator. Pods log in to
     /// `database` when given.
     pub async fn start(database: Option<sim::Database>) -> FakeKube {
+        seesaw::install_crypto_provider();
         let state = Arc::new(Mutex::new(Inner::default()));
         let shared = Arc::new(Shared {
             state: state.clone(),
