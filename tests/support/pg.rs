@@ -162,20 +162,7 @@ impl Cluster {
             );
             let conf_path = data.join("postgresql.auto.conf");
             std::fs::write(&conf_path, conf).unwrap();
-            let log = root.join("server.log");
-            let out = cluster.run(
-                "pg_ctl",
-                &[
-                    "-D",
-                    data.to_str().unwrap(),
-                    "-l",
-                    log.to_str().unwrap(),
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ],
-            );
+            let out = cluster.pg_ctl_start();
             if out.status.success() {
                 cluster.stopped = false;
                 return cluster;
@@ -214,24 +201,21 @@ impl Cluster {
         }
     }
 
+    /// `pg_ctl start`, waiting until the server accepts connections.
+    fn pg_ctl_start(&self) -> std::process::Output {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("server.log");
+        let (data, log) = (data.to_str().unwrap(), log.to_str().unwrap());
+        self.run(
+            "pg_ctl",
+            &["-D", data, "-l", log, "-w", "-t", "60", "start"],
+        )
+    }
+
     /// Starts a stopped server again on the same port and data.
     pub fn start_again(&mut self) {
         if self.stopped {
-            let data = self.dir.path().join("data");
-            let log = self.dir.path().join("server.log");
-            let out = self.run(
-                "pg_ctl",
-                &[
-                    "-D",
-                    data.to_str().unwrap(),
-                    "-l",
-                    log.to_str().unwrap(),
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ],
-            );
+            let out = self.pg_ctl_start();
             assert!(
                 out.status.success(),
                 "restart failed: {}",
