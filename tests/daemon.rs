@@ -147,7 +147,17 @@ async fn rotates_each_slot_and_serves_health_and_metrics() {
     )
     .await;
     assert_eq!(get(addr, "/healthz").await.0, 200);
-    let (code, body) = get(addr, "/readyz").await;
+    // Ready once the targets are scheduled and leadership is known (the
+    // HTTP server is up before that, answering 503).
+    let mut ready = get(addr, "/readyz").await;
+    for _ in 0..100 {
+        if ready.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        ready = get(addr, "/readyz").await;
+    }
+    let (code, body) = ready;
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("2 target(s), leader"), "{body}");
     sleep_until_sim(
