@@ -492,6 +492,49 @@ pub enum StoreConfig {
     File(FileStoreConfig),
     /// AWS Secrets Manager.
     Aws(AwsStoreConfig),
+    /// GCP Secret Manager.
+    Gcp(GcpStoreConfig),
+    /// Azure Key Vault.
+    Azure(AzureStoreConfig),
+}
+
+impl StoreConfig {
+    /// The key under `store:` that chose this backend.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            StoreConfig::File(_) => "file",
+            StoreConfig::Aws(_) => "aws",
+            StoreConfig::Gcp(_) => "gcp",
+            StoreConfig::Azure(_) => "azure",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct GcpStoreConfig {
+    /// Project id (or number) holding the secret.
+    pub project: String,
+    /// The secret's id within the project.
+    pub secret: String,
+    /// Another endpoint (a regional or private endpoint, or an emulator in
+    /// tests). A plain `http://` endpoint gets no credentials: a token never
+    /// travels unencrypted.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AzureStoreConfig {
+    /// `https://<vault>.vault.azure.net`
+    pub vault_url: String,
+    /// The secret's name in the vault.
+    pub secret: String,
+    /// A PEM file of extra CA certificates to trust for the vault
+    /// (a private endpoint behind a TLS-inspecting proxy, or tests).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -517,19 +560,51 @@ struct RawStore {
     file: Option<FileStoreConfig>,
     #[serde(default)]
     aws: Option<AwsStoreConfig>,
+    #[serde(default)]
+    gcp: Option<GcpStoreConfig>,
+    #[serde(default)]
+    azure: Option<AzureStoreConfig>,
 }
 
 impl TryFrom<RawStore> for StoreConfig {
     type Error = String;
     fn try_from(raw: RawStore) -> Result<Self, String> {
-        match raw {
-            RawStore { file: Some(f), aws: None } => Ok(StoreConfig::File(f)),
-            RawStore { file: None, aws: Some(a) } if !a.secret_id.is_empty() => Ok(StoreConfig::Aws(a)),
-            RawStore { file: None, aws: Some(_) } => Err("aws.secret_id: expected the secret's name or ARN".into()),
-            RawStore { file: None, aws: None } => Err(
-                "expected one store: `file: { path: ./secret.json }` or `aws: { secret_id: ..., region: ... }`".into(),
-            ),
-            _ => Err("expected exactly one store (file or aws), got several".into()),
+        let RawStore {
+            file,
+            aws,
+            gcp,
+            azure,
+        } = raw;
+        let mut chosen: Vec<StoreConfig> = Vec::new();
+        chosen.extend(file.map(StoreConfig::File));
+        chosen.extend(aws.map(StoreConfig::Aws));
+        chosen.extend(gcp.map(StoreConfig::Gcp));
+        chosen.extend(azure.map(StoreConfig::Azure));
+        if chosen.len() > 1 {
+            return Err("expected exactly one store (file, aws, gcp or azure), got several".into());
+        }
+        let Some(store) = chosen.pop() else {
+            return Err("expected one store: `file: { path: ./secret.json }`, `aws: { secret_id: ..., region: ... }`, `gcp: { project: ..., secret: ... }` or `azure: { vault_url: https://<vault>.vault.azure.net, secret: ... }`".into());
+        };
+        match &store {
+            StoreConfig::Aws(a) if a.secret_id.is_empty() => {
+                Err("aws.secret_id: expected the secret's name or ARN".into())
+            }
+            StoreConfig::Gcp(g) if g.project.is_empty() || g.secret.is_empty() => {
+                Err("gcp: expected `project` and `secret` (the secret's id, not its full resource name)".into())
+            }
+            StoreConfig::Gcp(g) if g.secret.contains('/') => Err(format!(
+                "gcp.secret: expected the secret's id, got a path ({:?}); put the project under gcp.project",
+                g.secret
+            )),
+            StoreConfig::Azure(a) if !a.vault_url.starts_with("https://") => Err(format!(
+                "azure.vault_url: expected https://<vault>.vault.azure.net, got {:?} (Key Vault only speaks HTTPS)",
+                a.vault_url
+            )),
+            StoreConfig::Azure(a) if a.secret.is_empty() => {
+                Err("azure.secret: expected the secret's name in the vault".into())
+            }
+            _ => Ok(store),
         }
     }
 }
@@ -832,8 +907,12 @@ fn resolve_paths(t: &mut TargetConfig, base: &Path) {
             *p = base.join(rest);
         }
     };
-    if let StoreConfig::File(f) = &mut t.store {
-        fix(&mut f.path);
+    match &mut t.store {
+        StoreConfig::File(f) => fix(&mut f.path),
+        StoreConfig::Azure(AzureStoreConfig {
+            ca_file: Some(ca), ..
+        }) => fix(ca),
+        _ => {}
     }
     if let Some(ca) = &mut t.database.ca_file {
         fix(ca);

@@ -3,10 +3,12 @@
 
 mod support;
 
-use seesaw::store::{AwsStore, FileStore, SecretStore};
+use seesaw::store::{AwsStore, FileStore, GcpStore, SecretStore};
 use serde_json::json;
+use std::sync::atomic::Ordering;
 use support::conformance;
-use support::moto::Moto;
+use support::drongo::Drongo;
+use support::moto::{ErrorProxy, Moto};
 use support::seesaw::Target;
 
 #[tokio::test]
@@ -69,23 +71,18 @@ async fn aws_reports_a_stuck_pending_version() {
     assert!(!err.to_string().contains("pending-Secret-9"));
 }
 
-#[tokio::test]
-async fn a_full_rotation_with_aws_secrets_manager_as_the_store() {
-    let Some(moto) = Moto::start() else { return };
-    let t = Target::new(["app_a", "app_b"]).await;
-    moto.create(
-        "prod/app/db",
-        &json!({"username": "app_a", "password": "initial-Password-1", "engine": "postgres"}),
-    )
-    .await;
+/// Points the target's config at `store_yaml` (one line under `store:`),
+/// then rotates three times: the users alternate, the store's current and
+/// previous both log in, and no password reaches the output.
+async fn rotate_three_times(t: &Target, store_yaml: &str, store: &dyn SecretStore) {
     let config = std::fs::read_to_string(&t.config).unwrap();
     let file_store = format!("      file: {{ path: {} }}\n", t.store.display());
-    let aws_store = format!(
-        "      aws: {{ secret_id: prod/app/db, region: us-east-1, endpoint_url: \"{}\" }}\n",
-        moto.url
-    );
-    std::fs::write(&t.config, config.replace(&file_store, &aws_store)).unwrap();
-    let store = AwsStore::connect(&moto.config("prod/app/db")).await;
+    assert!(config.contains(&file_store));
+    std::fs::write(
+        &t.config,
+        config.replace(&file_store, &format!("      {store_yaml}\n")),
+    )
+    .unwrap();
     for expected in ["app_b", "app_a", "app_b"] {
         let run = t.seesaw(&["rotate", "demo"]).await;
         assert_eq!(run.code, 0, "{}", run.all());
@@ -94,26 +91,154 @@ async fn a_full_rotation_with_aws_secrets_manager_as_the_store() {
         let previous = state.previous.unwrap().document.credential().unwrap();
         assert_eq!(current.username, expected);
         use secrecy::ExposeSecret;
-        assert!(
-            t.cluster
-                .can_login(
-                    &current.username,
-                    current.password.expose_secret(),
-                    support::seesaw::DB
-                )
-                .await
-        );
-        assert!(
-            t.cluster
-                .can_login(
-                    &previous.username,
-                    previous.password.expose_secret(),
-                    support::seesaw::DB
-                )
-                .await
-        );
+        for credential in [&current, &previous] {
+            assert!(
+                t.cluster
+                    .can_login(
+                        &credential.username,
+                        credential.password.expose_secret(),
+                        support::seesaw::DB
+                    )
+                    .await,
+                "{} logs in",
+                credential.username
+            );
+        }
         assert!(!run.all().contains(current.password.expose_secret()));
     }
+}
+
+fn initial() -> serde_json::Value {
+    json!({"username": "app_a", "password": "initial-Password-1", "engine": "postgres"})
+}
+
+#[tokio::test]
+async fn a_full_rotation_with_aws_secrets_manager_as_the_store() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    moto.create("prod/app/db", &initial()).await;
+    let store = AwsStore::connect(&moto.config("prod/app/db")).await;
+    let yaml = format!(
+        "aws: {{ secret_id: prod/app/db, region: us-east-1, endpoint_url: \"{}\" }}",
+        moto.url
+    );
+    rotate_three_times(&t, &yaml, &store).await;
+}
+
+#[tokio::test]
+async fn a_full_rotation_with_gcp_secret_manager_as_the_store() {
+    let Some(drongo) = Drongo::start() else {
+        return;
+    };
+    let t = Target::new(["app_a", "app_b"]).await;
+    drongo.create("app-db", &initial()).await;
+    let store = GcpStore::connect(&drongo.config("app-db")).await.unwrap();
+    let yaml = format!(
+        "gcp: {{ project: {}, secret: app-db, endpoint: \"{}\" }}",
+        support::drongo::PROJECT,
+        drongo.url
+    );
+    rotate_three_times(&t, &yaml, &store).await;
+}
+
+#[tokio::test]
+async fn gcp_store_conformance() {
+    let Some(drongo) = Drongo::start() else {
+        return;
+    };
+    drongo.create("conformance", &conformance::adopted()).await;
+    let store = GcpStore::connect(&drongo.config("conformance"))
+        .await
+        .unwrap();
+    conformance::run(&store).await;
+    let missing = GcpStore::connect(&drongo.config("no-such-secret"))
+        .await
+        .unwrap();
+    conformance::not_found(&missing).await;
+}
+
+#[tokio::test]
+async fn gcp_detects_a_writer_that_added_a_version_beside_ours() {
+    let Some(drongo) = Drongo::start() else {
+        return;
+    };
+    drongo.create("raced", &conformance::adopted()).await;
+    let store = GcpStore::connect(&drongo.config("raced")).await.unwrap();
+    let before = store.read().await.unwrap();
+    // Another writer adds a version after our read: nothing is written.
+    drongo
+        .add(
+            "raced",
+            &json!({"username": "app_a", "password": "hand-Edited-7"}),
+        )
+        .await;
+    let next = seesaw::secret::SecretDocument::from_value(
+        json!({"username": "app_b", "password": "ours-Secret-8"}),
+    )
+    .unwrap();
+    let err = store
+        .publish(seesaw::store::PublishRequest {
+            document: &next,
+            replaces: &before.current.version,
+            token: "33333333333333333333333333333333",
+        })
+        .await
+        .expect_err("a version added after our read is a conflict");
+    assert_eq!(err.kind(), "conflict", "{err}");
+    assert_eq!(store.read().await.unwrap().current.version, "2");
+    assert!(!err.to_string().contains("hand-Edited-7"));
+}
+
+#[tokio::test]
+async fn gcp_throttling_is_retried_then_classified_and_denied_names_the_permission() {
+    let Some(drongo) = Drongo::start() else {
+        return;
+    };
+    drongo.create("throttled", &conformance::adopted()).await;
+    let via = |url: &str| seesaw::config::GcpStoreConfig {
+        endpoint: Some(url.into()),
+        ..drongo.config("throttled")
+    };
+    // Two 429s: the client's own retry absorbs them.
+    let proxy = ErrorProxy::google(&drongo.url, 429, "RESOURCE_EXHAUSTED", 2).await;
+    let state = GcpStore::connect(&via(&proxy.url))
+        .await
+        .unwrap()
+        .read()
+        .await
+        .expect("retried and then succeeded");
+    assert_eq!(state.current.document.username().unwrap(), "app_a");
+    assert_eq!(proxy.answered.load(Ordering::SeqCst), 2);
+
+    // Throttled throughout: a transient error, for the caller's backoff.
+    let proxy = ErrorProxy::google(&drongo.url, 429, "RESOURCE_EXHAUSTED", 1000).await;
+    let err = GcpStore::connect(&via(&proxy.url))
+        .await
+        .unwrap()
+        .read()
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("gcp secret projects/seesaw-test/secrets/throttled"),
+        "{err}"
+    );
+
+    // Denied: names the permission and the policy file.
+    let proxy = ErrorProxy::google(&drongo.url, 403, "PERMISSION_DENIED", 1000).await;
+    let err = GcpStore::connect(&via(&proxy.url))
+        .await
+        .unwrap()
+        .read()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "denied", "{err}");
+    assert!(
+        err.to_string().contains("secretmanager.versions.list"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("policies/gcp/README.md"), "{err}");
 }
 
 #[tokio::test]

@@ -67,14 +67,14 @@ impl Engine {
         let mut engine = Engine::with_backends(
             config.clone(),
             Box::new(db),
-            store::open(&config.store).await.map_err(|message| {
-                Error::Config(ConfigError {
-                    file: "config".into(),
-                    target: Some(config.name.clone()),
-                    key: "store".into(),
-                    message,
-                })
-            })?,
+            store::open(&config.store)
+                .await
+                .map_err(|source| Error::Store {
+                    target: config.name.clone(),
+                    doing: "open the store".into(),
+                    source,
+                    hint: None,
+                })?,
             admin_credential(config)?,
         );
         if let Some(spec) = &config.kubernetes {

@@ -7,11 +7,19 @@
 
 #[cfg(feature = "aws")]
 mod aws;
+#[cfg(feature = "azure")]
+mod azure;
 mod file;
+#[cfg(feature = "gcp")]
+mod gcp;
 
 #[cfg(feature = "aws")]
 pub use aws::AwsStore;
+#[cfg(feature = "azure")]
+pub use azure::AzureStore;
 pub use file::FileStore;
+#[cfg(feature = "gcp")]
+pub use gcp::GcpStore;
 
 use crate::config::StoreConfig;
 use crate::secret::SecretDocument;
@@ -103,16 +111,24 @@ impl StoreError {
     }
 }
 
-/// Builds the store a target's config names; fails only for a store this
-/// build does not include.
-pub async fn open(config: &StoreConfig) -> Result<Box<dyn SecretStore>, String> {
+/// Builds the store a target's config names. Fails for a store this build
+/// does not include, or a cloud client that cannot find credentials.
+pub async fn open(config: &StoreConfig) -> Result<Box<dyn SecretStore>, StoreError> {
     match config {
         StoreConfig::File(f) => Ok(Box::new(FileStore::new(f.path.clone()))),
         #[cfg(feature = "aws")]
         StoreConfig::Aws(a) => Ok(Box::new(AwsStore::connect(a).await)),
-        #[cfg(not(feature = "aws"))]
-        StoreConfig::Aws(_) => {
-            Err("store.aws: this seesaw was built without the `aws` feature".into())
-        }
+        #[cfg(feature = "gcp")]
+        StoreConfig::Gcp(g) => Ok(Box::new(GcpStore::connect(g).await?)),
+        #[cfg(feature = "azure")]
+        StoreConfig::Azure(a) => Ok(Box::new(AzureStore::connect(a)?)),
+        #[allow(unreachable_patterns)]
+        other => Err(StoreError::Other {
+            store: format!("store.{}", other.backend()),
+            message: format!(
+                "this seesaw was built without the `{0}` feature; use a release build, or cargo build --features {0}",
+                other.backend()
+            ),
+        }),
     }
 }

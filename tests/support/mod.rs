@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod conformance;
+pub mod drongo;
 pub mod kube;
 pub mod moto;
 pub mod pg;

@@ -16,22 +16,31 @@ impl Drop for Moto {
     }
 }
 
-fn binary() -> Option<String> {
-    if let Ok(b) = std::env::var("MOTO_SERVER") {
+/// `$env` if set, else `name` found on the PATH.
+pub fn on_path(env: &str, name: &str) -> Option<String> {
+    if let Ok(b) = std::env::var(env) {
         return Some(b);
     }
     let found = Command::new("sh")
-        .args(["-c", "command -v moto_server"])
+        .args(["-c", &format!("command -v {name}")])
         .output()
         .ok()?;
     let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
     (!path.is_empty()).then_some(path)
 }
 
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 impl Moto {
     /// Starts moto_server; `None` (outside CI) when it is not installed.
     pub fn start() -> Option<Moto> {
-        let Some(bin) = binary() else {
+        let Some(bin) = on_path("MOTO_SERVER", "moto_server") else {
             assert!(
                 std::env::var_os("CI").is_none(),
                 "moto_server is missing in CI (.ci/run installs it)"
@@ -43,11 +52,7 @@ impl Moto {
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
         std::env::set_var("AWS_REGION", "us-east-1");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new(bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -98,9 +103,9 @@ impl Moto {
     }
 }
 
-/// A TCP proxy in front of moto that answers the first `fail` connections
-/// itself with an AWS JSON error (`x-amzn-errortype`), as a throttled or
-/// denied Secrets Manager would, and forwards the rest.
+/// A TCP proxy in front of an emulator that answers the first `fail`
+/// connections itself with an error, as a throttled or denied cloud API
+/// would, and forwards the rest.
 pub struct ErrorProxy {
     pub url: String,
     pub answered: std::sync::Arc<std::sync::atomic::AtomicU32>,
@@ -114,12 +119,32 @@ impl Drop for ErrorProxy {
 }
 
 impl ErrorProxy {
+    /// An AWS JSON error (`x-amzn-errortype`).
     pub async fn start(
         upstream: &str,
         error_type: &'static str,
         status: u16,
         fail: u32,
     ) -> ErrorProxy {
+        let body =
+            format!("{{\"__type\":\"{error_type}\",\"message\":\"injected by the test proxy\"}}");
+        let head = format!(
+            "HTTP/1.1 {status} Error\r\ncontent-type: application/x-amz-json-1.1\r\nx-amzn-errortype: {error_type}\r\n"
+        );
+        Self::answering(upstream, head, body, fail).await
+    }
+
+    /// A Google JSON error (`{"error": {"code", "message", "status"}}`).
+    pub async fn google(upstream: &str, status: u16, code: &str, fail: u32) -> ErrorProxy {
+        let body = format!(
+            "{{\"error\":{{\"code\":{status},\"message\":\"injected by the test proxy\",\"status\":\"{code}\"}}}}"
+        );
+        let head = format!("HTTP/1.1 {status} Error\r\ncontent-type: application/json\r\n");
+        Self::answering(upstream, head, body, fail).await
+    }
+
+    /// `head`: the status line and headers, each ending in CRLF.
+    async fn answering(upstream: &str, head: String, body: String, fail: u32) -> ErrorProxy {
         use std::sync::atomic::Ordering;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -136,9 +161,8 @@ impl ErrorProxy {
                     count.fetch_add(1, Ordering::SeqCst);
                     let mut buf = vec![0u8; 65536];
                     let _ = client.read(&mut buf).await;
-                    let body = format!("{{\"__type\":\"{error_type}\",\"message\":\"injected by the test proxy\"}}");
                     let reply = format!(
-                        "HTTP/1.1 {status} Error\r\ncontent-type: application/x-amz-json-1.1\r\nx-amzn-errortype: {error_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        "{head}content-length: {}\r\nconnection: close\r\n\r\n{body}",
                         body.len()
                     );
                     let _ = client.write_all(reply.as_bytes()).await;

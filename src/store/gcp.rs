@@ -1,0 +1,284 @@
+//! GCP Secret Manager. Current = the newest enabled version, previous = the
+//! enabled version before it; publish adds a version.
+//!
+//! Concurrent writers: `AddSecretVersion` takes no precondition (etags guard
+//! only secret metadata and version state changes), so the compare-and-swap
+//! is done in two halves around the add. Before: the newest enabled version
+//! must still be the one the rotation read (`replaces`), else nothing is
+//! written. After: the enabled version just below ours must be `replaces`;
+//! if another writer added one in the gap, that is reported as a conflict
+//! (ours is then the newest and holds a verified credential, so the secret
+//! stays usable; the rotation stops before touching consumers and the next
+//! run starts from what the store holds). seesaw processes never race each
+//! other here: the target's advisory lock in the database serialises them.
+//!
+//! Idempotency: versions carry no request token, so a retried publish is
+//! recognised by content: if the newest version already holds the document
+//! (whose password is new for each rotation), it is returned unchanged.
+//!
+//! Credentials: Application Default Credentials (Workload Identity on GKE, a
+//! service-account key file, gcloud's user credentials). A plain `http://`
+//! endpoint (an emulator) gets none, so a token never travels in cleartext.
+
+use super::{PublishRequest, SecretStore, StoreError, StoreState, Versioned};
+use crate::config::GcpStoreConfig;
+use crate::secret::SecretDocument;
+use async_trait::async_trait;
+use google_cloud_gax::error::rpc::Code;
+use google_cloud_gax::retry_policy::{Aip194Strict, RetryPolicyExt};
+use google_cloud_secretmanager_v1::client::SecretManagerService;
+use google_cloud_secretmanager_v1::model::{secret_version::State, SecretPayload, SecretVersion};
+
+const POLICY: &str = "policies/gcp/README.md";
+
+pub struct GcpStore {
+    client: SecretManagerService,
+    /// `projects/<project>/secrets/<secret>`
+    secret: String,
+}
+
+impl GcpStore {
+    /// Builds the client; fails when no credentials can be found.
+    pub async fn connect(config: &GcpStoreConfig) -> Result<GcpStore, StoreError> {
+        crate::install_crypto_provider();
+        let secret = format!("projects/{}/secrets/{}", config.project, config.secret);
+        // Throttling (429 / RESOURCE_EXHAUSTED) is retried whatever the
+        // call: the request was refused, not half done. Other transient
+        // failures only for idempotent calls (AIP-194). Then the caller's
+        // backoff takes over.
+        let backoff = google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder::new()
+            .with_initial_delay(std::time::Duration::from_millis(100))
+            .with_maximum_delay(std::time::Duration::from_secs(2))
+            .build()
+            .expect("valid constant backoff bounds");
+        let mut builder = SecretManagerService::builder()
+            .with_retry_policy(
+                Aip194Strict
+                    .continue_on_too_many_requests()
+                    .with_attempt_limit(4),
+            )
+            .with_backoff_policy(backoff);
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder.with_endpoint(endpoint.trim_end_matches('/'));
+            if endpoint.starts_with("http://") {
+                builder = builder.with_credentials(
+                    google_cloud_auth::credentials::anonymous::Builder::new().build(),
+                );
+            }
+        }
+        let client = builder.build().await.map_err(|e| StoreError::Other {
+            store: format!("gcp secret {secret}"),
+            message: format!(
+                "cannot set up the client ({e}); on GKE enable Workload Identity for seesaw's service account, elsewhere set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`"
+            ),
+        })?;
+        Ok(GcpStore { client, secret })
+    }
+
+    fn name(&self) -> String {
+        format!("gcp secret {}", self.secret)
+    }
+
+    /// Maps a client error: what failed and what to do, never a payload.
+    fn error(&self, permission: &str, e: google_cloud_gax::error::Error) -> StoreError {
+        let store = self.name();
+        if e.is_connect() || e.is_io() || e.is_timeout() || e.is_transport() {
+            return StoreError::Transient {
+                store,
+                reason: format!("{permission}: cannot reach Secret Manager ({e})"),
+            };
+        }
+        if e.is_authentication() {
+            return StoreError::Other {
+                store,
+                message: format!("no usable credentials ({e}); on GKE enable Workload Identity for seesaw's service account, elsewhere set GOOGLE_APPLICATION_CREDENTIALS"),
+            };
+        }
+        let code = e.status().map(|s| s.code);
+        let http = e.http_status_code();
+        match (code, http) {
+            (Some(Code::NotFound), _) | (None, Some(404)) => StoreError::NotFound {
+                store,
+                hint: format!("check store.gcp.project and store.gcp.secret, or create it with the active user's credential as its first version (gcloud secrets create {} --data-file=secret.json)", self.secret.rsplit('/').next().unwrap_or_default()),
+            },
+            (Some(Code::PermissionDenied | Code::Unauthenticated), _) | (None, Some(401 | 403)) => {
+                StoreError::Denied {
+                    store,
+                    permission: permission.into(),
+                    policy: POLICY.into(),
+                }
+            }
+            (
+                Some(
+                    Code::ResourceExhausted
+                    | Code::Unavailable
+                    | Code::Internal
+                    | Code::DeadlineExceeded
+                    | Code::Aborted,
+                ),
+                _,
+            ) => StoreError::Transient {
+                store,
+                reason: format!("{permission}: {e}"),
+            },
+            (_, Some(s)) if s == 429 || s >= 500 => StoreError::Transient {
+                store,
+                reason: format!("{permission}: HTTP {s}"),
+            },
+            _ => StoreError::Other {
+                store,
+                message: format!("{permission}: {e}"),
+            },
+        }
+    }
+
+    /// Enabled versions, newest first.
+    async fn enabled(&self) -> Result<Vec<SecretVersion>, StoreError> {
+        let mut versions = Vec::new();
+        let mut page = String::new();
+        loop {
+            let out = self
+                .client
+                .list_secret_versions()
+                .set_parent(&self.secret)
+                .set_filter("state:ENABLED")
+                .set_page_size(100)
+                .set_page_token(page)
+                .send()
+                .await
+                .map_err(|e| self.error("secretmanager.versions.list", e))?;
+            versions.extend(
+                out.versions
+                    .into_iter()
+                    .filter(|v| v.state == State::Enabled),
+            );
+            if out.next_page_token.is_empty() {
+                break;
+            }
+            page = out.next_page_token;
+        }
+        versions.sort_by_key(|v| std::cmp::Reverse(number(&v.name)));
+        Ok(versions)
+    }
+
+    async fn access(&self, version: &SecretVersion) -> Result<Versioned, StoreError> {
+        let id = version_id(&version.name);
+        let out = self
+            .client
+            .access_secret_version()
+            .set_name(&version.name)
+            .send()
+            .await
+            .map_err(|e| self.error("secretmanager.versions.access", e))?;
+        let malformed = |problem: String| StoreError::Malformed {
+            store: self.name(),
+            problem: format!("version {id}: {problem}"),
+        };
+        let data = out.payload.map(|p| p.data).unwrap_or_default();
+        let value = serde_json::from_slice(&data)
+            .map_err(|e| malformed(format!("is not a JSON secret document ({e})")))?;
+        let document = SecretDocument::from_value(value).map_err(|e| malformed(e.to_string()))?;
+        Ok(Versioned {
+            version: id.to_owned(),
+            document,
+        })
+    }
+
+    fn empty(&self) -> StoreError {
+        StoreError::NotFound {
+            store: self.name(),
+            hint: "it has no enabled version; add one holding the active user's credential".into(),
+        }
+    }
+}
+
+/// `projects/p/secrets/s/versions/7` -> `7`
+fn version_id(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+fn number(name: &str) -> u64 {
+    version_id(name).parse().unwrap_or(0)
+}
+
+#[async_trait]
+impl SecretStore for GcpStore {
+    fn describe(&self) -> String {
+        self.name()
+    }
+
+    async fn read(&self) -> Result<StoreState, StoreError> {
+        let versions = self.enabled().await?;
+        let newest = versions.first().ok_or_else(|| self.empty())?;
+        let current = self.access(newest).await?;
+        let previous = match versions.get(1) {
+            Some(v) => Some(self.access(v).await?),
+            None => None,
+        };
+        let published_at = newest
+            .create_time
+            .as_ref()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds(), 0));
+        Ok(StoreState {
+            current,
+            previous,
+            published_at,
+        })
+    }
+
+    async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
+        let versions = self.enabled().await?;
+        let newest = versions.first().ok_or_else(|| self.empty())?;
+        let current = version_id(&newest.name).to_owned();
+        if current != request.replaces {
+            // A retry of a publish that landed shows its document on top.
+            if self.access(newest).await?.document == *request.document {
+                return Ok(current);
+            }
+            return Err(StoreError::Conflict {
+                store: self.name(),
+                expected: request.replaces.into(),
+                found: current,
+            });
+        }
+        let body = serde_json::to_vec(&request.document.to_value()).map_err(|e| {
+            StoreError::Malformed {
+                store: self.name(),
+                problem: format!("cannot encode the document: {e}"),
+            }
+        })?;
+        let added = self
+            .client
+            .add_secret_version()
+            .set_parent(&self.secret)
+            .set_payload(SecretPayload::new().set_data(body))
+            .send()
+            .await
+            .map_err(|e| self.error("secretmanager.versions.add", e))?;
+        let ours = number(&added.name);
+        // The second half of the compare-and-swap: nobody slipped in.
+        let after = self.enabled().await?;
+        let below = after
+            .iter()
+            .map(|v| number(&v.name))
+            .find(|n| *n < ours)
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        let newest = after.first().map(|v| number(&v.name)).unwrap_or_default();
+        if newest != ours {
+            return Err(StoreError::Conflict {
+                store: self.name(),
+                expected: ours.to_string(),
+                found: format!("{newest} (added by another writer right after ours)"),
+            });
+        }
+        if below != request.replaces {
+            return Err(StoreError::Conflict {
+                store: self.name(),
+                expected: request.replaces.into(),
+                found: format!("{below} (added beside ours, version {ours})"),
+            });
+        }
+        Ok(ours.to_string())
+    }
+}

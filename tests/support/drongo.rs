@@ -1,0 +1,104 @@
+//! GCP Secret Manager emulated by `drongo server` (PyPI `drongo`, installed
+//! into a virtualenv by .ci/run) on a free loopback port. drongo serves the
+//! Secret Manager REST API (v1) that the Rust client speaks.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PROJECT: &str = "seesaw-test";
+
+pub struct Drongo {
+    pub url: String,
+    child: Child,
+}
+
+impl Drop for Drongo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drongo {
+    /// Starts drongo; `None` (outside CI) when it is not installed.
+    pub fn start() -> Option<Drongo> {
+        let Some(bin) = super::moto::on_path("DRONGO", "drongo") else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "drongo is missing in CI (.ci/run installs it)"
+            );
+            eprintln!("drongo not installed: skipping (pip install drongo)");
+            return None;
+        };
+        let port = super::moto::free_port();
+        let child = Command::new(bin)
+            .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start drongo");
+        let started = Instant::now();
+        let url = format!("http://127.0.0.1:{port}");
+        loop {
+            let up = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+            if up {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "drongo did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(Drongo { url, child })
+    }
+
+    /// A plain HTTP call to drongo (test setup, not the code under test).
+    async fn call(&self, method: &str, path: &str, body: &serde_json::Value) -> serde_json::Value {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let body = body.to_string();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "drongo: {head}\n{body}");
+        serde_json::from_str(body).unwrap()
+    }
+
+    /// Creates `secret` holding `document` as its only version.
+    pub async fn create(&self, secret: &str, document: &serde_json::Value) {
+        self.call(
+            "POST",
+            &format!("/v1/projects/{PROJECT}/secrets?secretId={secret}"),
+            &serde_json::json!({"replication": {"automatic": {}}}),
+        )
+        .await;
+        self.add(secret, document).await;
+    }
+
+    /// Adds a version, as another writer would.
+    pub async fn add(&self, secret: &str, document: &serde_json::Value) {
+        use base64::Engine;
+        let data = base64::engine::general_purpose::STANDARD.encode(document.to_string());
+        self.call(
+            "POST",
+            &format!("/v1/projects/{PROJECT}/secrets/{secret}:addVersion"),
+            &serde_json::json!({"payload": {"data": data}}),
+        )
+        .await;
+    }
+
+    pub fn config(&self, secret: &str) -> seesaw::config::GcpStoreConfig {
+        seesaw::config::GcpStoreConfig {
+            project: PROJECT.into(),
+            secret: secret.into(),
+            endpoint: Some(self.url.clone()),
+        }
+    }
+}
