@@ -3,11 +3,12 @@
 
 mod support;
 
-use seesaw::store::{AwsStore, FileStore, GcpStore, SecretStore};
+use seesaw::store::{AwsStore, AzureStore, FileStore, GcpStore, SecretStore};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use support::conformance;
 use support::drongo::Drongo;
+use support::keyvault::{Mode, Vault};
 use support::moto::{ErrorProxy, Moto};
 use support::seesaw::Target;
 
@@ -291,4 +292,64 @@ async fn aws_throttling_is_retried_then_classified_and_denied_names_the_permissi
         "{err}"
     );
     assert!(err.to_string().contains("policies/aws/README.md"), "{err}");
+}
+
+#[tokio::test]
+async fn azure_store_conformance() {
+    let vault = Vault::start();
+    vault.set("conformance", &conformance::adopted());
+    let store = AzureStore::connect(&vault.config("conformance")).unwrap();
+    conformance::run(&store).await;
+    conformance::not_found(&AzureStore::connect(&vault.config("no-such-secret")).unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_full_rotation_with_azure_key_vault_as_the_store() {
+    let vault = Vault::start();
+    let t = Target::new(["app_a", "app_b"]).await;
+    vault.set("app-db", &initial());
+    let store = AzureStore::connect(&vault.config("app-db")).unwrap();
+    let yaml = format!(
+        "azure: {{ vault_url: \"{}\", secret: app-db, ca_file: \"{}\" }}",
+        vault.url,
+        vault.ca_file.display()
+    );
+    rotate_three_times(&t, &yaml, &store).await;
+    assert_eq!(vault.versions("app-db"), 4, "one version per rotation");
+}
+
+#[tokio::test]
+async fn azure_throttling_is_retried_then_classified_and_denied_names_the_permission() {
+    let vault = Vault::start();
+    vault.set("throttled", &conformance::adopted());
+    let store = AzureStore::connect(&vault.config("throttled")).unwrap();
+    // Two 429s: the client's own retry absorbs them.
+    vault.set_mode(Mode::Throttle(2));
+    let state = store.read().await.expect("retried and then succeeded");
+    assert_eq!(state.current.document.username().unwrap(), "app_a");
+    assert_eq!(vault.throttled(), 2);
+
+    // Throttled throughout: a transient error, for the caller's backoff.
+    vault.set_mode(Mode::Throttle(1000));
+    let err = store.read().await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(err.to_string().contains(&vault.url), "{err}");
+
+    // Denied: names the permission, the role and the policy file.
+    vault.set_mode(Mode::Deny);
+    let err = store.read().await.unwrap_err();
+    assert_eq!(err.kind(), "denied", "{err}");
+    assert!(
+        err.to_string()
+            .contains("Microsoft.KeyVault/vaults/secrets/getSecret/action"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("Key Vault Secrets Officer"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("policies/azure/README.md"),
+        "{err}"
+    );
 }

@@ -3,6 +3,7 @@
 
 pub mod conformance;
 pub mod drongo;
+pub mod keyvault;
 pub mod kube;
 pub mod moto;
 pub mod pg;
