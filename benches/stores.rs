@@ -1,6 +1,7 @@
 //! Publish latency per store on loopback: median and p99 of PUBLISHES
 //! (default 200) publishes, each a full read + publish as a rotation does.
-//! The AWS store is measured against moto_server when it is installed.
+//! AWS is measured against moto_server and GCP against drongo when they are
+//! installed, Azure against the HTTPS fake Key Vault in tests/support.
 //! `cargo bench --bench stores`
 
 #[path = "../tests/support/mod.rs"]
@@ -36,6 +37,14 @@ async fn measure(store: &dyn SecretStore, n: usize) -> (Duration, Duration) {
     (samples[n / 2], samples[(n * 99 / 100).min(n - 1)])
 }
 
+fn report(store: &str, against: &str, (median, p99): (Duration, Duration)) {
+    println!(
+        "  {store:<6} median {:>7.2} ms   p99 {:>7.2} ms   {against}",
+        median.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
+}
+
 fn main() {
     let n: usize = std::env::var("PUBLISHES")
         .ok()
@@ -51,22 +60,27 @@ fn main() {
             json!({"current": {"username": "app_a", "password": "p"}}).to_string(),
         )
         .unwrap();
-        let (median, p99) = measure(&FileStore::new(path), n).await;
-        println!(
-            "  file   median {:>7.2} ms   p99 {:>7.2} ms",
-            median.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3
-        );
+        report("file", "", measure(&FileStore::new(path), n).await);
+        let initial = json!({"username": "app_a", "password": "p"});
         if let Some(moto) = support::moto::Moto::start() {
-            moto.create("bench/app", &json!({"username": "app_a", "password": "p"}))
-                .await;
+            moto.create("bench/app", &initial).await;
             let store = seesaw::store::AwsStore::connect(&moto.config("bench/app")).await;
-            let (median, p99) = measure(&store, n).await;
-            println!(
-                "  aws    median {:>7.2} ms   p99 {:>7.2} ms   (moto_server)",
-                median.as_secs_f64() * 1e3,
-                p99.as_secs_f64() * 1e3
-            );
+            report("aws", "(moto_server)", measure(&store, n).await);
         }
+        if let Some(drongo) = support::drongo::Drongo::start() {
+            drongo.create("bench-app", &initial).await;
+            let store = seesaw::store::GcpStore::connect(&drongo.config("bench-app"))
+                .await
+                .unwrap();
+            report("gcp", "(drongo)", measure(&store, n).await);
+        }
+        let vault = support::keyvault::Vault::start();
+        vault.set("bench-app", &initial);
+        let store = seesaw::store::AzureStore::connect(&vault.config("bench-app")).unwrap();
+        report(
+            "azure",
+            "(fake Key Vault over TLS)",
+            measure(&store, n).await,
+        );
     });
 }

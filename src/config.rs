@@ -1011,6 +1011,36 @@ targets:
     }
 
     #[test]
+    fn cloud_stores_parse_and_their_mistakes_are_named() {
+        let with =
+            |store: &str| parse(&GOOD.replace("      file: { path: ./demo-secret.json }", store));
+        let t = with("      gcp: { project: p, secret: app-db }").unwrap();
+        assert_eq!(t.targets[0].store.backend(), "gcp");
+        let t = with("      azure: { vault_url: \"https://v.vault.azure.net\", secret: app-db, ca_file: ca.pem }")
+            .unwrap();
+        match &t.targets[0].store {
+            StoreConfig::Azure(a) => {
+                assert_eq!(a.ca_file.as_deref(), Some(Path::new("/etc/seesaw/ca.pem")))
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = with("      gcp: { project: p, secret: projects/p/secrets/app-db }").unwrap_err();
+        assert!(
+            e.message.contains("put the project under gcp.project"),
+            "{e}"
+        );
+        let e = with("      azure: { vault_url: \"http://v.vault.azure.net\", secret: s }")
+            .unwrap_err();
+        assert!(e.message.contains("only speaks HTTPS"), "{e}");
+        let e =
+            with("      gcp: { project: p, secret: s }\n      aws: { secret_id: x }").unwrap_err();
+        assert!(e.message.contains("got several"), "{e}");
+        let e = with("      gcp: { project: p, secrt: s }").unwrap_err();
+        assert!(e.to_string().contains("secrt"), "{e}");
+        assert!(e.to_string().contains("target \"demo\""), "{e}");
+    }
+
+    #[test]
     fn bad_enum_value_lists_the_choices() {
         let e = parse(&GOOD.replace("tls: disable", "tls: tsl")).unwrap_err();
         assert_eq!(e.key, "database.tls");

@@ -23,6 +23,10 @@ const CURRENT: &str = "AWSCURRENT";
 const PREVIOUS: &str = "AWSPREVIOUS";
 const PENDING: &str = "AWSPENDING";
 const POLICY: &str = "policies/aws/README.md";
+const GET: &str = "GetSecretValue";
+const DESCRIBE: &str = "DescribeSecret";
+const PUT: &str = "PutSecretValue";
+const STAGE: &str = "UpdateSecretVersionStage";
 
 pub struct AwsStore {
     client: Client,
@@ -30,6 +34,10 @@ pub struct AwsStore {
 }
 
 impl AwsStore {
+    /// Every IAM action this store uses, in the `secretsmanager:`
+    /// namespace (policies/aws grants these).
+    pub const PERMISSIONS: [&'static str; 4] = [GET, DESCRIBE, PUT, STAGE];
+
     pub async fn connect(config: &AwsStoreConfig) -> AwsStore {
         crate::install_crypto_provider();
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
@@ -102,7 +110,7 @@ impl AwsStore {
             Err(e) if stage != CURRENT && e.code() == Some("ResourceNotFoundException") => {
                 return Ok(None)
             }
-            Err(e) => return Err(self.error("GetSecretValue", e)),
+            Err(e) => return Err(self.error(GET, e)),
         };
         let text = out.secret_string().ok_or_else(|| StoreError::Malformed {
             store: self.name(),
@@ -162,7 +170,7 @@ impl SecretStore for AwsStore {
             .secret_id(&self.secret_id)
             .send()
             .await
-            .map_err(|e| self.error("DescribeSecret", e))?;
+            .map_err(|e| self.error(DESCRIBE, e))?;
         let stages = described
             .version_ids_to_stages()
             .cloned()
@@ -207,7 +215,7 @@ impl SecretStore for AwsStore {
             .version_stages(PENDING)
             .send()
             .await
-            .map_err(|e| self.error("PutSecretValue", e))?;
+            .map_err(|e| self.error(PUT, e))?;
         self.client
             .update_secret_version_stage()
             .secret_id(&self.secret_id)
@@ -216,7 +224,7 @@ impl SecretStore for AwsStore {
             .remove_from_version_id(request.replaces)
             .send()
             .await
-            .map_err(|e| match self.error("UpdateSecretVersionStage", e) {
+            .map_err(|e| match self.error(STAGE, e) {
                 // AWSCURRENT moved since DescribeSecret: another writer.
                 StoreError::Other { .. } => StoreError::Conflict {
                     store: self.name(),
@@ -233,7 +241,7 @@ impl SecretStore for AwsStore {
             .remove_from_version_id(request.token)
             .send()
             .await
-            .map_err(|e| self.error("UpdateSecretVersionStage", e))?;
+            .map_err(|e| self.error(STAGE, e))?;
         Ok(request.token.to_owned())
     }
 }

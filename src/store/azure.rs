@@ -42,6 +42,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 const POLICY: &str = "policies/azure/README.md";
+const GET: &str = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
+const LIST: &str = "Microsoft.KeyVault/vaults/secrets/readMetadata/action";
+const SET: &str = "Microsoft.KeyVault/vaults/secrets/setSecret/action";
 const TAG_VERSION: &str = "seesaw-version";
 const TAG_USER: &str = "seesaw-user";
 const TAG_REPLACES: &str = "seesaw-replaces";
@@ -60,6 +63,9 @@ struct Listed {
 }
 
 impl AzureStore {
+    /// Every data action this store uses (policies/azure grants these).
+    pub const PERMISSIONS: [&'static str; 3] = [GET, LIST, SET];
+
     pub fn connect(config: &AzureStoreConfig) -> Result<AzureStore, StoreError> {
         crate::install_crypto_provider();
         let name = format!(
@@ -159,9 +165,9 @@ impl AzureStore {
             .client
             .get_secret(&self.secret, Some(options))
             .await
-            .map_err(|e| self.error("Microsoft.KeyVault/vaults/secrets/getSecret/action", e))?
+            .map_err(|e| self.error(GET, e))?
             .into_model()
-            .map_err(|e| self.error("Microsoft.KeyVault/vaults/secrets/getSecret/action", e))?;
+            .map_err(|e| self.error(GET, e))?;
         let id = secret
             .id
             .as_deref()
@@ -186,7 +192,6 @@ impl AzureStore {
     }
 
     async fn versions(&self) -> Result<Vec<Listed>, StoreError> {
-        const LIST: &str = "Microsoft.KeyVault/vaults/secrets/readMetadata/action";
         let mut pager = self
             .client
             .list_secret_properties_versions(&self.secret, None)
@@ -311,7 +316,6 @@ impl SecretStore for AzureStore {
     }
 
     async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
-        const SET: &str = "Microsoft.KeyVault/vaults/secrets/setSecret/action";
         let (current, secret) = self.get(None).await?;
         if tag(&secret, TAG_VERSION) == Some(request.token) {
             return Ok(current.version); // a retry of a publish that landed

@@ -30,6 +30,9 @@ use google_cloud_secretmanager_v1::client::SecretManagerService;
 use google_cloud_secretmanager_v1::model::{secret_version::State, SecretPayload, SecretVersion};
 
 const POLICY: &str = "policies/gcp/README.md";
+const LIST: &str = "secretmanager.versions.list";
+const ACCESS: &str = "secretmanager.versions.access";
+const ADD: &str = "secretmanager.versions.add";
 
 pub struct GcpStore {
     client: SecretManagerService,
@@ -38,6 +41,9 @@ pub struct GcpStore {
 }
 
 impl GcpStore {
+    /// Every IAM permission this store uses (policies/gcp grants these).
+    pub const PERMISSIONS: [&'static str; 3] = [LIST, ACCESS, ADD];
+
     /// Builds the client; fails when no credentials can be found.
     pub async fn connect(config: &GcpStoreConfig) -> Result<GcpStore, StoreError> {
         crate::install_crypto_provider();
@@ -146,7 +152,7 @@ impl GcpStore {
                 .set_page_token(page)
                 .send()
                 .await
-                .map_err(|e| self.error("secretmanager.versions.list", e))?;
+                .map_err(|e| self.error(LIST, e))?;
             versions.extend(
                 out.versions
                     .into_iter()
@@ -169,7 +175,7 @@ impl GcpStore {
             .set_name(&version.name)
             .send()
             .await
-            .map_err(|e| self.error("secretmanager.versions.access", e))?;
+            .map_err(|e| self.error(ACCESS, e))?;
         let malformed = |problem: String| StoreError::Malformed {
             store: self.name(),
             problem: format!("version {id}: {problem}"),
@@ -254,7 +260,7 @@ impl SecretStore for GcpStore {
             .set_payload(SecretPayload::new().set_data(body))
             .send()
             .await
-            .map_err(|e| self.error("secretmanager.versions.add", e))?;
+            .map_err(|e| self.error(ADD, e))?;
         let ours = number(&added.name);
         // The second half of the compare-and-swap: nobody slipped in.
         let after = self.enabled().await?;
