@@ -123,6 +123,15 @@ pub enum Command {
         /// Only this target.
         target: Option<String>,
     },
+    /// Serve AWS Secrets Manager rotation events (createSecret, setSecret,
+    /// testSecret, finishSecret) from the Lambda runtime API. Entered
+    /// automatically when AWS_LAMBDA_RUNTIME_API is set, so this binary can
+    /// be the function's `bootstrap`. Needs no config file: the secret
+    /// names the database; the environment sets SEESAW_DB_TLS
+    /// (disable|require|verify-full, default verify-full), SEESAW_DB_CA_FILE,
+    /// SEESAW_USERS (app_a,app_b) and SEESAW_STANDBY_SESSIONS
+    /// (fail|wait|terminate, default fail).
+    Lambda,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,11 +4,20 @@ use clap::Parser;
 
 fn main() {
     seesaw::install_crypto_provider();
-    let cli = seesaw::cli::Cli::parse();
+    // In a Lambda sandbox the binary is `bootstrap`, started with no
+    // arguments: serve rotation events, logging JSON.
+    let cli =
+        if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() && std::env::args_os().len() == 1 {
+            seesaw::cli::Cli::parse_from(["seesaw", "--log-format", "json", "lambda"])
+        } else {
+            seesaw::cli::Cli::parse()
+        };
     // The daemon's log is its main output: one line per step by default.
     let daemon = matches!(
         cli.command,
-        seesaw::cli::Command::Run { .. } | seesaw::cli::Command::Follow { .. }
+        seesaw::cli::Command::Run { .. }
+            | seesaw::cli::Command::Follow { .. }
+            | seesaw::cli::Command::Lambda
     );
     seesaw::telemetry::init(cli.log_format, cli.verbose.max(daemon as u8));
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -43,6 +43,9 @@ pub trait Session: Send {
     async fn revoke_membership(&mut self, group: &str, role: &str) -> Result<(), DbError>;
     /// Sets `role`'s password. Engines send a verifier, never the plaintext.
     async fn set_password(&mut self, role: &str, password: &SecretString) -> Result<(), DbError>;
+    /// Creates `role` able to log in, with no password and no memberships
+    /// (the Lambda's `<user>_clone` convention).
+    async fn create_login_role(&mut self, role: &str) -> Result<(), DbError>;
 }
 
 /// The advisory-lock key of a target: a stable hash of its name, the same

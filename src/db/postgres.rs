@@ -311,4 +311,15 @@ impl Session for PgSession {
             .await
             .map_err(|e| self.error(format!("set the password of {role:?}"), e))
     }
+
+    async fn create_login_role(&mut self, role: &str) -> Result<(), DbError> {
+        // No password yet (it cannot log in until one is set): the caller
+        // sets it next, as a verifier, like any standby's.
+        self.act_as_session_user().await?;
+        let sql = format!("CREATE ROLE {} LOGIN", escape_identifier(role));
+        self.client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| self.error(format!("create the login role {role:?}"), e))
+    }
 }

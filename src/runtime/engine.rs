@@ -43,6 +43,9 @@ pub struct Engine {
 
 /// What the steps produce and later steps consume.
 struct Scratch {
+    /// The password to set, when the caller chose it (the Lambda's
+    /// createSecret did); else one is generated.
+    password: Option<SecretString>,
     /// The standby's new login, between set_password and publish.
     new: Option<Credential>,
     /// Idempotency token of this run's publish: a retried call reuses it,
@@ -169,14 +172,42 @@ impl Engine {
     ) -> Result<Report, Error> {
         let mut seen = self.observe(!options.dry_run, progress).await?;
         let plan = rotation::rotate(&seen.observation, &self.policy(), options.force);
-        self.run(plan, &mut seen, options.dry_run, progress).await
+        self.run(plan, &mut seen, options.dry_run, None, progress)
+            .await
+    }
+
+    /// The Lambda's `setSecret`: observe and decide exactly as a rotation
+    /// does (lock, the current credential logs in, every gate), then give
+    /// the standby `password` and prove it logs in. Publishing is left to
+    /// `finishSecret`.
+    pub async fn set_standby(
+        &self,
+        username: &str,
+        password: SecretString,
+        progress: &dyn Progress,
+    ) -> Result<Report, Error> {
+        let mut seen = self.observe(true, progress).await?;
+        let mut plan = rotation::rotate(&seen.observation, &self.policy(), false);
+        if plan.to != username && !plan.is_blocked() {
+            return Err(Error::Inconsistent {
+                target: self.name().into(),
+                message: format!(
+                    "the pending version is for {username:?}, but the standby is {:?}; the secret's current version changed since createSecret. Remove the AWSPENDING stage and rotate again",
+                    plan.to
+                ),
+            });
+        }
+        plan.steps
+            .retain(|s| !matches!(s, Step::Publish { .. } | Step::Propagate { .. }));
+        self.run(plan, &mut seen, false, Some(password), progress)
+            .await
     }
 
     /// Republishes the previous version after proving it still logs in.
     pub async fn rollback(&self, dry_run: bool, progress: &dyn Progress) -> Result<Report, Error> {
         let mut seen = self.observe(false, progress).await?;
         let plan = rotation::rollback(&seen.observation);
-        self.run(plan, &mut seen, dry_run, progress).await
+        self.run(plan, &mut seen, dry_run, None, progress).await
     }
 
     async fn run(
@@ -184,6 +215,7 @@ impl Engine {
         plan: Plan,
         seen: &mut Observed,
         dry_run: bool,
+        password: Option<SecretString>,
         progress: &dyn Progress,
     ) -> Result<Report, Error> {
         if plan.is_blocked() {
@@ -203,6 +235,7 @@ impl Engine {
         }
         let started = Instant::now();
         let mut scratch = Scratch {
+            password,
             new: None,
             token: run_token(),
             published: None,
@@ -389,7 +422,10 @@ impl Engine {
                 Ok(format!("revoked {group:?}"))
             }
             Step::SetPassword { role, by } => {
-                let password: SecretString = self.config.password.generate();
+                let password: SecretString = scratch
+                    .password
+                    .clone()
+                    .unwrap_or_else(|| self.config.password.generate());
                 let session = self.actor(*by, seen, &mut own).await?;
                 session.set_password(role, &password).await.map_err(
                     self.db_error(format!("set the password of standby {role:?}"), None),

@@ -7,6 +7,8 @@ pub mod daemon;
 mod engine;
 mod follow;
 mod inspect;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 mod observe;
 mod report;
 

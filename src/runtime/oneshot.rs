@@ -53,6 +53,9 @@ impl Printer {
 /// Runs the command; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     let out = Printer(cli.output);
+    if let Command::Lambda = &cli.command {
+        return lambda().await;
+    }
     if let Command::Run {
         http_addr,
         rotate_now,
@@ -230,10 +233,30 @@ async fn execute(
             out.print(&passes, |p| output::follow(p));
             Ok(0)
         }
-        Command::Run { .. } => unreachable!("handled before the config is loaded"),
+        Command::Run { .. } | Command::Lambda => {
+            unreachable!("handled before the config is loaded")
+        }
         Command::SetupSql { target } => {
             print!("{}", crate::setup_sql::render(config.target(target)?));
             Ok(0)
         }
     }
+}
+
+#[cfg(feature = "lambda")]
+async fn lambda() -> i32 {
+    match crate::runtime::lambda::serve().await {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+#[cfg(not(feature = "lambda"))]
+async fn lambda() -> i32 {
+    eprintln!("error: this seesaw was built without the `lambda` feature; cargo build --release --features lambda");
+    2
 }

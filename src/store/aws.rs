@@ -112,22 +112,29 @@ impl AwsStore {
             }
             Err(e) => return Err(self.error(GET, e)),
         };
-        let text = out.secret_string().ok_or_else(|| StoreError::Malformed {
+        self.parse(stage, &out).map(Some)
+    }
+
+    /// The document a GetSecretValue answer holds; `what` names it.
+    fn parse(
+        &self,
+        what: &str,
+        out: &aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput,
+    ) -> Result<Versioned, StoreError> {
+        let malformed = |problem: String| StoreError::Malformed {
             store: self.name(),
-            problem: format!("{stage} has no SecretString (binary secrets are not supported)"),
+            problem: format!("{what}: {problem}"),
+        };
+        let text = out.secret_string().ok_or_else(|| {
+            malformed("has no SecretString (binary secrets are not supported)".into())
         })?;
-        let value = serde_json::from_str(text).map_err(|e| StoreError::Malformed {
-            store: self.name(),
-            problem: format!("{stage} is not a JSON secret document ({e})"),
-        })?;
-        let document = SecretDocument::from_value(value).map_err(|e| StoreError::Malformed {
-            store: self.name(),
-            problem: format!("{stage}: {e}"),
-        })?;
-        Ok(Some(Versioned {
+        let value = serde_json::from_str(text)
+            .map_err(|e| malformed(format!("is not a JSON secret document ({e})")))?;
+        let document = SecretDocument::from_value(value).map_err(|e| malformed(e.to_string()))?;
+        Ok(Versioned {
             version: out.version_id().unwrap_or_default().to_owned(),
             document,
-        }))
+        })
     }
 }
 
@@ -164,17 +171,7 @@ impl SecretStore for AwsStore {
     }
 
     async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
-        let described = self
-            .client
-            .describe_secret()
-            .secret_id(&self.secret_id)
-            .send()
-            .await
-            .map_err(|e| self.error(DESCRIBE, e))?;
-        let stages = described
-            .version_ids_to_stages()
-            .cloned()
-            .unwrap_or_default();
+        let stages = self.stages().await?;
         let current = stages
             .iter()
             .find(|(_, s)| s.iter().any(|x| x == CURRENT))
@@ -190,41 +187,11 @@ impl SecretStore for AwsStore {
                 found: current,
             });
         }
-        if let Some((stuck, _)) = stages.iter().find(|(v, s)| {
-            s.iter().any(|x| x == PENDING) && !s.iter().any(|x| x == CURRENT) && *v != request.token
-        }) {
-            return Err(StoreError::Other {
-                store: self.name(),
-                message: format!(
-                    "version {stuck} is still staged AWSPENDING by an earlier rotation that did not finish; seesaw will not overwrite it. Check that rotation, then remove the stage: aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSPENDING --remove-from-version-id {stuck}",
-                    self.secret_id
-                ),
-            });
-        }
-        let body = serde_json::to_string(&request.document.to_value()).map_err(|e| {
-            StoreError::Malformed {
-                store: self.name(),
-                problem: format!("cannot encode the document: {e}"),
-            }
-        })?;
-        self.client
-            .put_secret_value()
-            .secret_id(&self.secret_id)
-            .client_request_token(request.token)
-            .secret_string(body)
-            .version_stages(PENDING)
-            .send()
+        self.no_stuck_pending(&stages, request.token)?;
+        self.put_pending(request.token, request.document).await?;
+        self.make_current(request.token, request.replaces)
             .await
-            .map_err(|e| self.error(PUT, e))?;
-        self.client
-            .update_secret_version_stage()
-            .secret_id(&self.secret_id)
-            .version_stage(CURRENT)
-            .move_to_version_id(request.token)
-            .remove_from_version_id(request.replaces)
-            .send()
-            .await
-            .map_err(|e| match self.error(STAGE, e) {
+            .map_err(|e| match e {
                 // AWSCURRENT moved since DescribeSecret: another writer.
                 StoreError::Other { .. } => StoreError::Conflict {
                     store: self.name(),
@@ -233,15 +200,119 @@ impl SecretStore for AwsStore {
                 },
                 other => other,
             })?;
-        // The new version is current; it no longer needs the pending stage.
+        Ok(request.token.to_owned())
+    }
+}
+
+/// The stage-level calls: publish is put_pending + make_current, and the
+/// Lambda's four steps make them one per step.
+impl AwsStore {
+    /// Fails when a version other than `token` is staged `AWSPENDING`
+    /// without being current: an earlier rotation that did not finish,
+    /// whose pending password may already be set in the database.
+    pub fn no_stuck_pending(
+        &self,
+        stages: &std::collections::HashMap<String, Vec<String>>,
+        token: &str,
+    ) -> Result<(), StoreError> {
+        let stuck = stages.iter().find(|(v, s)| {
+            s.iter().any(|x| x == PENDING) && !s.iter().any(|x| x == CURRENT) && *v != token
+        });
+        match stuck {
+            Some((stuck, _)) => Err(StoreError::Other {
+                store: self.name(),
+                message: format!(
+                    "version {stuck} is still staged AWSPENDING by an earlier rotation that did not finish; seesaw will not overwrite it. Check that rotation, then remove the stage: aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSPENDING --remove-from-version-id {stuck}",
+                    self.secret_id
+                ),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Version id -> its staging labels.
+    pub async fn stages(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Vec<String>>, StoreError> {
+        let described = self
+            .client
+            .describe_secret()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|e| self.error(DESCRIBE, e))?;
+        Ok(described
+            .version_ids_to_stages()
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// The version `id` (optionally only if it carries `stage`); `None`
+    /// when it has no value yet.
+    pub async fn version_by_id(
+        &self,
+        id: &str,
+        stage: Option<&str>,
+    ) -> Result<Option<Versioned>, StoreError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .version_id(id)
+            .set_version_stage(stage.map(str::to_owned))
+            .send()
+            .await;
+        match out {
+            Ok(o) => self.parse(&format!("version {id}"), &o).map(Some),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
+            Err(e) => Err(self.error(GET, e)),
+        }
+    }
+
+    /// Adds `document` as the version `token`, staged `AWSPENDING`. A retry
+    /// with the same token and document adds nothing.
+    pub async fn put_pending(
+        &self,
+        token: &str,
+        document: &SecretDocument,
+    ) -> Result<(), StoreError> {
+        let body =
+            serde_json::to_string(&document.to_value()).map_err(|e| StoreError::Malformed {
+                store: self.name(),
+                problem: format!("cannot encode the document: {e}"),
+            })?;
+        self.client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .client_request_token(token)
+            .secret_string(body)
+            .version_stages(PENDING)
+            .send()
+            .await
+            .map_err(|e| self.error(PUT, e))?;
+        Ok(())
+    }
+
+    /// Moves `AWSCURRENT` from `current` to `token` (refused by Secrets
+    /// Manager if `AWSCURRENT` is elsewhere), then drops `AWSPENDING`.
+    pub async fn make_current(&self, token: &str, current: &str) -> Result<(), StoreError> {
+        self.client
+            .update_secret_version_stage()
+            .secret_id(&self.secret_id)
+            .version_stage(CURRENT)
+            .move_to_version_id(token)
+            .remove_from_version_id(current)
+            .send()
+            .await
+            .map_err(|e| self.error(STAGE, e))?;
         self.client
             .update_secret_version_stage()
             .secret_id(&self.secret_id)
             .version_stage(PENDING)
-            .remove_from_version_id(request.token)
+            .remove_from_version_id(token)
             .send()
             .await
             .map_err(|e| self.error(STAGE, e))?;
-        Ok(request.token.to_owned())
+        Ok(())
     }
 }

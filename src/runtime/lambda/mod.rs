@@ -1,0 +1,38 @@
+//! The AWS Secrets Manager rotation function: `seesaw lambda`, or the
+//! release binary as the Lambda's `bootstrap` (entered automatically when
+//! `AWS_LAMBDA_RUNTIME_API` is set).
+//!
+//! Secrets Manager calls it four times per rotation with the same
+//! `ClientRequestToken`: `createSecret`, `setSecret`, `testSecret`,
+//! `finishSecret`, retrying any step that fails. Each step checks before it
+//! acts, so a retry changes nothing that is already done (see `steps.rs`).
+//! `setSecret` runs the same engine as the daemon: lock, the current
+//! credential must log in (the confused-deputy check), the standby-session
+//! and membership gates, then the password as a SCRAM verifier.
+
+mod event;
+mod settings;
+mod steps;
+
+pub use event::{Rotation, Step};
+pub use settings::Settings;
+pub use steps::{handle, LambdaError};
+
+use lambda_runtime::{service_fn, LambdaEvent};
+
+/// Serves rotation events from the Lambda runtime API until the sandbox
+/// stops. Settings come from the environment once, at cold start.
+pub async fn serve() -> Result<(), String> {
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let settings = &settings;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<
+            aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent,
+        >| async move {
+            let rotation = Rotation::try_from(event.payload)?;
+            handle(&rotation, settings).await
+        },
+    ))
+    .await
+    .map_err(|e| format!("the Lambda runtime stopped: {e}"))
+}

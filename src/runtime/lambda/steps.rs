@@ -1,0 +1,668 @@
+//! The four steps. Each checks before it acts, so Secrets Manager's
+//! retries are safe:
+//!
+//! - `createSecret`: a pending version with the token already holding a
+//!   value -> done. Else the standby's document with a new password is put
+//!   as `AWSPENDING` under the token (PutSecretValue with the token as
+//!   `ClientRequestToken` is idempotent itself).
+//! - `setSecret`: the pending credential already logs in -> done. Else the
+//!   engine sets it: lock, the current credential logs in to the host the
+//!   secret names (confused deputy), the gates, the verifier, a login.
+//! - `testSecret`: the pending credential logs in as the user it names.
+//! - `finishSecret`: `AWSCURRENT` already on the token -> done. Else it is
+//!   moved there with `RemoveFromVersionId` (AWS moves `AWSPREVIOUS`).
+
+use super::event::{Rotation, Step};
+use super::settings::Settings;
+use crate::config::{AwsStoreConfig, Config, SessionPolicy, TlsMode};
+use crate::db::{Database, Postgres};
+use crate::error::Error;
+use crate::progress::NoProgress;
+use crate::runtime::Engine;
+use crate::secret::{Credential, SecretDocument};
+use crate::store::{AwsStore, SecretStore, StoreError};
+use lambda_runtime::Diagnostic;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Instant;
+
+const CURRENT: &str = "AWSCURRENT";
+const PENDING: &str = "AWSPENDING";
+/// Characters AWS's own rotation templates exclude for RDS: they break
+/// connection strings and shells.
+const EXCLUDE: &str = "/@\"'\\`";
+
+/// A step's failure: which step, which secret, what to do, and whether
+/// Secrets Manager's retry can succeed. Never holds a secret value.
+#[derive(Debug, thiserror::Error)]
+#[error("{step} of {secret}: {message}")]
+pub struct LambdaError {
+    pub step: String,
+    pub secret: String,
+    /// Short machine-readable class, e.g. `db_login_failed`.
+    pub kind: String,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl LambdaError {
+    pub fn fatal(step: &str, secret: &str, kind: &str, message: String) -> LambdaError {
+        LambdaError {
+            step: step.into(),
+            secret: secret.into(),
+            kind: kind.into(),
+            message,
+            retryable: false,
+        }
+    }
+
+    fn from_error(rotation: &Rotation, e: Error) -> LambdaError {
+        LambdaError {
+            step: rotation.step.to_string(),
+            secret: rotation.secret_id.clone(),
+            kind: e.kind().into(),
+            retryable: e.is_transient(),
+            message: e.to_string(),
+        }
+    }
+
+    fn from_store(rotation: &Rotation, e: StoreError) -> LambdaError {
+        LambdaError {
+            step: rotation.step.to_string(),
+            secret: rotation.secret_id.clone(),
+            kind: format!("store_{}", e.kind()),
+            retryable: e.is_transient(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// `Retryable.<kind>` or `Fatal.<kind>`: what the Lambda console and
+/// CloudWatch show as the error type.
+impl From<LambdaError> for Diagnostic {
+    fn from(e: LambdaError) -> Diagnostic {
+        Diagnostic {
+            error_type: format!(
+                "{}.{}",
+                if e.retryable { "Retryable" } else { "Fatal" },
+                e.kind
+            ),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// Runs one step; logs it as one JSON line with its duration.
+pub async fn handle(rotation: &Rotation, settings: &Settings) -> Result<(), LambdaError> {
+    let started = Instant::now();
+    let result = run(rotation, settings).await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    match &result {
+        Ok(outcome) => tracing::info!(
+            step = %rotation.step,
+            secret = %rotation.secret_id,
+            version = %rotation.token,
+            elapsed_ms,
+            "{outcome}"
+        ),
+        Err(e) => tracing::error!(
+            step = %rotation.step,
+            secret = %rotation.secret_id,
+            version = %rotation.token,
+            elapsed_ms,
+            retryable = e.retryable,
+            kind = %e.kind,
+            "{}", e.message
+        ),
+    }
+    result.map(|_| ())
+}
+
+async fn run(rotation: &Rotation, settings: &Settings) -> Result<&'static str, LambdaError> {
+    let fail = |kind: &str, message: String| {
+        LambdaError::fatal(rotation.step.as_str(), &rotation.secret_id, kind, message)
+    };
+    let store_err = |e| LambdaError::from_store(rotation, e);
+    let store = AwsStore::connect(&AwsStoreConfig {
+        secret_id: rotation.secret_id.clone(),
+        region: None,
+        endpoint_url: settings.endpoint_url.clone(),
+    })
+    .await;
+    let stages = store.stages().await.map_err(store_err)?;
+    let of_token = stages.get(&rotation.token);
+    let has = |stage: &str| of_token.is_some_and(|s| s.iter().any(|x| x == stage));
+    // Secrets Manager registers the token as AWSPENDING when a rotation
+    // starts; createSecret's PutSecretValue gives it a value. Only
+    // createSecret may meet a token not yet known (a rotation started by
+    // hand, or an emulator that does not pre-register it).
+    if has(CURRENT) && matches!(rotation.step, Step::CreateSecret | Step::FinishSecret) {
+        return Ok("already current: nothing to do");
+    }
+    match (rotation.step, of_token) {
+        (Step::CreateSecret, None) => {}
+        (_, None) => {
+            return Err(fail(
+                "unknown_version",
+                format!(
+                    "{} is not a version of the secret; only Secrets Manager's rotation (or createSecret) creates it",
+                    rotation.token
+                ),
+            ))
+        }
+        (_, Some(_)) if !has(PENDING) => {
+            return Err(fail(
+                "not_pending",
+                format!(
+                    "version {} is not staged AWSPENDING ({:?}); start a new rotation",
+                    rotation.token,
+                    of_token.cloned().unwrap_or_default()
+                ),
+            ))
+        }
+        _ => {}
+    }
+    match rotation.step {
+        Step::CreateSecret => create(rotation, settings, &store, &stages).await,
+        Step::SetSecret => set(rotation, settings, store).await,
+        Step::TestSecret => test(rotation, settings, &store).await,
+        Step::FinishSecret => {
+            let current = stages
+                .iter()
+                .find(|(_, s)| s.iter().any(|x| x == CURRENT))
+                .map(|(v, _)| v.clone())
+                .ok_or_else(|| fail("no_current", "the secret has no AWSCURRENT version".into()))?;
+            store
+                .make_current(&rotation.token, &current)
+                .await
+                .map_err(store_err)?;
+            Ok("AWSCURRENT moved to the new version")
+        }
+    }
+}
+
+async fn create(
+    rotation: &Rotation,
+    settings: &Settings,
+    store: &AwsStore,
+    stages: &HashMap<String, Vec<String>>,
+) -> Result<&'static str, LambdaError> {
+    let store_err = |e| LambdaError::from_store(rotation, e);
+    if store
+        .version_by_id(&rotation.token, Some(PENDING))
+        .await
+        .map_err(store_err)?
+        .is_some()
+    {
+        return Ok("pending version already created");
+    }
+    store
+        .no_stuck_pending(stages, &rotation.token)
+        .map_err(store_err)?;
+    let state = store.read().await.map_err(store_err)?;
+    let target = Target::from_document(rotation, settings, &state.current.document)?;
+    let password = target.config.targets[0].password.generate();
+    let pending = state
+        .current
+        .document
+        .with_credential(&Credential::new(target.standby.clone(), password));
+    store
+        .put_pending(&rotation.token, &pending)
+        .await
+        .map_err(store_err)?;
+    Ok("pending version created for the standby user")
+}
+
+async fn pending(rotation: &Rotation, store: &AwsStore) -> Result<SecretDocument, LambdaError> {
+    store
+        .version_by_id(&rotation.token, Some(PENDING))
+        .await
+        .map_err(|e| LambdaError::from_store(rotation, e))?
+        .map(|v| v.document)
+        .ok_or_else(|| {
+            LambdaError::fatal(
+                rotation.step.as_str(),
+                &rotation.secret_id,
+                "no_pending",
+                format!(
+                    "version {} has no value yet; createSecret must run first",
+                    rotation.token
+                ),
+            )
+        })
+}
+
+async fn set(
+    rotation: &Rotation,
+    settings: &Settings,
+    store: AwsStore,
+) -> Result<&'static str, LambdaError> {
+    let fail = |kind: &str, message: String| {
+        LambdaError::fatal(rotation.step.as_str(), &rotation.secret_id, kind, message)
+    };
+    let pending = pending(rotation, &store).await?;
+    let new = pending
+        .credential()
+        .map_err(|e| fail("malformed", format!("the pending version: {e}")))?;
+    let state = store
+        .read()
+        .await
+        .map_err(|e| LambdaError::from_store(rotation, e))?;
+    let target = Target::from_document(rotation, settings, &state.current.document)?;
+    if new.username != target.standby {
+        return Err(fail("inconsistent", format!(
+            "the pending version is for {:?}, but the standby of current user {:?} is {:?}; the secret changed since createSecret. Remove the AWSPENDING stage and rotate again",
+            new.username, target.active, target.standby
+        )));
+    }
+    let config = target.config.targets[0].clone();
+    let db = Postgres::new(&config.database)
+        .map_err(|e| fail("config", format!("the database in the secret: {e}")))?;
+    if login_as(&db, &new).await {
+        return Ok("the pending password is already set");
+    }
+    let admin = match state
+        .current
+        .document
+        .get("masterarn")
+        .and_then(Value::as_str)
+    {
+        Some(arn) => Some(master_credential(rotation, settings, arn).await?),
+        None => None,
+    };
+    if target.clone_convention {
+        ensure_clone(
+            rotation,
+            &db,
+            &state.current.document,
+            admin.as_ref(),
+            &target,
+        )
+        .await?;
+    }
+    let engine = Engine::with_backends(config, Box::new(db), Box::new(store), admin);
+    engine
+        .set_standby(&new.username, new.password.clone(), &NoProgress)
+        .await
+        .map_err(|e| LambdaError::from_error(rotation, e))?;
+    Ok("standby password set and verified")
+}
+
+async fn test(
+    rotation: &Rotation,
+    settings: &Settings,
+    store: &AwsStore,
+) -> Result<&'static str, LambdaError> {
+    let fail = |kind: &str, message: String| {
+        LambdaError::fatal(rotation.step.as_str(), &rotation.secret_id, kind, message)
+    };
+    let pending = pending(rotation, store).await?;
+    let new = pending
+        .credential()
+        .map_err(|e| fail("malformed", format!("the pending version: {e}")))?;
+    let target = Target::from_document(rotation, settings, &pending)?;
+    let db = Postgres::new(&target.config.targets[0].database)
+        .map_err(|e| fail("config", format!("the database in the secret: {e}")))?;
+    let mut session = db.login(&new).await.map_err(|e| LambdaError {
+        step: rotation.step.to_string(),
+        secret: rotation.secret_id.clone(),
+        kind: e.kind().into(),
+        retryable: e.is_transient(),
+        message: format!("the pending credential does not log in: {e}; setSecret must run first"),
+    })?;
+    let user = session
+        .probe()
+        .await
+        .map_err(|e| fail(e.kind(), e.to_string()))?;
+    if user != new.username {
+        return Err(fail(
+            "inconsistent",
+            format!(
+                "the pending credential logged in as {user:?}, not {:?}",
+                new.username
+            ),
+        ));
+    }
+    Ok("the pending credential logs in")
+}
+
+async fn login_as(db: &Postgres, credential: &Credential) -> bool {
+    match db.login(credential).await {
+        Ok(mut session) => session
+            .probe()
+            .await
+            .is_ok_and(|user| user == credential.username),
+        Err(_) => false,
+    }
+}
+
+/// The role named by the secret `masterarn` points at (RDS's convention).
+async fn master_credential(
+    rotation: &Rotation,
+    settings: &Settings,
+    arn: &str,
+) -> Result<Credential, LambdaError> {
+    let master = AwsStore::connect(&AwsStoreConfig {
+        secret_id: arn.to_owned(),
+        region: None,
+        endpoint_url: settings.endpoint_url.clone(),
+    })
+    .await;
+    let state = master
+        .read()
+        .await
+        .map_err(|e| LambdaError::from_store(rotation, e))?;
+    state.current.document.credential().map_err(|e| {
+        LambdaError::fatal(
+            rotation.step.as_str(),
+            &rotation.secret_id,
+            "malformed",
+            format!("the master secret {arn}: {e}"),
+        )
+    })
+}
+
+/// AWS's `<user>_clone` convention: the clone is created on the first
+/// rotation, with the memberships of `<user>` (so it can do what the
+/// application does), and needs the master credential to do so.
+async fn ensure_clone(
+    rotation: &Rotation,
+    db: &Postgres,
+    current: &SecretDocument,
+    admin: Option<&Credential>,
+    target: &Target,
+) -> Result<(), LambdaError> {
+    let fail = |kind: &str, message: String| {
+        LambdaError::fatal(rotation.step.as_str(), &rotation.secret_id, kind, message)
+    };
+    let db_err = |doing: &str, e: crate::db::DbError| LambdaError {
+        step: rotation.step.to_string(),
+        secret: rotation.secret_id.clone(),
+        kind: e.kind().into(),
+        retryable: e.is_transient(),
+        message: format!("{doing}: {e}"),
+    };
+    let active = current
+        .credential()
+        .map_err(|e| fail("malformed", format!("the current version: {e}")))?;
+    // The current credential must log in before anything is created (the
+    // confused-deputy check, also made again by the engine).
+    let mut own = db
+        .login(&active)
+        .await
+        .map_err(|e| db_err("log in with the current credential", e))?;
+    if own
+        .role_exists(&target.standby)
+        .await
+        .map_err(|e| db_err("look up the clone", e))?
+    {
+        return Ok(());
+    }
+    let Some(admin) = admin else {
+        return Err(fail("no_master", format!(
+            "{:?} does not exist, and creating it needs a master credential: add \"masterarn\" (the ARN of a secret holding a role with CREATEROLE) to the secret, or create the role yourself",
+            target.standby
+        )));
+    };
+    let memberships = own
+        .memberships(&target.active)
+        .await
+        .map_err(|e| db_err("read the memberships of the current user", e))?;
+    let mut session = db
+        .login(admin)
+        .await
+        .map_err(|e| db_err("log in with the master credential", e))?;
+    session
+        .create_login_role(&target.standby)
+        .await
+        .map_err(|e| db_err("create the clone", e))?;
+    for group in &memberships {
+        session
+            .grant_membership(group, &target.standby)
+            .await
+            .map_err(|e| db_err("copy a membership to the clone", e))?;
+    }
+    tracing::info!(
+        secret = %rotation.secret_id,
+        clone = %target.standby,
+        memberships = memberships.len(),
+        "created the clone user"
+    );
+    Ok(())
+}
+
+/// The target a secret describes: the pair, who is active, and a config
+/// for the engine built from the secret's fields and the environment (so
+/// it goes through the same validation as a config file).
+struct Target {
+    config: Config,
+    active: String,
+    standby: String,
+    /// The pair is `<user>` / `<user>_clone`, not given explicitly.
+    clone_convention: bool,
+}
+
+impl Target {
+    fn from_document(
+        rotation: &Rotation,
+        settings: &Settings,
+        document: &SecretDocument,
+    ) -> Result<Target, LambdaError> {
+        let fail = |message: String| {
+            LambdaError::fatal(
+                rotation.step.as_str(),
+                &rotation.secret_id,
+                "malformed",
+                message,
+            )
+        };
+        let active = document
+            .username()
+            .map_err(|e| fail(format!("the current version: {e}")))?
+            .to_owned();
+        let engine = document
+            .get("engine")
+            .and_then(Value::as_str)
+            .unwrap_or("postgres");
+        if !matches!(engine, "postgres" | "postgresql" | "aurora-postgresql") {
+            return Err(fail(format!(
+                "engine {engine:?} is not supported; seesaw rotates postgres"
+            )));
+        }
+        let host = document
+            .get("host")
+            .and_then(Value::as_str)
+            .ok_or_else(|| fail("the secret has no \"host\"".into()))?;
+        let port = match document.get("port") {
+            None => 5432,
+            Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
+            Some(Value::String(s)) => s.parse().unwrap_or(0),
+            Some(_) => 0,
+        };
+        if port == 0 || port > 65535 {
+            return Err(fail("\"port\" is not a TCP port".into()));
+        }
+        let dbname = document
+            .get("dbname")
+            .and_then(Value::as_str)
+            .unwrap_or("postgres");
+        let explicit = match document.get("seesaw").and_then(|s| s.get("users")) {
+            Some(Value::Array(names)) => {
+                let names: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
+                match names.as_slice() {
+                    [a, b] if a != b && !a.is_empty() && !b.is_empty() => {
+                        Some([a.to_string(), b.to_string()])
+                    }
+                    _ => {
+                        return Err(fail(
+                            "\"seesaw\": {\"users\": [...]} must name two different users".into(),
+                        ))
+                    }
+                }
+            }
+            Some(_) => return Err(fail("\"seesaw\": {\"users\": [...]} must be a list".into())),
+            None => settings.users.clone(),
+        };
+        let clone_convention = explicit.is_none();
+        let users = explicit.unwrap_or_else(|| {
+            let base = active.strip_suffix("_clone").unwrap_or(&active);
+            [base.to_owned(), format!("{base}_clone")]
+        });
+        if !users.contains(&active) {
+            return Err(fail(format!(
+                "the current user {active:?} is not one of the pair {users:?}"
+            )));
+        }
+        let standby = if users[0] == active {
+            users[1].clone()
+        } else {
+            users[0].clone()
+        };
+        let tls = match settings.tls {
+            TlsMode::Disable => "disable",
+            TlsMode::Require => "require",
+            TlsMode::VerifyFull => "verify-full",
+        };
+        let sessions = match settings.standby_sessions {
+            SessionPolicy::Fail => "fail",
+            SessionPolicy::Wait => "wait",
+            SessionPolicy::Terminate => "terminate",
+        };
+        let mut database = json!({
+            "engine": "postgres",
+            "host": host,
+            "port": port,
+            "dbname": dbname,
+            "tls": tls,
+            "users": users,
+            // The master credential, when there is one, is handed to the
+            // engine directly; "self" here only shapes messages.
+            "admin": "self",
+            "standby_sessions": sessions,
+        });
+        if let Some(ca) = &settings.ca_file {
+            database["ca_file"] = json!(ca);
+        }
+        let text = json!({
+            "targets": [{
+                "name": rotation.secret_id,
+                "database": database,
+                "password": {"exclude": EXCLUDE},
+                "store": {"aws": {"secret_id": rotation.secret_id}},
+            }]
+        })
+        .to_string();
+        let config = Config::parse(&text, "the secret", std::path::Path::new("/"))
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Target {
+            config,
+            active,
+            standby,
+            clone_convention,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn rotation() -> Rotation {
+        Rotation {
+            step: Step::CreateSecret,
+            secret_id: "arn:aws:secretsmanager:eu-west-1:1:secret:app-AbCdEf".into(),
+            token: "0".repeat(32),
+        }
+    }
+
+    fn doc(v: Value) -> SecretDocument {
+        SecretDocument::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn the_clone_convention_and_an_explicit_pair() {
+        let s = Settings::default();
+        let t = Target::from_document(
+            &rotation(),
+            &s,
+            &doc(json!({"username": "app", "password": "x", "host": "db"})),
+        )
+        .unwrap();
+        assert_eq!(
+            (t.active.as_str(), t.standby.as_str(), t.clone_convention),
+            ("app", "app_clone", true)
+        );
+        let t = Target::from_document(
+            &rotation(),
+            &s,
+            &doc(json!({"username": "app_clone", "password": "x", "host": "db"})),
+        )
+        .unwrap();
+        assert_eq!(t.standby, "app");
+        let t = Target::from_document(&rotation(), &s, &doc(json!({"username": "b", "password": "x", "host": "db", "seesaw": {"users": ["a", "b"]}}))).unwrap();
+        assert_eq!((t.standby.as_str(), t.clone_convention), ("a", false));
+        assert_eq!(t.config.targets[0].database.tls, TlsMode::VerifyFull);
+    }
+
+    #[test]
+    fn bad_secrets_are_named() {
+        let s = Settings::default();
+        for (v, says) in [
+            (
+                json!({"username": "c", "password": "x", "host": "db", "seesaw": {"users": ["a", "b"]}}),
+                "not one of the pair",
+            ),
+            (json!({"username": "a", "password": "x"}), "no \"host\""),
+            (
+                json!({"username": "a", "password": "x", "host": "db", "engine": "mysql"}),
+                "not supported",
+            ),
+            (
+                json!({"username": "a", "password": "x", "host": "db", "port": "http"}),
+                "not a TCP port",
+            ),
+        ] {
+            let e = Target::from_document(&rotation(), &s, &doc(v))
+                .err()
+                .unwrap();
+            assert!(e.to_string().contains(says), "{e}");
+            assert!(!e.to_string().contains("\"x\""));
+        }
+    }
+
+    #[test]
+    fn diagnostics_say_retryable_or_not() {
+        let mut e = LambdaError::fatal("setSecret", "s", "db_login_failed", "no".into());
+        assert_eq!(
+            Diagnostic::from(e.clone_for_test()).error_type,
+            "Fatal.db_login_failed"
+        );
+        e.retryable = true;
+        assert_eq!(Diagnostic::from(e).error_type, "Retryable.db_login_failed");
+    }
+
+    impl LambdaError {
+        fn clone_for_test(&self) -> LambdaError {
+            LambdaError {
+                step: self.step.clone(),
+                secret: self.secret.clone(),
+                kind: self.kind.clone(),
+                message: self.message.clone(),
+                retryable: self.retryable,
+            }
+        }
+    }
+
+    #[test]
+    fn the_pending_password_is_generated_without_excluded_characters() {
+        let t = Target::from_document(
+            &rotation(),
+            &Settings::default(),
+            &doc(json!({"username": "a", "password": "x", "host": "db"})),
+        )
+        .unwrap();
+        let p = t.config.targets[0].password.generate();
+        assert!(!p.expose_secret().chars().any(|c| EXCLUDE.contains(c)));
+    }
+}
