@@ -431,6 +431,39 @@ async fn ensure_clone(
     Ok(())
 }
 
+/// A target name (letters, digits, `-`, `_`, `.`; at most 63) for a secret
+/// id or ARN: its readable tail and a digest of the whole, so two secrets
+/// never share a name (it keys the advisory lock).
+fn target_name(secret_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(secret_id.as_bytes());
+    let tail: String = secret_id
+        .rsplit(':')
+        .next()
+        .unwrap_or(secret_id)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let tail: String = tail
+        .chars()
+        .rev()
+        .take(50)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!(
+        "{tail}-{:02x}{:02x}{:02x}{:02x}",
+        digest[0], digest[1], digest[2], digest[3]
+    )
+}
+
 /// The target a secret describes: the pair, who is active, and a config
 /// for the engine built from the secret's fields and the environment (so
 /// it goes through the same validation as a config file).
@@ -545,7 +578,7 @@ impl Target {
         }
         let text = json!({
             "targets": [{
-                "name": rotation.secret_id,
+                "name": target_name(&rotation.secret_id),
                 "database": database,
                 "password": {"exclude": EXCLUDE},
                 "store": {"aws": {"secret_id": rotation.secret_id}},

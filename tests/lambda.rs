@@ -1,0 +1,199 @@
+//! The Lambda rotation handler, called directly with Secrets Manager's four
+//! events, against moto_server and real PostgreSQL with password auth.
+
+mod support;
+
+use seesaw::config::TlsMode;
+use seesaw::runtime::lambda::{handle, Rotation, Settings, Step};
+use serde_json::{json, Value};
+use support::moto::Moto;
+use support::seesaw::{Target, ADMIN, ADMIN_PASSWORD, DB};
+
+const STEPS: [Step; 4] = [
+    Step::CreateSecret,
+    Step::SetSecret,
+    Step::TestSecret,
+    Step::FinishSecret,
+];
+
+fn settings(moto: &Moto) -> Settings {
+    Settings {
+        tls: TlsMode::Disable,
+        endpoint_url: Some(moto.url.clone()),
+        ..Settings::default()
+    }
+}
+
+async fn invoke(step: Step, secret: &str, token: &str, s: &Settings) -> Result<(), String> {
+    handle(
+        &Rotation {
+            step,
+            secret_id: secret.into(),
+            token: token.into(),
+        },
+        s,
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+async fn stage(moto: &Moto, secret: &str, stage: &str) -> Value {
+    let out = moto
+        .client()
+        .await
+        .get_secret_value()
+        .secret_id(secret)
+        .version_stage(stage)
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_str(out.secret_string().unwrap()).unwrap()
+}
+
+async fn logs_in(t: &Target, doc: &Value) -> bool {
+    t.cluster
+        .can_login(
+            doc["username"].as_str().unwrap(),
+            doc["password"].as_str().unwrap(),
+            DB,
+        )
+        .await
+}
+
+/// A secret in the RDS shape for `t`'s first user, and a master secret.
+async fn secrets(moto: &Moto, t: &Target, extra: Value) -> String {
+    moto.create(
+        "rds/master",
+        &json!({"username": ADMIN, "password": ADMIN_PASSWORD, "engine": "postgres",
+                 "host": "127.0.0.1", "port": t.cluster.port, "dbname": DB}),
+    )
+    .await;
+    let mut doc = json!({"engine": "postgres", "host": "127.0.0.1", "port": t.cluster.port,
+        "dbname": DB, "username": t.users[0], "password": "initial-Password-1",
+        "masterarn": "rds/master"});
+    for (k, v) in extra.as_object().unwrap() {
+        doc[k] = v.clone();
+    }
+    moto.create("rds/app", &doc).await;
+    "rds/app".into()
+}
+
+#[tokio::test]
+async fn three_rotations_alternate_and_every_step_is_idempotent() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(&moto, &t, json!({"seesaw": {"users": ["app_a", "app_b"]}})).await;
+    let s = settings(&moto);
+    for (n, expected) in ["app_b", "app_a", "app_b"].iter().enumerate() {
+        let token = format!("{:032x}", n + 1);
+        for step in STEPS {
+            invoke(step, &secret, &token, &s).await.unwrap();
+            // Secrets Manager retries a step: the second call changes nothing.
+            invoke(step, &secret, &token, &s)
+                .await
+                .unwrap_or_else(|e| panic!("retried {step}: {e}"));
+        }
+        let current = stage(&moto, &secret, "AWSCURRENT").await;
+        let previous = stage(&moto, &secret, "AWSPREVIOUS").await;
+        assert_eq!(current["username"], *expected);
+        assert!(logs_in(&t, &current).await, "AWSCURRENT logs in");
+        assert!(logs_in(&t, &previous).await, "AWSPREVIOUS still logs in");
+        assert_eq!(current["masterarn"], "rds/master", "other fields are kept");
+    }
+    let log = t.cluster.server_log();
+    assert!(!log.contains(
+        stage(&moto, &secret, "AWSCURRENT").await["password"]
+            .as_str()
+            .unwrap()
+    ));
+}
+
+#[tokio::test]
+async fn the_clone_convention_creates_the_clone_with_the_same_memberships() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(&moto, &t, json!({})).await;
+    let s = settings(&moto);
+    let token = format!("{:032x}", 7);
+    for step in STEPS {
+        invoke(step, &secret, &token, &s).await.unwrap();
+    }
+    let current = stage(&moto, &secret, "AWSCURRENT").await;
+    assert_eq!(current["username"], "app_a_clone");
+    assert!(logs_in(&t, &current).await);
+    let su = t.cluster.superuser().await;
+    let groups = |role: &'static str| {
+        let su = &su;
+        async move {
+            let rows = su
+                .query(
+                    "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid \
+                     JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = $1 ORDER BY 1",
+                    &[&role],
+                )
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    let (a, clone) = (groups("app_a").await, groups("app_a_clone").await);
+    assert!(!a.is_empty(), "setup-sql makes app_a a member of the owner");
+    assert_eq!(a, clone);
+    // The next rotation goes back to app_a and creates nothing.
+    let token = format!("{:032x}", 8);
+    for step in STEPS {
+        invoke(step, &secret, &token, &s).await.unwrap();
+    }
+    assert_eq!(
+        stage(&moto, &secret, "AWSCURRENT").await["username"],
+        "app_a"
+    );
+}
+
+#[tokio::test]
+async fn a_current_credential_that_does_not_log_in_stops_set_secret_before_any_change() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(
+        &moto,
+        &t,
+        json!({"password": "not-the-Password-0", "seesaw": {"users": ["app_a", "app_b"]}}),
+    )
+    .await;
+    let s = settings(&moto);
+    let token = format!("{:032x}", 9);
+    invoke(Step::CreateSecret, &secret, &token, &s)
+        .await
+        .unwrap();
+    let before = t.cluster.server_log().matches("ALTER ROLE").count();
+    let err = invoke(Step::SetSecret, &secret, &token, &s)
+        .await
+        .expect_err("the current credential does not log in");
+    assert!(err.contains("app_a"), "{err}");
+    assert!(!err.contains("not-the-Password-0"), "{err}");
+    assert_eq!(
+        t.cluster.server_log().matches("ALTER ROLE").count(),
+        before,
+        "nothing was altered"
+    );
+}
+
+#[tokio::test]
+async fn a_token_that_is_not_a_version_and_an_unknown_step_are_errors() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(&moto, &t, json!({})).await;
+    let err = invoke(Step::SetSecret, &secret, &"f".repeat(32), &settings(&moto))
+        .await
+        .unwrap_err();
+    assert!(err.contains("is not a version of the secret"), "{err}");
+    let event: aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent =
+        serde_json::from_value(
+            json!({"Step": "dropSecret", "SecretId": secret, "ClientRequestToken": "a".repeat(32)}),
+        )
+        .unwrap();
+    let err = Rotation::try_from(event).unwrap_err();
+    assert!(err.to_string().contains("unknown step"), "{err}");
+}
