@@ -41,6 +41,40 @@ fn the_aws_policy_allows_exactly_the_actions_the_store_calls() {
 }
 
 #[test]
+fn the_lambda_policy_rotates_with_the_store_actions_and_reads_only_the_master() {
+    let policy: serde_json::Value =
+        serde_json::from_str(&read("policies/aws/seesaw-lambda.json")).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    let actions = |sid: &str| -> BTreeSet<String> {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("{sid}"))["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let used: BTreeSet<String> = AwsStore::PERMISSIONS
+        .iter()
+        .map(|a| format!("secretsmanager:{a}"))
+        .collect();
+    assert_eq!(actions("RotateTheSecret"), used);
+    assert_eq!(
+        actions("ReadTheMasterSecret"),
+        set(["secretsmanager:GetSecretValue"])
+    );
+    let template = read("deploy/lambda/template.yaml");
+    for action in &used {
+        assert!(
+            template.contains(action.as_str()),
+            "the SAM template grants {action}"
+        );
+    }
+}
+
+#[test]
 fn the_gcp_role_has_exactly_the_permissions_the_store_uses() {
     let role: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(&read("policies/gcp/seesaw-rotator-role.yaml")).unwrap();
