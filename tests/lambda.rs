@@ -197,3 +197,125 @@ async fn a_token_that_is_not_a_version_and_an_unknown_step_are_errors() {
     let err = Rotation::try_from(event).unwrap_err();
     assert!(err.to_string().contains("unknown step"), "{err}");
 }
+
+/// A stand-in for the Lambda runtime API: hands out `events` in order on
+/// `/invocation/next`, records each response or error, and holds the next
+/// poll open once they are all served.
+struct RuntimeApi {
+    addr: std::net::SocketAddr,
+    results: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl RuntimeApi {
+    async fn start(events: Vec<Value>) -> RuntimeApi {
+        use axum::extract::{Path, State};
+        use axum::http::HeaderMap;
+        use axum::routing::{get, post};
+        type Shared = (
+            std::sync::Arc<tokio::sync::Mutex<std::vec::IntoIter<Value>>>,
+            std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+        );
+        let results = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let queue = std::sync::Arc::new(tokio::sync::Mutex::new(events.into_iter()));
+        let next = |State((queue, _)): State<Shared>| async move {
+            let event = queue.lock().await.next();
+            let Some(event) = event else {
+                std::future::pending::<()>().await;
+                unreachable!()
+            };
+            let id = format!("req-{}", event["Step"].as_str().unwrap_or("x"));
+            let mut headers = HeaderMap::new();
+            headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+            let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
+            headers.insert(
+                "lambda-runtime-deadline-ms",
+                deadline.to_string().parse().unwrap(),
+            );
+            headers.insert(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:seesaw"
+                    .parse()
+                    .unwrap(),
+            );
+            (headers, axum::Json(event))
+        };
+        let respond = |kind: &'static str| {
+            move |State((_, results)): State<Shared>, Path(id): Path<String>, body: String| async move {
+                results
+                    .lock()
+                    .unwrap()
+                    .push((id, format!("{kind}: {body}")));
+                axum::http::StatusCode::ACCEPTED
+            }
+        };
+        let app = axum::Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(respond("ok")),
+            )
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/error",
+                post(respond("error")),
+            )
+            .with_state((queue, results.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        RuntimeApi { addr, results }
+    }
+}
+
+#[tokio::test]
+async fn the_binary_serves_the_four_events_through_the_runtime_api() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(&moto, &t, json!({"seesaw": {"users": ["app_a", "app_b"]}})).await;
+    let token = "1".repeat(32);
+    let events = STEPS
+        .iter()
+        .map(|s| json!({"Step": s.as_str(), "SecretId": secret, "ClientRequestToken": token}))
+        .collect();
+    let api = RuntimeApi::start(events).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "seesaw")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_ENDPOINT_URL", &moto.url)
+        .env("SEESAW_DB_TLS", "disable")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while api.results.lock().unwrap().len() < 4 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "responses so far: {:?}",
+            api.results.lock().unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().await.unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let results = api.results.lock().unwrap().clone();
+    for (id, result) in &results {
+        assert!(result.starts_with("ok"), "{id}: {result}");
+    }
+    let current = stage(&moto, &secret, "AWSCURRENT").await;
+    assert_eq!(current["username"], "app_b");
+    assert!(logs_in(&t, &current).await);
+    // The log is JSON lines, one per step, with no secret value in it.
+    let log =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let steps = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["step"].is_string() || l["step"].is_string())
+        .count();
+    assert!(steps >= 4, "{log}");
+    assert!(!log.contains(current["password"].as_str().unwrap()));
+    assert!(!log.contains("initial-Password-1"));
+}
