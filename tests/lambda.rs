@@ -6,6 +6,7 @@ mod support;
 use seesaw::config::TlsMode;
 use seesaw::runtime::lambda::{handle, Rotation, Settings, Step};
 use serde_json::{json, Value};
+use support::lambda_api::RuntimeApi;
 use support::moto::Moto;
 use support::seesaw::{Target, ADMIN, ADMIN_PASSWORD, DB};
 
@@ -196,74 +197,6 @@ async fn a_token_that_is_not_a_version_and_an_unknown_step_are_errors() {
         .unwrap();
     let err = Rotation::try_from(event).unwrap_err();
     assert!(err.to_string().contains("unknown step"), "{err}");
-}
-
-/// A stand-in for the Lambda runtime API: hands out `events` in order on
-/// `/invocation/next`, records each response or error, and holds the next
-/// poll open once they are all served.
-struct RuntimeApi {
-    addr: std::net::SocketAddr,
-    results: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
-}
-
-impl RuntimeApi {
-    async fn start(events: Vec<Value>) -> RuntimeApi {
-        use axum::extract::{Path, State};
-        use axum::http::HeaderMap;
-        use axum::routing::{get, post};
-        type Shared = (
-            std::sync::Arc<tokio::sync::Mutex<std::vec::IntoIter<Value>>>,
-            std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
-        );
-        let results = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let queue = std::sync::Arc::new(tokio::sync::Mutex::new(events.into_iter()));
-        let next = |State((queue, _)): State<Shared>| async move {
-            let event = queue.lock().await.next();
-            let Some(event) = event else {
-                std::future::pending::<()>().await;
-                unreachable!()
-            };
-            let id = format!("req-{}", event["Step"].as_str().unwrap_or("x"));
-            let mut headers = HeaderMap::new();
-            headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
-            let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
-            headers.insert(
-                "lambda-runtime-deadline-ms",
-                deadline.to_string().parse().unwrap(),
-            );
-            headers.insert(
-                "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:us-east-1:123456789012:function:seesaw"
-                    .parse()
-                    .unwrap(),
-            );
-            (headers, axum::Json(event))
-        };
-        let respond = |kind: &'static str| {
-            move |State((_, results)): State<Shared>, Path(id): Path<String>, body: String| async move {
-                results
-                    .lock()
-                    .unwrap()
-                    .push((id, format!("{kind}: {body}")));
-                axum::http::StatusCode::ACCEPTED
-            }
-        };
-        let app = axum::Router::new()
-            .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/response",
-                post(respond("ok")),
-            )
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/error",
-                post(respond("error")),
-            )
-            .with_state((queue, results.clone()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        RuntimeApi { addr, results }
-    }
 }
 
 #[tokio::test]

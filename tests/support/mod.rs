@@ -5,6 +5,7 @@ pub mod conformance;
 pub mod drongo;
 pub mod keyvault;
 pub mod kube;
+pub mod lambda_api;
 pub mod moto;
 pub mod pg;
 pub mod seesaw;
