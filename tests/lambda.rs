@@ -252,3 +252,32 @@ async fn the_binary_serves_the_four_events_through_the_runtime_api() {
     assert!(!log.contains(current["password"].as_str().unwrap()));
     assert!(!log.contains("initial-Password-1"));
 }
+
+#[tokio::test]
+async fn a_rotation_stopped_after_any_step_and_retried_from_the_start_ends_consistent() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(&moto, &t, json!({"seesaw": {"users": ["app_a", "app_b"]}})).await;
+    let s = settings(&moto);
+    for stop_after in 0..STEPS.len() {
+        let token = format!("{:032x}", 100 + stop_after);
+        let before = stage(&moto, &secret, "AWSCURRENT").await;
+        // The function dies after this step; Secrets Manager retries the
+        // rotation with the same token from createSecret.
+        for step in &STEPS[..=stop_after] {
+            invoke(*step, &secret, &token, &s).await.unwrap();
+        }
+        assert!(logs_in(&t, &stage(&moto, &secret, "AWSCURRENT").await).await);
+        for step in STEPS {
+            invoke(step, &secret, &token, &s)
+                .await
+                .unwrap_or_else(|e| panic!("retry after {}: {step}: {e}", STEPS[stop_after]));
+        }
+        let current = stage(&moto, &secret, "AWSCURRENT").await;
+        let previous = stage(&moto, &secret, "AWSPREVIOUS").await;
+        assert_ne!(current["username"], before["username"], "rotated once");
+        assert_eq!(previous["username"], before["username"]);
+        assert!(logs_in(&t, &current).await);
+        assert!(logs_in(&t, &previous).await);
+    }
+}

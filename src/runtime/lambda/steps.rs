@@ -136,7 +136,9 @@ async fn run(rotation: &Rotation, settings: &Settings) -> Result<&'static str, L
     // starts; createSecret's PutSecretValue gives it a value. Only
     // createSecret may meet a token not yet known (a rotation started by
     // hand, or an emulator that does not pre-register it).
-    if has(CURRENT) && matches!(rotation.step, Step::CreateSecret | Step::FinishSecret) {
+    // A version already current finished its rotation: any step retried
+    // after finishSecret (which drops AWSPENDING) has nothing left to do.
+    if has(CURRENT) {
         return Ok("already current: nothing to do");
     }
     match (rotation.step, of_token) {
