@@ -39,22 +39,15 @@ fn main() {
         let mut cold = Vec::new();
         for i in 0..5 {
             let token = format!("c{:031x}", i);
-            let events = [Step::CreateSecret, Step::SetSecret, Step::TestSecret, Step::FinishSecret]
-                .iter()
-                .map(|s| json!({"Step": s.as_str(), "SecretId": "app", "ClientRequestToken": token}))
-                .collect();
-            let api = support::lambda_api::RuntimeApi::start(events).await;
+            let api = support::lambda_api::RuntimeApi::start(
+                support::lambda_api::RuntimeApi::rotation_events("app", &token),
+            )
+            .await;
             let started = Instant::now();
-            let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
-                .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-                .env("AWS_LAMBDA_FUNCTION_NAME", "seesaw")
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                .env("AWS_ENDPOINT_URL", &moto.url)
-                .env("SEESAW_DB_TLS", "disable")
+            let mut child = api
+                .bootstrap(&moto.url)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
-                .kill_on_drop(true)
                 .spawn()
                 .unwrap();
             while api.results.lock().unwrap().is_empty() {

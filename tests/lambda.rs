@@ -205,21 +205,11 @@ async fn the_binary_serves_the_four_events_through_the_runtime_api() {
     let t = Target::new(["app_a", "app_b"]).await;
     let secret = secrets(&moto, &t, json!({"seesaw": {"users": ["app_a", "app_b"]}})).await;
     let token = "1".repeat(32);
-    let events = STEPS
-        .iter()
-        .map(|s| json!({"Step": s.as_str(), "SecretId": secret, "ClientRequestToken": token}))
-        .collect();
-    let api = RuntimeApi::start(events).await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
-        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "seesaw")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_ENDPOINT_URL", &moto.url)
-        .env("SEESAW_DB_TLS", "disable")
+    let api = RuntimeApi::start(RuntimeApi::rotation_events(&secret, &token)).await;
+    let mut child = api
+        .bootstrap(&moto.url)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let started = std::time::Instant::now();

@@ -68,4 +68,28 @@ impl RuntimeApi {
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         RuntimeApi { addr, results }
     }
+
+    /// The four events of one rotation of `secret`, in order.
+    pub fn rotation_events(secret: &str, token: &str) -> Vec<Value> {
+        ["createSecret", "setSecret", "testSecret", "finishSecret"]
+            .iter()
+            .map(
+                |s| serde_json::json!({"Step": s, "SecretId": secret, "ClientRequestToken": token}),
+            )
+            .collect()
+    }
+
+    /// The seesaw binary as the function's `bootstrap`, pointed at this
+    /// runtime API and at Secrets Manager on `endpoint`.
+    pub fn bootstrap(&self, endpoint: &str) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"));
+        cmd.env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "seesaw")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("SEESAW_DB_TLS", "disable")
+            .kill_on_drop(true);
+        cmd
+    }
 }
