@@ -39,6 +39,7 @@ fn main() {
         let mut cold = Vec::new();
         for i in 0..5 {
             let token = format!("c{:031x}", i);
+            moto.start_rotation("app", &token).await;
             let api = support::lambda_api::RuntimeApi::start(
                 support::lambda_api::RuntimeApi::rotation_events("app", &token),
             )
@@ -58,6 +59,9 @@ fn main() {
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             child.kill().await.unwrap();
+            for (id, result) in api.results.lock().unwrap().iter() {
+                assert!(result.starts_with("ok"), "{id}: {result}");
+            }
         }
         cold.sort();
         println!("cold start to first response (createSecret), median of 5: {:.1} ms", ms(cold[2]));
@@ -71,6 +75,7 @@ fn main() {
         let mut samples = vec![Vec::new(); 4];
         for i in 0..n {
             let token = format!("{:032x}", i + 1);
+            moto.start_rotation("app", &token).await;
             for (k, step) in steps.iter().enumerate() {
                 let started = Instant::now();
                 handle(&Rotation { step: *step, secret_id: "app".into(), token: token.clone() }, &settings)

@@ -87,6 +87,7 @@ async fn three_rotations_alternate_and_every_step_is_idempotent() {
     let s = settings(&moto);
     for (n, expected) in ["app_b", "app_a", "app_b"].iter().enumerate() {
         let token = format!("{:032x}", n + 1);
+        moto.start_rotation(&secret, &token).await;
         for step in STEPS {
             invoke(step, &secret, &token, &s).await.unwrap();
             // Secrets Manager retries a step: the second call changes nothing.
@@ -116,6 +117,7 @@ async fn the_clone_convention_creates_the_clone_with_the_same_memberships() {
     let secret = secrets(&moto, &t, json!({})).await;
     let s = settings(&moto);
     let token = format!("{:032x}", 7);
+    moto.start_rotation(&secret, &token).await;
     for step in STEPS {
         invoke(step, &secret, &token, &s).await.unwrap();
     }
@@ -144,6 +146,7 @@ async fn the_clone_convention_creates_the_clone_with_the_same_memberships() {
     assert_eq!(a, clone);
     // The next rotation goes back to app_a and creates nothing.
     let token = format!("{:032x}", 8);
+    moto.start_rotation(&secret, &token).await;
     for step in STEPS {
         invoke(step, &secret, &token, &s).await.unwrap();
     }
@@ -165,6 +168,7 @@ async fn a_current_credential_that_does_not_log_in_stops_set_secret_before_any_c
     .await;
     let s = settings(&moto);
     let token = format!("{:032x}", 9);
+    moto.start_rotation(&secret, &token).await;
     invoke(Step::CreateSecret, &secret, &token, &s)
         .await
         .unwrap();
@@ -186,10 +190,21 @@ async fn a_token_that_is_not_a_version_and_an_unknown_step_are_errors() {
     let Some(moto) = Moto::start() else { return };
     let t = Target::new(["app_a", "app_b"]).await;
     let secret = secrets(&moto, &t, json!({})).await;
-    let err = invoke(Step::SetSecret, &secret, &"f".repeat(32), &settings(&moto))
-        .await
-        .unwrap_err();
-    assert!(err.contains("is not a version of the secret"), "{err}");
+    // Only RotateSecret registers a version: no step acts on another token.
+    for step in STEPS {
+        let err = invoke(step, &secret, &"f".repeat(32), &settings(&moto))
+            .await
+            .unwrap_err();
+        assert!(
+            err.contains("is not a version of the secret"),
+            "{step}: {err}"
+        );
+    }
+    assert_eq!(
+        stage(&moto, &secret, "AWSCURRENT").await["password"],
+        "initial-Password-1",
+        "nothing was written"
+    );
     let event: aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent =
         serde_json::from_value(
             json!({"Step": "dropSecret", "SecretId": secret, "ClientRequestToken": "a".repeat(32)}),
@@ -205,6 +220,7 @@ async fn the_binary_serves_the_four_events_through_the_runtime_api() {
     let t = Target::new(["app_a", "app_b"]).await;
     let secret = secrets(&moto, &t, json!({"seesaw": {"users": ["app_a", "app_b"]}})).await;
     let token = "1".repeat(32);
+    moto.start_rotation(&secret, &token).await;
     let api = RuntimeApi::start(RuntimeApi::rotation_events(&secret, &token)).await;
     let mut child = api
         .bootstrap(&moto.url)
@@ -252,6 +268,7 @@ async fn a_rotation_stopped_after_any_step_and_retried_from_the_start_ends_consi
     for stop_after in 0..STEPS.len() {
         let token = format!("{:032x}", 100 + stop_after);
         let before = stage(&moto, &secret, "AWSCURRENT").await;
+        moto.start_rotation(&secret, &token).await;
         // The function dies after this step; Secrets Manager retries the
         // rotation with the same token from createSecret.
         for step in &STEPS[..=stop_after] {

@@ -55,20 +55,11 @@ impl Drongo {
 
     /// A plain HTTP call to drongo (test setup, not the code under test).
     async fn call(&self, method: &str, path: &str, body: &serde_json::Value) -> serde_json::Value {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let addr = self.url.trim_start_matches("http://");
-        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let body = body.to_string();
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        assert!(head.starts_with("HTTP/1.1 200"), "drongo: {head}\n{body}");
-        serde_json::from_str(body).unwrap()
+        let headers = [("content-type", "application/json")];
+        let (status, body) =
+            super::http::call(&self.url, method, path, &headers, &body.to_string()).await;
+        assert_eq!(status, 200, "drongo: {body}");
+        serde_json::from_str(&body).unwrap()
     }
 
     /// Creates `secret` holding `document` as its only version.

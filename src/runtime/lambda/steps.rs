@@ -132,37 +132,34 @@ async fn run(rotation: &Rotation, settings: &Settings) -> Result<&'static str, L
     let stages = store.stages().await.map_err(store_err)?;
     let of_token = stages.get(&rotation.token);
     let has = |stage: &str| of_token.is_some_and(|s| s.iter().any(|x| x == stage));
-    // Secrets Manager registers the token as AWSPENDING when a rotation
-    // starts; createSecret's PutSecretValue gives it a value. Only
-    // createSecret may meet a token not yet known (a rotation started by
-    // hand, or an emulator that does not pre-register it).
+    // RotateSecret registers the token as a version staged AWSPENDING (no
+    // value yet) before it invokes the function; createSecret gives it a
+    // value. A token Secrets Manager did not register is not ours to act on.
     // A version already current finished its rotation: any step retried
     // after finishSecret (which drops AWSPENDING) has nothing left to do.
     if has(CURRENT) {
         return Ok("already current: nothing to do");
     }
-    match (rotation.step, of_token) {
-        (Step::CreateSecret, None) => {}
-        (_, None) => {
+    match of_token {
+        None => {
             return Err(fail(
                 "unknown_version",
                 format!(
-                    "{} is not a version of the secret; only Secrets Manager's rotation (or createSecret) creates it",
+                    "{} is not a version of the secret; Secrets Manager's RotateSecret registers it before it calls the function",
                     rotation.token
                 ),
             ))
         }
-        (_, Some(_)) if !has(PENDING) => {
+        Some(stages) if !has(PENDING) => {
             return Err(fail(
                 "not_pending",
                 format!(
-                    "version {} is not staged AWSPENDING ({:?}); start a new rotation",
-                    rotation.token,
-                    of_token.cloned().unwrap_or_default()
+                    "version {} is not staged AWSPENDING ({stages:?}); start a new rotation",
+                    rotation.token
                 ),
             ))
         }
-        _ => {}
+        Some(_) => {}
     }
     match rotation.step {
         Step::CreateSecret => create(rotation, settings, &store, &stages).await,
