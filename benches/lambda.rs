@@ -8,6 +8,7 @@ mod support;
 
 use seesaw::config::TlsMode;
 use seesaw::runtime::lambda::{handle, Rotation, Settings, Step};
+use seesaw::runtime::NoProgress;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -78,7 +79,7 @@ fn main() {
             moto.start_rotation("app", &token).await;
             for (k, step) in steps.iter().enumerate() {
                 let started = Instant::now();
-                handle(&Rotation { step: *step, secret_id: "app".into(), token: token.clone() }, &settings)
+                handle(&Rotation { step: *step, secret_id: "app".into(), token: token.clone() }, &settings, &NoProgress)
                     .await
                     .unwrap();
                 samples[k].push(started.elapsed());

@@ -86,6 +86,9 @@ impl Error {
             Error::Store { source, .. } => source.is_transient(),
             Error::Database { source, .. } => source.is_transient(),
             Error::Consumers { source, .. } => source.is_transient(),
+            // Stopped part-way (shutdown, a Lambda's time running out):
+            // every step checks before it acts, so running again resumes.
+            Error::Interrupted { .. } => true,
             _ => false,
         }
     }

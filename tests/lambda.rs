@@ -3,9 +3,12 @@
 
 mod support;
 
-use seesaw::config::TlsMode;
-use seesaw::runtime::lambda::{handle, Rotation, Settings, Step};
+use seesaw::config::{SessionPolicy, TlsMode};
+use seesaw::rotation::Step as EngineStep;
+use seesaw::runtime::lambda::{handle, Invocation, LambdaError, Rotation, Settings, Step};
+use seesaw::runtime::{NoProgress, Progress};
 use serde_json::{json, Value};
+use std::time::{Duration, Instant};
 use support::lambda_api::RuntimeApi;
 use support::moto::Moto;
 use support::seesaw::{Target, ADMIN, ADMIN_PASSWORD, DB};
@@ -26,16 +29,38 @@ fn settings(moto: &Moto) -> Settings {
 }
 
 async fn invoke(step: Step, secret: &str, token: &str, s: &Settings) -> Result<(), String> {
-    handle(
-        &Rotation {
-            step,
-            secret_id: secret.into(),
-            token: token.into(),
-        },
-        s,
-    )
-    .await
-    .map_err(|e| e.to_string())
+    invoke_with(step, secret, token, s, &NoProgress)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn invoke_with(
+    step: Step,
+    secret: &str,
+    token: &str,
+    s: &Settings,
+    progress: &dyn Progress,
+) -> Result<(), LambdaError> {
+    let rotation = Rotation {
+        step,
+        secret_id: secret.into(),
+        token: token.into(),
+    };
+    handle(&rotation, s, progress).await
+}
+
+/// Stops the engine inside `setSecret` after the named step, as the
+/// sandbox dying (or its timeout) there would.
+struct FailAfter(&'static str);
+
+impl Progress for FailAfter {
+    fn finished(&self, _: &str, step: &EngineStep, _: Duration) -> Result<(), String> {
+        if step.name() == self.0 {
+            Err(format!("fault injected after {}", self.0))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 async fn stage(moto: &Moto, secret: &str, stage: &str) -> Value {
@@ -287,4 +312,97 @@ async fn a_rotation_stopped_after_any_step_and_retried_from_the_start_ends_consi
         assert!(logs_in(&t, &current).await);
         assert!(logs_in(&t, &previous).await);
     }
+}
+
+#[tokio::test]
+async fn a_set_secret_stopped_inside_the_engine_is_resumed_by_its_retry() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(&moto, &t, json!({"seesaw": {"users": ["app_a", "app_b"]}})).await;
+    let s = settings(&moto);
+    for (n, stop_after) in ["set_password", "verify"].into_iter().enumerate() {
+        let token = format!("{:032x}", 200 + n);
+        let before = stage(&moto, &secret, "AWSCURRENT").await;
+        moto.start_rotation(&secret, &token).await;
+        invoke(Step::CreateSecret, &secret, &token, &s)
+            .await
+            .unwrap();
+        let err = invoke_with(Step::SetSecret, &secret, &token, &s, &FailAfter(stop_after))
+            .await
+            .expect_err("the fault stops setSecret");
+        assert_eq!(err.kind, "interrupted", "{err}");
+        assert!(err.retryable, "Secrets Manager's retry resumes it: {err}");
+        assert_eq!(stage(&moto, &secret, "AWSCURRENT").await, before);
+        assert!(logs_in(&t, &before).await, "the active credential works");
+        // Secrets Manager retries the failed step, then goes on.
+        for step in &STEPS[1..] {
+            invoke(*step, &secret, &token, &s)
+                .await
+                .unwrap_or_else(|e| panic!("after a fault at {stop_after}: {step}: {e}"));
+        }
+        let current = stage(&moto, &secret, "AWSCURRENT").await;
+        let previous = stage(&moto, &secret, "AWSPREVIOUS").await;
+        assert_ne!(current["username"], before["username"]);
+        assert_eq!(previous, before);
+        assert!(logs_in(&t, &current).await);
+        assert!(logs_in(&t, &previous).await);
+    }
+}
+
+#[tokio::test]
+async fn waiting_for_the_standbys_sessions_stops_before_the_lambda_times_out() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(&moto, &t, json!({"seesaw": {"users": ["app_a", "app_b"]}})).await;
+    let s = Settings {
+        standby_sessions: SessionPolicy::Wait,
+        ..settings(&moto)
+    };
+    t.set_password("app_b", "standby-Password-2").await;
+    let session = t
+        .cluster
+        .connect("app_b", "standby-Password-2", DB)
+        .await
+        .unwrap();
+    let token = format!("{:032x}", 300);
+    moto.start_rotation(&secret, &token).await;
+    invoke(Step::CreateSecret, &secret, &token, &s)
+        .await
+        .unwrap();
+    // Seven seconds left in the invocation: the wait (300 s by default)
+    // gives up with the margin kept for answering.
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 7_000;
+    let started = Instant::now();
+    let err = invoke_with(
+        Step::SetSecret,
+        &secret,
+        &token,
+        &s,
+        &Invocation::new(deadline),
+    )
+    .await
+    .expect_err("the standby still has a session");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(7), "stopped after {took:?}");
+    assert_eq!(err.kind, "interrupted", "{err}");
+    assert!(err.retryable, "{err}");
+    assert!(err.message.contains("standby"), "{err}");
+    assert!(
+        t.cluster.can_login("app_b", "standby-Password-2", DB).await,
+        "the standby's password is untouched while its session runs"
+    );
+    // The session ends; Secrets Manager's retry completes the rotation.
+    drop(session);
+    for step in &STEPS[1..] {
+        invoke(*step, &secret, &token, &s)
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    let current = stage(&moto, &secret, "AWSCURRENT").await;
+    assert_eq!(current["username"], "app_b");
+    assert!(logs_in(&t, &current).await);
 }

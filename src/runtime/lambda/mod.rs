@@ -11,10 +11,12 @@
 //! and membership gates, then the password as a SCRAM verifier.
 
 mod event;
+mod invocation;
 mod settings;
 mod steps;
 
 pub use event::{Rotation, Step};
+pub use invocation::Invocation;
 pub use settings::Settings;
 pub use steps::{handle, LambdaError};
 
@@ -30,7 +32,12 @@ pub async fn serve() -> Result<(), String> {
             aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent,
         >| async move {
             let rotation = Rotation::try_from(event.payload)?;
-            handle(&rotation, settings).await
+            handle(
+                &rotation,
+                settings,
+                &Invocation::new(event.context.deadline),
+            )
+            .await
         },
     ))
     .await

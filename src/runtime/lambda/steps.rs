@@ -17,7 +17,7 @@ use super::settings::Settings;
 use crate::config::{AwsStoreConfig, Config, SessionPolicy, TlsMode};
 use crate::db::{Database, Postgres};
 use crate::error::Error;
-use crate::progress::NoProgress;
+use crate::progress::Progress;
 use crate::runtime::Engine;
 use crate::secret::{Credential, SecretDocument};
 use crate::store::{AwsStore, SecretStore, StoreError};
@@ -92,10 +92,15 @@ impl From<LambdaError> for Diagnostic {
     }
 }
 
-/// Runs one step; logs it as one JSON line with its duration.
-pub async fn handle(rotation: &Rotation, settings: &Settings) -> Result<(), LambdaError> {
+/// Runs one step; logs it as one JSON line with its duration. `progress`
+/// sees the engine's steps inside `setSecret` (see [`super::Invocation`]).
+pub async fn handle(
+    rotation: &Rotation,
+    settings: &Settings,
+    progress: &dyn Progress,
+) -> Result<(), LambdaError> {
     let started = Instant::now();
-    let result = run(rotation, settings).await;
+    let result = run(rotation, settings, progress).await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match &result {
         Ok(outcome) => tracing::info!(
@@ -118,7 +123,11 @@ pub async fn handle(rotation: &Rotation, settings: &Settings) -> Result<(), Lamb
     result.map(|_| ())
 }
 
-async fn run(rotation: &Rotation, settings: &Settings) -> Result<&'static str, LambdaError> {
+async fn run(
+    rotation: &Rotation,
+    settings: &Settings,
+    progress: &dyn Progress,
+) -> Result<&'static str, LambdaError> {
     let fail = |kind: &str, message: String| {
         LambdaError::fatal(rotation.step.as_str(), &rotation.secret_id, kind, message)
     };
@@ -163,7 +172,7 @@ async fn run(rotation: &Rotation, settings: &Settings) -> Result<&'static str, L
     }
     match rotation.step {
         Step::CreateSecret => create(rotation, settings, &store, &stages).await,
-        Step::SetSecret => set(rotation, settings, store).await,
+        Step::SetSecret => set(rotation, settings, store, progress).await,
         Step::TestSecret => test(rotation, settings, &store).await,
         Step::FinishSecret => {
             let current = stages
@@ -235,6 +244,7 @@ async fn set(
     rotation: &Rotation,
     settings: &Settings,
     store: AwsStore,
+    progress: &dyn Progress,
 ) -> Result<&'static str, LambdaError> {
     let fail = |kind: &str, message: String| {
         LambdaError::fatal(rotation.step.as_str(), &rotation.secret_id, kind, message)
@@ -281,7 +291,7 @@ async fn set(
     }
     let engine = Engine::with_backends(config, Box::new(db), Box::new(store), admin);
     engine
-        .set_standby(&new.username, new.password.clone(), &NoProgress)
+        .set_standby(&new.username, new.password.clone(), progress)
         .await
         .map_err(|e| LambdaError::from_error(rotation, e))?;
     Ok("standby password set and verified")
