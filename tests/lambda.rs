@@ -406,3 +406,85 @@ async fn waiting_for_the_standbys_sessions_stops_before_the_lambda_times_out() {
     assert_eq!(current["username"], "app_b");
     assert!(logs_in(&t, &current).await);
 }
+
+/// `(database or "", sorted settings)` of `role`, as the catalog holds them.
+async fn role_settings(t: &Target, role: &str) -> Vec<(String, Vec<String>)> {
+    let su = t.cluster.superuser().await;
+    let rows = su
+        .query(
+            "SELECT coalesce(d.datname::text, ''), \
+             ARRAY(SELECT unnest(s.setconfig) ORDER BY 1) \
+             FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole \
+             LEFT JOIN pg_database d ON d.oid = s.setdatabase \
+             WHERE r.rolname = $1 ORDER BY 1",
+            &[&role],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+#[tokio::test]
+async fn the_clone_gets_the_users_settings_and_is_created_whole_or_not_at_all() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(&moto, &t, json!({})).await;
+    let s = settings(&moto);
+    let su = t.cluster.superuser().await;
+    su.batch_execute(&format!(
+        r#"ALTER ROLE app_a SET statement_timeout = '7s';
+           ALTER ROLE app_a SET search_path = app, "My Schema", public;
+           ALTER ROLE app_a IN DATABASE {DB} SET work_mem = '8MB';
+           ALTER ROLE app_a SET log_min_duration_statement = 1000"#
+    ))
+    .await
+    .unwrap();
+    let token = format!("{:032x}", 400);
+    moto.start_rotation(&secret, &token).await;
+    invoke(Step::CreateSecret, &secret, &token, &s)
+        .await
+        .unwrap();
+    // The master role (CREATEROLE, not superuser) may not set a superuser
+    // parameter: the creation fails as a whole, naming it and the fix.
+    let err = invoke(Step::SetSecret, &secret, &token, &s)
+        .await
+        .expect_err("log_min_duration_statement needs a superuser");
+    assert!(err.contains("log_min_duration_statement"), "{err}");
+    assert!(err.contains("GRANT SET ON PARAMETER"), "{err}");
+    let exists = su
+        .query_one(
+            "SELECT count(*) FROM pg_roles WHERE rolname = 'app_a_clone'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    assert_eq!(exists, 0, "no half-made clone is left behind");
+    assert!(logs_in(&t, &stage(&moto, &secret, "AWSCURRENT").await).await);
+    // The operator drops that setting; Secrets Manager's retry goes on.
+    su.batch_execute("ALTER ROLE app_a RESET log_min_duration_statement")
+        .await
+        .unwrap();
+    for step in &STEPS[1..] {
+        invoke(*step, &secret, &token, &s)
+            .await
+            .unwrap_or_else(|e| panic!("{step}: {e}"));
+    }
+    let current = stage(&moto, &secret, "AWSCURRENT").await;
+    assert_eq!(current["username"], "app_a_clone");
+    assert!(logs_in(&t, &current).await);
+    let (a, clone) = (
+        role_settings(&t, "app_a").await,
+        role_settings(&t, "app_a_clone").await,
+    );
+    assert_eq!(a.len(), 2, "all databases and {DB} only: {a:?}");
+    assert_eq!(a, clone);
+    // The clone's session really runs with them.
+    let c = t
+        .cluster
+        .connect("app_a_clone", current["password"].as_str().unwrap(), DB)
+        .await
+        .unwrap();
+    let path: String = c.query_one("SHOW search_path", &[]).await.unwrap().get(0);
+    assert_eq!(path, r#"app, "My Schema", public"#);
+}

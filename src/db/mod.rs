@@ -5,6 +5,7 @@
 //! `admin: self` login and the verification of a new password.
 
 mod postgres;
+mod role_config;
 mod tls;
 
 pub use self::postgres::Postgres;
@@ -43,9 +44,19 @@ pub trait Session: Send {
     async fn revoke_membership(&mut self, group: &str, role: &str) -> Result<(), DbError>;
     /// Sets `role`'s password. Engines send a verifier, never the plaintext.
     async fn set_password(&mut self, role: &str, password: &SecretString) -> Result<(), DbError>;
-    /// Creates `role` able to log in, with no password and no memberships
-    /// (the Lambda's `<user>_clone` convention).
-    async fn create_login_role(&mut self, role: &str) -> Result<(), DbError>;
+    /// Creates `role` able to log in, with no password yet, the direct
+    /// memberships and the `ALTER ROLE ... SET` settings of `like`, in one
+    /// transaction: the role exists complete or not at all (the Lambda's
+    /// `<user>_clone` convention).
+    async fn create_login_role_like(&mut self, role: &str, like: &str)
+        -> Result<RoleCopy, DbError>;
+}
+
+/// What [`Session::create_login_role_like`] copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleCopy {
+    pub memberships: usize,
+    pub settings: usize,
 }
 
 /// The advisory-lock key of a target: a stable hash of its name, the same

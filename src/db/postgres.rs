@@ -5,7 +5,7 @@
 //! `pg_stat_statements`. Identifiers and literals are quoted with
 //! postgres-protocol's escaping, never formatted by hand.
 
-use super::{tls, Database, DbError, Session};
+use super::{role_config, tls, Database, DbError, RoleCopy, Session};
 use crate::config::{DatabaseConfig, TlsMode};
 use crate::secret::Credential;
 use async_trait::async_trait;
@@ -187,6 +187,9 @@ impl PgSession {
 fn hint_for(doing: &str) -> String {
     if doing.starts_with("end sessions") {
         "grant pg_signal_backend to the admin role, or use standby_sessions: fail | wait".into()
+    } else if let Some(rest) = doing.strip_prefix("copy the setting ") {
+        let name = rest.split(' ').next().unwrap_or_default();
+        format!("a superuser can allow it with `GRANT SET ON PARAMETER {name} TO <master role>` (PostgreSQL 15+), or create the clone yourself")
     } else if doing.starts_with("set the password") {
         "the admin role needs CREATEROLE (PostgreSQL 16+: also ADMIN OPTION on the role), or use `admin: self`".into()
     } else {
@@ -312,14 +315,73 @@ impl Session for PgSession {
             .map_err(|e| self.error(format!("set the password of {role:?}"), e))
     }
 
-    async fn create_login_role(&mut self, role: &str) -> Result<(), DbError> {
+    async fn create_login_role_like(
+        &mut self,
+        role: &str,
+        like: &str,
+    ) -> Result<RoleCopy, DbError> {
+        let memberships = self.memberships(like).await?;
+        let rows = self
+            .client
+            .query(
+                "SELECT d.datname::text, unnest(s.setconfig) FROM pg_db_role_setting s \
+                 JOIN pg_roles r ON r.oid = s.setrole \
+                 LEFT JOIN pg_database d ON d.oid = s.setdatabase WHERE r.rolname = $1",
+                &[&like],
+            )
+            .await
+            .map_err(|e| self.error(format!("read the settings of {like:?}"), e))?;
+        let mut settings = Vec::new();
+        for row in &rows {
+            let database: Option<String> = row.get(0);
+            let entry: String = row.get(1);
+            let name = entry.split('=').next().unwrap_or_default();
+            let doing = format!("copy the setting {name} of {like:?} to {role:?}");
+            let sql = role_config::alter_role_set(role, database.as_deref(), &entry).map_err(
+                |reason| DbError::Query {
+                    db: self.db.clone(),
+                    doing: doing.clone(),
+                    reason,
+                },
+            )?;
+            settings.push((sql, doing));
+        }
         // No password yet (it cannot log in until one is set): the caller
         // sets it next, as a verifier, like any standby's.
+        let mut statements = vec![(
+            format!("CREATE ROLE {} LOGIN", escape_identifier(role)),
+            format!("create the login role {role:?}"),
+        )];
+        for group in &memberships {
+            statements.push((
+                format!(
+                    "GRANT {} TO {}",
+                    escape_identifier(group),
+                    escape_identifier(role)
+                ),
+                format!("grant {group:?} to {role:?}"),
+            ));
+        }
+        statements.extend(settings);
         self.act_as_session_user().await?;
-        let sql = format!("CREATE ROLE {} LOGIN", escape_identifier(role));
         self.client
-            .batch_execute(&sql)
+            .batch_execute("BEGIN")
             .await
-            .map_err(|e| self.error(format!("create the login role {role:?}"), e))
+            .map_err(|e| self.error("begin a transaction".into(), e))?;
+        for (sql, doing) in &statements {
+            if let Err(e) = self.client.batch_execute(sql).await {
+                let error = self.error(doing.clone(), e);
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return Err(error);
+            }
+        }
+        self.client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| self.error(format!("commit the creation of {role:?}"), e))?;
+        Ok(RoleCopy {
+            memberships: memberships.len(),
+            settings: rows.len(),
+        })
     }
 }

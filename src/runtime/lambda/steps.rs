@@ -372,8 +372,10 @@ async fn master_credential(
 }
 
 /// AWS's `<user>_clone` convention: the clone is created on the first
-/// rotation, with the memberships of `<user>` (so it can do what the
-/// application does), and needs the master credential to do so.
+/// rotation with the memberships and role settings of `<user>` (so it can
+/// do what the application does, as the same owner role), in one
+/// transaction so a crash never leaves a half-made clone behind, and needs
+/// the master credential to do so.
 async fn ensure_clone(
     rotation: &Rotation,
     db: &Postgres,
@@ -413,28 +415,19 @@ async fn ensure_clone(
             target.standby
         )));
     };
-    let memberships = own
-        .memberships(&target.active)
-        .await
-        .map_err(|e| db_err("read the memberships of the current user", e))?;
     let mut session = db
         .login(admin)
         .await
         .map_err(|e| db_err("log in with the master credential", e))?;
-    session
-        .create_login_role(&target.standby)
+    let copied = session
+        .create_login_role_like(&target.standby, &target.active)
         .await
         .map_err(|e| db_err("create the clone", e))?;
-    for group in &memberships {
-        session
-            .grant_membership(group, &target.standby)
-            .await
-            .map_err(|e| db_err("copy a membership to the clone", e))?;
-    }
     tracing::info!(
         secret = %rotation.secret_id,
         clone = %target.standby,
-        memberships = memberships.len(),
+        memberships = copied.memberships,
+        settings = copied.settings,
         "created the clone user"
     );
     Ok(())
