@@ -110,6 +110,9 @@ async fn three_rotations_alternate_and_every_step_is_idempotent() {
     let t = Target::new(["app_a", "app_b"]).await;
     let secret = secrets(&moto, &t, json!({"seesaw": {"users": ["app_a", "app_b"]}})).await;
     let s = settings(&moto);
+    let su = t.cluster.superuser().await;
+    let roles = "SELECT string_agg(rolname::text, ',' ORDER BY rolname) FROM pg_roles";
+    let roles_before: String = su.query_one(roles, &[]).await.unwrap().get(0);
     for (n, expected) in ["app_b", "app_a", "app_b"].iter().enumerate() {
         let token = format!("{:032x}", n + 1);
         moto.start_rotation(&secret, &token).await;
@@ -127,6 +130,11 @@ async fn three_rotations_alternate_and_every_step_is_idempotent() {
         assert!(logs_in(&t, &previous).await, "AWSPREVIOUS still logs in");
         assert_eq!(current["masterarn"], "rds/master", "other fields are kept");
     }
+    let roles_after: String = su.query_one(roles, &[]).await.unwrap().get(0);
+    assert_eq!(
+        roles_before, roles_after,
+        "an explicit pair creates no role"
+    );
     let log = t.cluster.server_log();
     assert!(!log.contains(
         stage(&moto, &secret, "AWSCURRENT").await["password"]
@@ -487,4 +495,60 @@ async fn the_clone_gets_the_users_settings_and_is_created_whole_or_not_at_all() 
         .unwrap();
     let path: String = c.query_one("SHOW search_path", &[]).await.unwrap().get(0);
     assert_eq!(path, r#"app, "My Schema", public"#);
+}
+
+#[tokio::test]
+async fn without_masterarn_each_user_changes_its_own_password() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let s = settings(&moto);
+    let doc = |user: &str, password: &str| {
+        json!({"engine": "postgres", "host": "127.0.0.1", "port": t.cluster.port,
+               "dbname": DB, "username": user, "password": password,
+               "seesaw": {"users": ["app_a", "app_b"]}})
+    };
+    // A fresh secret has no AWSPREVIOUS: the standby's password is unknown,
+    // and nothing is changed.
+    moto.create("rds/self", &doc("app_a", "initial-Password-1"))
+        .await;
+    let token = format!("{:032x}", 500);
+    moto.start_rotation("rds/self", &token).await;
+    invoke(Step::CreateSecret, "rds/self", &token, &s)
+        .await
+        .unwrap();
+    let before = t.cluster.server_log().matches("ALTER ROLE").count();
+    let err = invoke(Step::SetSecret, "rds/self", &token, &s)
+        .await
+        .expect_err("self mode needs the standby's previous password");
+    assert!(err.contains("masterarn"), "{err}");
+    assert_eq!(t.cluster.server_log().matches("ALTER ROLE").count(), before);
+
+    // With history (app_b's version before app_a's), self mode works: no
+    // master secret exists here, so each ALTER ROLE ran as the role it
+    // changed, logged in with its AWSPREVIOUS password.
+    t.set_password("app_b", "standby-Password-2").await;
+    moto.create("rds/history", &doc("app_b", "standby-Password-2"))
+        .await;
+    moto.client()
+        .await
+        .put_secret_value()
+        .secret_id("rds/history")
+        .secret_string(doc("app_a", "initial-Password-1").to_string())
+        .send()
+        .await
+        .unwrap();
+    for (n, expected) in ["app_b", "app_a"].iter().enumerate() {
+        let token = format!("{:032x}", 510 + n);
+        moto.start_rotation("rds/history", &token).await;
+        for step in STEPS {
+            invoke(step, "rds/history", &token, &s)
+                .await
+                .unwrap_or_else(|e| panic!("rotation {n}: {step}: {e}"));
+        }
+        let current = stage(&moto, "rds/history", "AWSCURRENT").await;
+        let previous = stage(&moto, "rds/history", "AWSPREVIOUS").await;
+        assert_eq!(current["username"], *expected);
+        assert!(logs_in(&t, &current).await);
+        assert!(logs_in(&t, &previous).await);
+    }
 }

@@ -277,6 +277,13 @@ async fn set(
         .and_then(Value::as_str)
     {
         Some(arn) => Some(master_credential(rotation, settings, arn).await?),
+        // Self mode: the standby logs in with its password from AWSPREVIOUS.
+        None if state.previous.is_none() => {
+            return Err(fail("no_master", format!(
+                "without \"masterarn\", {:?} changes its own password and logs in with the one in AWSPREVIOUS, which this secret does not have yet (its first rotation). Add \"masterarn\" (the ARN of a secret holding a role with CREATEROLE) for the first rotation, or put {:?}'s credential into the secret as a version before AWSCURRENT",
+                target.standby, target.standby
+            )))
+        }
         None => None,
     };
     if target.clone_convention {
