@@ -5,7 +5,7 @@ mod support;
 
 use seesaw::config::{SessionPolicy, TlsMode};
 use seesaw::rotation::Step as EngineStep;
-use seesaw::runtime::lambda::{handle, Invocation, LambdaError, Rotation, Settings, Step};
+use seesaw::runtime::lambda::{Function, Invocation, LambdaError, Rotation, Settings, Step};
 use seesaw::runtime::{NoProgress, Progress};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -46,7 +46,12 @@ async fn invoke_with(
         secret_id: secret.into(),
         token: token.into(),
     };
-    handle(&rotation, s, progress).await
+    // A new sandbox per call: nothing is carried between steps but the
+    // secret and the database.
+    Function::new(s.clone())
+        .await
+        .handle(&rotation, progress)
+        .await
 }
 
 /// Stops the engine inside `setSecret` after the named step, as the

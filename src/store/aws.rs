@@ -39,18 +39,28 @@ impl AwsStore {
     pub const PERMISSIONS: [&'static str; 4] = [GET, DESCRIBE, PUT, STAGE];
 
     pub async fn connect(config: &AwsStoreConfig) -> AwsStore {
+        let client = Self::client(config.region.as_deref(), config.endpoint_url.as_deref()).await;
+        Self::with_client(client, &config.secret_id)
+    }
+
+    /// A Secrets Manager client from the default chain. Cheap to clone;
+    /// clones share one connection pool (the Lambda keeps one per sandbox).
+    pub async fn client(region: Option<&str>, endpoint_url: Option<&str>) -> Client {
         crate::install_crypto_provider();
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(region) = &config.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
+        if let Some(region) = region {
+            loader = loader.region(aws_config::Region::new(region.to_owned()));
         }
-        if let Some(url) = &config.endpoint_url {
+        if let Some(url) = endpoint_url {
             loader = loader.endpoint_url(url);
         }
-        let sdk = loader.load().await;
+        Client::new(&loader.load().await)
+    }
+
+    pub fn with_client(client: Client, secret_id: &str) -> AwsStore {
         AwsStore {
-            client: Client::new(&sdk),
-            secret_id: config.secret_id.clone(),
+            client,
+            secret_id: secret_id.to_owned(),
         }
     }
 

@@ -18,26 +18,53 @@ mod steps;
 pub use event::{Rotation, Step};
 pub use invocation::Invocation;
 pub use settings::Settings;
-pub use steps::{handle, LambdaError};
+pub use steps::LambdaError;
 
+use crate::progress::Progress;
+use crate::store::AwsStore;
 use lambda_runtime::{service_fn, LambdaEvent};
+
+/// The rotation function as one sandbox holds it: its settings, and one
+/// Secrets Manager client whose connections outlive an invocation (a warm
+/// sandbox skips the TLS handshakes of the next step).
+pub struct Function {
+    pub settings: Settings,
+    secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl Function {
+    pub async fn new(settings: Settings) -> Function {
+        let secrets = AwsStore::client(None, settings.endpoint_url.as_deref()).await;
+        Function { settings, secrets }
+    }
+
+    /// Runs one step of `rotation`; see `steps.rs`.
+    pub async fn handle(
+        &self,
+        rotation: &Rotation,
+        progress: &dyn Progress,
+    ) -> Result<(), LambdaError> {
+        steps::handle(rotation, self, progress).await
+    }
+
+    fn store(&self, secret_id: &str) -> AwsStore {
+        AwsStore::with_client(self.secrets.clone(), secret_id)
+    }
+}
 
 /// Serves rotation events from the Lambda runtime API until the sandbox
 /// stops. Settings come from the environment once, at cold start.
 pub async fn serve() -> Result<(), String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
-    let settings = &settings;
+    let function = &Function::new(settings).await;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<
             aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent,
         >| async move {
             let rotation = Rotation::try_from(event.payload)?;
-            handle(
-                &rotation,
-                settings,
-                &Invocation::new(event.context.deadline),
-            )
-            .await
+            function
+                .handle(&rotation, &Invocation::new(event.context.deadline))
+                .await
         },
     ))
     .await

@@ -14,7 +14,8 @@
 
 use super::event::{Rotation, Step};
 use super::settings::Settings;
-use crate::config::{AwsStoreConfig, Config, SessionPolicy, TlsMode};
+use super::Function;
+use crate::config::{Config, SessionPolicy, TlsMode};
 use crate::db::{Database, Postgres};
 use crate::error::Error;
 use crate::progress::Progress;
@@ -94,13 +95,13 @@ impl From<LambdaError> for Diagnostic {
 
 /// Runs one step; logs it as one JSON line with its duration. `progress`
 /// sees the engine's steps inside `setSecret` (see [`super::Invocation`]).
-pub async fn handle(
+pub(super) async fn handle(
     rotation: &Rotation,
-    settings: &Settings,
+    function: &Function,
     progress: &dyn Progress,
 ) -> Result<(), LambdaError> {
     let started = Instant::now();
-    let result = run(rotation, settings, progress).await;
+    let result = run(rotation, function, progress).await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match &result {
         Ok(outcome) => tracing::info!(
@@ -125,19 +126,15 @@ pub async fn handle(
 
 async fn run(
     rotation: &Rotation,
-    settings: &Settings,
+    function: &Function,
     progress: &dyn Progress,
 ) -> Result<&'static str, LambdaError> {
     let fail = |kind: &str, message: String| {
         LambdaError::fatal(rotation.step.as_str(), &rotation.secret_id, kind, message)
     };
     let store_err = |e| LambdaError::from_store(rotation, e);
-    let store = AwsStore::connect(&AwsStoreConfig {
-        secret_id: rotation.secret_id.clone(),
-        region: None,
-        endpoint_url: settings.endpoint_url.clone(),
-    })
-    .await;
+    let settings = &function.settings;
+    let store = function.store(&rotation.secret_id);
     let stages = store.stages().await.map_err(store_err)?;
     let of_token = stages.get(&rotation.token);
     let has = |stage: &str| of_token.is_some_and(|s| s.iter().any(|x| x == stage));
@@ -172,7 +169,7 @@ async fn run(
     }
     match rotation.step {
         Step::CreateSecret => create(rotation, settings, &store, &stages).await,
-        Step::SetSecret => set(rotation, settings, store, progress).await,
+        Step::SetSecret => set(rotation, function, store, progress).await,
         Step::TestSecret => test(rotation, settings, &store).await,
         Step::FinishSecret => {
             let current = stages
@@ -242,10 +239,11 @@ async fn pending(rotation: &Rotation, store: &AwsStore) -> Result<SecretDocument
 
 async fn set(
     rotation: &Rotation,
-    settings: &Settings,
+    function: &Function,
     store: AwsStore,
     progress: &dyn Progress,
 ) -> Result<&'static str, LambdaError> {
+    let settings = &function.settings;
     let fail = |kind: &str, message: String| {
         LambdaError::fatal(rotation.step.as_str(), &rotation.secret_id, kind, message)
     };
@@ -276,7 +274,7 @@ async fn set(
         .get("masterarn")
         .and_then(Value::as_str)
     {
-        Some(arn) => Some(master_credential(rotation, settings, arn).await?),
+        Some(arn) => Some(master_credential(rotation, function, arn).await?),
         // Self mode: the standby logs in with its password from AWSPREVIOUS.
         None if state.previous.is_none() => {
             return Err(fail("no_master", format!(
@@ -355,15 +353,10 @@ async fn login_as(db: &Postgres, credential: &Credential) -> bool {
 /// The role named by the secret `masterarn` points at (RDS's convention).
 async fn master_credential(
     rotation: &Rotation,
-    settings: &Settings,
+    function: &Function,
     arn: &str,
 ) -> Result<Credential, LambdaError> {
-    let master = AwsStore::connect(&AwsStoreConfig {
-        secret_id: arn.to_owned(),
-        region: None,
-        endpoint_url: settings.endpoint_url.clone(),
-    })
-    .await;
+    let master = function.store(arn);
     let state = master
         .read()
         .await
