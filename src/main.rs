@@ -1,4 +1,7 @@
 #![forbid(unsafe_code)]
+// Layout of the deepest async fn (oneshot::run over the engine, the stores
+// and kube) needs more than the default 128 query levels in release builds.
+#![recursion_limit = "256"]
 
 use clap::Parser;
 
