@@ -1,7 +1,9 @@
 //! The rotation Lambda: cold start of the `bootstrap` binary (process start
 //! to the first response posted to the runtime API), and the duration of
 //! each step, median over ROTATIONS (default 50) rotations, against
-//! moto_server and a real PostgreSQL. `cargo bench --bench lambda`
+//! moto_server and a real PostgreSQL. `cargo bench --bench lambda`;
+//! `SEESAW_BOOTSTRAP=path` times another build of the binary for the cold
+//! start (e.g. `--no-default-features --features lambda`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -82,7 +82,11 @@ impl RuntimeApi {
     /// The seesaw binary as the function's `bootstrap`, pointed at this
     /// runtime API and at Secrets Manager on `endpoint`.
     pub fn bootstrap(&self, endpoint: &str) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"));
+        // SEESAW_BOOTSTRAP: another build of the binary (the bench compares
+        // the size-trimmed `--no-default-features --features lambda` one).
+        let bin = std::env::var("SEESAW_BOOTSTRAP")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_seesaw").to_owned());
+        let mut cmd = tokio::process::Command::new(bin);
         cmd.env("AWS_LAMBDA_RUNTIME_API", self.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", "seesaw")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
