@@ -3,23 +3,10 @@
 
 mod support;
 
-use seesaw::rotation::Step;
-use seesaw::runtime::{NoProgress, Progress, RotateOptions};
+use seesaw::runtime::{NoProgress, RotateOptions};
 use std::time::Duration;
+use support::fault::FailAfter;
 use support::seesaw::Target;
-
-/// Stops the run after the named step, as a crash there would.
-struct FailAfter(&'static str);
-
-impl Progress for FailAfter {
-    fn finished(&self, _: &str, step: &Step, _: Duration) -> Result<(), String> {
-        if step.name() == self.0 {
-            Err(format!("fault injected after {}", self.0))
-        } else {
-            Ok(())
-        }
-    }
-}
 
 #[tokio::test]
 async fn a_fault_after_each_step_is_safe_and_the_next_run_completes() {

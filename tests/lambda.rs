@@ -4,11 +4,11 @@
 mod support;
 
 use seesaw::config::{SessionPolicy, TlsMode};
-use seesaw::rotation::Step as EngineStep;
 use seesaw::runtime::lambda::{Function, Invocation, LambdaError, Rotation, Settings, Step};
 use seesaw::runtime::{NoProgress, Progress};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use support::fault::FailAfter;
 use support::lambda_api::RuntimeApi;
 use support::moto::Moto;
 use support::seesaw::{Target, ADMIN, ADMIN_PASSWORD, DB};
@@ -54,20 +54,6 @@ async fn invoke_with(
         .await
 }
 
-/// Stops the engine inside `setSecret` after the named step, as the
-/// sandbox dying (or its timeout) there would.
-struct FailAfter(&'static str);
-
-impl Progress for FailAfter {
-    fn finished(&self, _: &str, step: &EngineStep, _: Duration) -> Result<(), String> {
-        if step.name() == self.0 {
-            Err(format!("fault injected after {}", self.0))
-        } else {
-            Ok(())
-        }
-    }
-}
-
 async fn stage(moto: &Moto, secret: &str, stage: &str) -> Value {
     let out = moto
         .client()
@@ -89,6 +75,18 @@ async fn logs_in(t: &Target, doc: &Value) -> bool {
             DB,
         )
         .await
+}
+
+/// After one rotation from `before`: the other user is current, `before`
+/// is previous, and both log in.
+async fn assert_rotated_from(moto: &Moto, t: &Target, secret: &str, before: &Value) -> Value {
+    let current = stage(moto, secret, "AWSCURRENT").await;
+    let previous = stage(moto, secret, "AWSPREVIOUS").await;
+    assert_ne!(current["username"], before["username"], "rotated once");
+    assert_eq!(previous, *before, "AWSPREVIOUS is the version before");
+    assert!(logs_in(t, &current).await, "AWSCURRENT logs in");
+    assert!(logs_in(t, &previous).await, "AWSPREVIOUS still logs in");
+    current
 }
 
 /// A secret in the RDS shape for `t`'s first user, and a master secret.
@@ -120,6 +118,7 @@ async fn three_rotations_alternate_and_every_step_is_idempotent() {
     let roles_before: String = su.query_one(roles, &[]).await.unwrap().get(0);
     for (n, expected) in ["app_b", "app_a", "app_b"].iter().enumerate() {
         let token = format!("{:032x}", n + 1);
+        let before = stage(&moto, &secret, "AWSCURRENT").await;
         moto.start_rotation(&secret, &token).await;
         for step in STEPS {
             invoke(step, &secret, &token, &s).await.unwrap();
@@ -128,11 +127,8 @@ async fn three_rotations_alternate_and_every_step_is_idempotent() {
                 .await
                 .unwrap_or_else(|e| panic!("retried {step}: {e}"));
         }
-        let current = stage(&moto, &secret, "AWSCURRENT").await;
-        let previous = stage(&moto, &secret, "AWSPREVIOUS").await;
+        let current = assert_rotated_from(&moto, &t, &secret, &before).await;
         assert_eq!(current["username"], *expected);
-        assert!(logs_in(&t, &current).await, "AWSCURRENT logs in");
-        assert!(logs_in(&t, &previous).await, "AWSPREVIOUS still logs in");
         assert_eq!(current["masterarn"], "rds/master", "other fields are kept");
     }
     let roles_after: String = su.query_one(roles, &[]).await.unwrap().get(0);
@@ -318,12 +314,7 @@ async fn a_rotation_stopped_after_any_step_and_retried_from_the_start_ends_consi
                 .await
                 .unwrap_or_else(|e| panic!("retry after {}: {step}: {e}", STEPS[stop_after]));
         }
-        let current = stage(&moto, &secret, "AWSCURRENT").await;
-        let previous = stage(&moto, &secret, "AWSPREVIOUS").await;
-        assert_ne!(current["username"], before["username"], "rotated once");
-        assert_eq!(previous["username"], before["username"]);
-        assert!(logs_in(&t, &current).await);
-        assert!(logs_in(&t, &previous).await);
+        assert_rotated_from(&moto, &t, &secret, &before).await;
     }
 }
 
@@ -353,12 +344,7 @@ async fn a_set_secret_stopped_inside_the_engine_is_resumed_by_its_retry() {
                 .await
                 .unwrap_or_else(|e| panic!("after a fault at {stop_after}: {step}: {e}"));
         }
-        let current = stage(&moto, &secret, "AWSCURRENT").await;
-        let previous = stage(&moto, &secret, "AWSPREVIOUS").await;
-        assert_ne!(current["username"], before["username"]);
-        assert_eq!(previous, before);
-        assert!(logs_in(&t, &current).await);
-        assert!(logs_in(&t, &previous).await);
+        assert_rotated_from(&moto, &t, &secret, &before).await;
     }
 }
 
@@ -544,16 +530,14 @@ async fn without_masterarn_each_user_changes_its_own_password() {
         .unwrap();
     for (n, expected) in ["app_b", "app_a"].iter().enumerate() {
         let token = format!("{:032x}", 510 + n);
+        let before = stage(&moto, "rds/history", "AWSCURRENT").await;
         moto.start_rotation("rds/history", &token).await;
         for step in STEPS {
             invoke(step, "rds/history", &token, &s)
                 .await
                 .unwrap_or_else(|e| panic!("rotation {n}: {step}: {e}"));
         }
-        let current = stage(&moto, "rds/history", "AWSCURRENT").await;
-        let previous = stage(&moto, "rds/history", "AWSPREVIOUS").await;
+        let current = assert_rotated_from(&moto, &t, "rds/history", &before).await;
         assert_eq!(current["username"], *expected);
-        assert!(logs_in(&t, &current).await);
-        assert!(logs_in(&t, &previous).await);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod conformance;
 pub mod drongo;
+pub mod fault;
 pub mod http;
 pub mod keyvault;
 pub mod kube;
