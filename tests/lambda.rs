@@ -541,3 +541,75 @@ async fn without_masterarn_each_user_changes_its_own_password() {
         assert_eq!(current["username"], *expected);
     }
 }
+
+#[tokio::test]
+async fn the_binary_reports_fatal_and_retryable_errors_and_keeps_serving() {
+    let Some(moto) = Moto::start() else { return };
+    // A database that is down: nothing listens on its port.
+    let port = support::moto::free_port();
+    moto.create(
+        "rds/master",
+        &json!({"username": ADMIN, "password": ADMIN_PASSWORD}),
+    )
+    .await;
+    moto.create(
+        "rds/down",
+        &json!({"engine": "postgres", "host": "127.0.0.1", "port": port, "dbname": DB,
+                "username": "app_a", "password": "initial-Password-1", "masterarn": "rds/master",
+                "seesaw": {"users": ["app_a", "app_b"]}}),
+    )
+    .await;
+    let token = "2".repeat(32);
+    moto.start_rotation("rds/down", &token).await;
+    let event = |step: &str, token: &str| json!({"Step": step, "SecretId": "rds/down", "ClientRequestToken": token});
+    let api = RuntimeApi::start(vec![
+        event("createSecret", &"f".repeat(32)),
+        event("dropSecret", &token),
+        event("createSecret", &token),
+        event("setSecret", &token),
+    ])
+    .await;
+    let mut child = api.bootstrap(&moto.url).spawn().unwrap();
+    let started = Instant::now();
+    while api.results.lock().unwrap().len() < 4 {
+        assert!(started.elapsed() < Duration::from_secs(60));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().await.unwrap();
+    let results: Vec<String> = api
+        .results
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, r)| r.clone())
+        .collect();
+    let error_type = |r: &str| -> String {
+        let body: Value = serde_json::from_str(r.strip_prefix("error: ").unwrap_or("{}"))
+            .unwrap_or_else(|_| panic!("not an error report: {r}"));
+        body["errorType"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(
+        error_type(&results[0]),
+        "Fatal.unknown_version",
+        "{results:?}"
+    );
+    assert_eq!(error_type(&results[1]), "Fatal.event", "{results:?}");
+    assert!(results[2].starts_with("ok"), "{results:?}");
+    // Down is retryable: Secrets Manager's retry may find it back up.
+    assert_eq!(
+        error_type(&results[3]),
+        "Retryable.db_unreachable",
+        "{results:?}"
+    );
+    assert!(
+        results[3].contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        results[3]
+    );
+    for r in &results {
+        assert!(
+            !r.contains("initial-Password-1") && !r.contains(ADMIN_PASSWORD),
+            "{r}"
+        );
+    }
+}
