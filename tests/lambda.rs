@@ -613,3 +613,40 @@ async fn the_binary_reports_fatal_and_retryable_errors_and_keeps_serving() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_hostile_user_name_gets_its_clone_and_rotates_back() {
+    let Some(moto) = Moto::start() else { return };
+    let user = "Wé\"ird 'q;DROP ROLE x;--";
+    let t = Target::new([user, "unused_b"]).await;
+    t.cluster
+        .superuser()
+        .await
+        .batch_execute(&format!(
+            "ALTER ROLE \"{}\" SET application_name = 'it''s \"{}\"'",
+            user.replace('"', "\"\""),
+            user.replace('\'', "''").replace('"', "")
+        ))
+        .await
+        .unwrap();
+    let secret = secrets(&moto, &t, json!({})).await;
+    let s = settings(&moto);
+    let clone = format!("{user}_clone");
+    for (n, expected) in [clone.as_str(), user].into_iter().enumerate() {
+        let token = format!("{:032x}", 600 + n);
+        let before = stage(&moto, &secret, "AWSCURRENT").await;
+        moto.start_rotation(&secret, &token).await;
+        for step in STEPS {
+            invoke(step, &secret, &token, &s)
+                .await
+                .unwrap_or_else(|e| panic!("{step}: {e}"));
+        }
+        let current = assert_rotated_from(&moto, &t, &secret, &before).await;
+        assert_eq!(current["username"], expected);
+    }
+    assert_eq!(
+        role_settings(&t, user).await,
+        role_settings(&t, &clone).await
+    );
+    assert_eq!(role_settings(&t, &clone).await.len(), 1);
+}
