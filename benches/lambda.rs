@@ -54,15 +54,11 @@ fn main() {
                 .stderr(std::process::Stdio::null())
                 .spawn()
                 .unwrap();
-            while api.results.lock().unwrap().is_empty() {
-                tokio::time::sleep(Duration::from_micros(200)).await;
-            }
+            api.wait_for(1).await;
             cold.push(started.elapsed());
-            while api.results.lock().unwrap().len() < 4 {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
+            let results = api.wait_for(4).await;
             child.kill().await.unwrap();
-            for (id, result) in api.results.lock().unwrap().iter() {
+            for (id, result) in &results {
                 assert!(result.starts_with("ok"), "{id}: {result}");
             }
         }

@@ -262,18 +262,9 @@ async fn the_binary_serves_the_four_events_through_the_runtime_api() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while api.results.lock().unwrap().len() < 4 {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "responses so far: {:?}",
-            api.results.lock().unwrap()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let results = api.wait_for(4).await;
     child.kill().await.unwrap();
     let out = child.wait_with_output().await.unwrap();
-    let results = api.results.lock().unwrap().clone();
     for (id, result) in &results {
         assert!(result.starts_with("ok"), "{id}: {result}");
     }
@@ -570,19 +561,8 @@ async fn the_binary_reports_fatal_and_retryable_errors_and_keeps_serving() {
     ])
     .await;
     let mut child = api.bootstrap(&moto.url).spawn().unwrap();
-    let started = Instant::now();
-    while api.results.lock().unwrap().len() < 4 {
-        assert!(started.elapsed() < Duration::from_secs(60));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let results: Vec<String> = api.wait_for(4).await.into_iter().map(|(_, r)| r).collect();
     child.kill().await.unwrap();
-    let results: Vec<String> = api
-        .results
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, r)| r.clone())
-        .collect();
     let error_type = |r: &str| -> String {
         let body: Value = serde_json::from_str(r.strip_prefix("error: ").unwrap_or("{}"))
             .unwrap_or_else(|_| panic!("not an error report: {r}"));

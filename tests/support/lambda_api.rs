@@ -69,6 +69,24 @@ impl RuntimeApi {
         RuntimeApi { addr, results }
     }
 
+    /// Waits (polling every 200 µs, fine enough for the cold-start bench)
+    /// until `n` responses or errors have been posted; returns them in
+    /// order. Panics after 60 s, showing what came.
+    pub async fn wait_for(&self, n: usize) -> Vec<(String, String)> {
+        let started = std::time::Instant::now();
+        loop {
+            let results = self.results.lock().unwrap().clone();
+            if results.len() >= n {
+                return results;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "responses so far: {results:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        }
+    }
+
     /// The four events of one rotation of `secret`, in order.
     pub fn rotation_events(secret: &str, token: &str) -> Vec<Value> {
         ["createSecret", "setSecret", "testSecret", "finishSecret"]

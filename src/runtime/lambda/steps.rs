@@ -67,6 +67,18 @@ impl LambdaError {
         }
     }
 
+    /// A database failure outside the engine, kinds named as the engine
+    /// names them (`db_<kind>`); `doing` says what was being done.
+    fn from_db(rotation: &Rotation, doing: &str, e: crate::db::DbError) -> LambdaError {
+        LambdaError {
+            step: rotation.step.to_string(),
+            secret: rotation.secret_id.clone(),
+            kind: format!("db_{}", e.kind()),
+            retryable: e.is_transient(),
+            message: format!("{doing}: {e}"),
+        }
+    }
+
     fn from_store(rotation: &Rotation, e: StoreError) -> LambdaError {
         LambdaError {
             step: rotation.step.to_string(),
@@ -317,17 +329,17 @@ async fn test(
     let target = Target::from_document(rotation, settings, &pending)?;
     let db = Postgres::new(&target.config.targets[0].database)
         .map_err(|e| fail("config", format!("the database in the secret: {e}")))?;
-    let mut session = db.login(&new).await.map_err(|e| LambdaError {
-        step: rotation.step.to_string(),
-        secret: rotation.secret_id.clone(),
-        kind: e.kind().into(),
-        retryable: e.is_transient(),
-        message: format!("the pending credential does not log in: {e}; setSecret must run first"),
+    let mut session = db.login(&new).await.map_err(|e| {
+        LambdaError::from_db(
+            rotation,
+            "the pending credential does not log in (setSecret must run first)",
+            e,
+        )
     })?;
     let user = session
         .probe()
         .await
-        .map_err(|e| fail(e.kind(), e.to_string()))?;
+        .map_err(|e| LambdaError::from_db(rotation, "run the probe query", e))?;
     if user != new.username {
         return Err(fail(
             "inconsistent",
@@ -386,13 +398,7 @@ async fn ensure_clone(
     let fail = |kind: &str, message: String| {
         LambdaError::fatal(rotation.step.as_str(), &rotation.secret_id, kind, message)
     };
-    let db_err = |doing: &str, e: crate::db::DbError| LambdaError {
-        step: rotation.step.to_string(),
-        secret: rotation.secret_id.clone(),
-        kind: e.kind().into(),
-        retryable: e.is_transient(),
-        message: format!("{doing}: {e}"),
-    };
+    let db_err = |doing: &str, e| LambdaError::from_db(rotation, doing, e);
     let active = current
         .credential()
         .map_err(|e| fail("malformed", format!("the current version: {e}")))?;
