@@ -184,6 +184,14 @@ impl PgSession {
     }
 }
 
+fn grant_sql(group: &str, role: &str) -> String {
+    format!(
+        "GRANT {} TO {}",
+        escape_identifier(group),
+        escape_identifier(role)
+    )
+}
+
 fn hint_for(doing: &str) -> String {
     if doing.starts_with("end sessions") {
         "grant pg_signal_backend to the admin role, or use standby_sessions: fail | wait".into()
@@ -275,13 +283,8 @@ impl Session for PgSession {
     }
 
     async fn grant_membership(&mut self, group: &str, role: &str) -> Result<(), DbError> {
-        let sql = format!(
-            "GRANT {} TO {}",
-            escape_identifier(group),
-            escape_identifier(role)
-        );
         self.client
-            .batch_execute(&sql)
+            .batch_execute(&grant_sql(group, role))
             .await
             .map_err(|e| self.error(format!("grant {group:?} to {role:?}"), e))
     }
@@ -354,11 +357,7 @@ impl Session for PgSession {
         )];
         for group in &memberships {
             statements.push((
-                format!(
-                    "GRANT {} TO {}",
-                    escape_identifier(group),
-                    escape_identifier(role)
-                ),
+                grant_sql(group, role),
                 format!("grant {group:?} to {role:?}"),
             ));
         }

@@ -361,7 +361,7 @@ impl Engine {
                         return Err(Error::Interrupted {
                             target: self.name().into(),
                             step: step.name(),
-                            reason: "stopped while waiting for the standby's sessions (shutdown, or the Lambda's time ran out); the next run resumes".into(),
+                            reason: "stopped while waiting for the standby's sessions (the run was cancelled: shutdown, or its deadline came); the next run resumes".into(),
                         });
                     }
                     if started.elapsed() >= *timeout {
