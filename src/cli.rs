@@ -70,6 +70,11 @@ pub enum Command {
         /// Observe and show the plan; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Rotate even if the target was rotated within its
+        /// `min_interval` (without it, such a target is reported up to
+        /// date and left alone, exit 0).
+        #[arg(long)]
+        now: bool,
     },
     /// Show what `rotate` would do and which gates pass; change nothing.
     #[command(after_help = EXIT_CODES)]

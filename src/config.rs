@@ -414,9 +414,23 @@ pub struct DatabaseConfig {
     pub memberships: MembershipPolicy,
     #[serde(
         default = "default_connect_timeout",
-        deserialize_with = "crate::duration::deserialize"
+        deserialize_with = "crate::duration::deserialize_positive"
     )]
     pub connect_timeout: Duration,
+    /// How long one statement of seesaw's may wait for a row lock (an open
+    /// transaction holding the standby's `pg_authid` row) before it fails
+    /// naming the blocking sessions.
+    #[serde(
+        default = "default_lock_timeout",
+        deserialize_with = "crate::duration::deserialize_positive"
+    )]
+    pub lock_timeout: Duration,
+    /// Upper bound on any one statement of seesaw's.
+    #[serde(
+        default = "default_statement_timeout",
+        deserialize_with = "crate::duration::deserialize_positive"
+    )]
+    pub statement_timeout: Duration,
     /// The NOLOGIN role that owns the objects (for `setup-sql`);
     /// `<dbname>_owner` by default.
     #[serde(default)]
@@ -431,6 +445,12 @@ fn default_wait() -> Duration {
 }
 fn default_connect_timeout() -> Duration {
     Duration::from_secs(10)
+}
+fn default_lock_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_statement_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 impl DatabaseConfig {
@@ -508,6 +528,20 @@ impl StoreConfig {
             StoreConfig::Azure(_) => "azure",
         }
     }
+
+    /// The bound on each store call (the file store's is fixed).
+    pub fn timeout(&self) -> Duration {
+        match self {
+            StoreConfig::File(_) => default_store_timeout(),
+            StoreConfig::Aws(a) => a.timeout,
+            StoreConfig::Gcp(g) => g.timeout,
+            StoreConfig::Azure(a) => a.timeout,
+        }
+    }
+}
+
+pub fn default_store_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -522,6 +556,14 @@ pub struct GcpStoreConfig {
     /// travels unencrypted.
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// Upper bound on each call to the store (a request and its retries);
+    /// an endpoint that accepts the connection and never answers fails
+    /// after this instead of hanging the rotation. 30s by default.
+    #[serde(
+        default = "default_store_timeout",
+        deserialize_with = "crate::duration::deserialize_positive"
+    )]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -535,6 +577,14 @@ pub struct AzureStoreConfig {
     /// (a private endpoint behind a TLS-inspecting proxy, or tests).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Upper bound on each call to the store (a request and its retries);
+    /// an endpoint that accepts the connection and never answers fails
+    /// after this instead of hanging the rotation. 30s by default.
+    #[serde(
+        default = "default_store_timeout",
+        deserialize_with = "crate::duration::deserialize_positive"
+    )]
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -548,6 +598,14 @@ pub struct AwsStoreConfig {
     /// Another endpoint (a VPC endpoint, or a local emulator in tests).
     #[serde(default)]
     pub endpoint_url: Option<String>,
+    /// Upper bound on each call to the store (a request and its retries);
+    /// an endpoint that accepts the connection and never answers fails
+    /// after this instead of hanging the rotation. 30s by default.
+    #[serde(
+        default = "default_store_timeout",
+        deserialize_with = "crate::duration::deserialize_positive"
+    )]
+    pub timeout: Duration,
 }
 
 /// `store:` as written: a map with exactly one backend key. (A struct of

@@ -3,6 +3,11 @@
 use serde::{de, Deserialize, Deserializer};
 use std::time::Duration;
 
+/// The longest duration seesaw accepts anywhere: ten years. Longer values
+/// are typos, and refusing them keeps every sum and product of durations
+/// (deadlines, doubled timeouts) far from overflow.
+pub const MAX: Duration = Duration::from_secs(10 * 365 * 86400);
+
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
@@ -24,19 +29,24 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             .parse()
             .map_err(|_| format!("expected a duration such as 30s, 5m or 2h, got `{text}`"))?;
         digits.clear();
+        let too_long = || format!("duration `{text}` is longer than the maximum of 10 years");
         let step = match unit.as_str() {
-            "ms" => Duration::from_millis(n),
-            "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            "d" => Duration::from_secs(n * 86400),
+            "ms" => Some(Duration::from_millis(n)),
+            "s" => Some(Duration::from_secs(n)),
+            "m" => n.checked_mul(60).map(Duration::from_secs),
+            "h" => n.checked_mul(3600).map(Duration::from_secs),
+            "d" => n.checked_mul(86400).map(Duration::from_secs),
             _ => {
                 return Err(format!(
                     "unknown unit `{unit}` in duration `{text}`: use ms, s, m, h or d"
                 ))
             }
-        };
-        total += step;
+        }
+        .ok_or_else(too_long)?;
+        total = total
+            .checked_add(step)
+            .filter(|t| *t <= MAX)
+            .ok_or_else(too_long)?;
     }
     if !digits.is_empty() {
         return Err(format!(
@@ -50,6 +60,18 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(d)?;
     parse(&text).map_err(de::Error::custom)
+}
+
+/// Serde adapter for a duration that must be above zero (a timeout of 0
+/// would make every attempt fail at once).
+pub fn deserialize_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let value = deserialize(d)?;
+    if value.is_zero() {
+        return Err(de::Error::custom(
+            "must be more than 0 (a timeout of 0 fails every attempt at once); e.g. 10s",
+        ));
+    }
+    Ok(value)
 }
 
 /// Serde adapter for an optional duration.
@@ -98,5 +120,26 @@ mod tests {
         assert!(parse("10").unwrap_err().contains("without a unit"));
         assert!(parse("5x").unwrap_err().contains("unknown unit"));
         assert!(parse("m").is_err());
+    }
+
+    #[test]
+    fn values_that_would_overflow_are_errors_not_panics() {
+        for text in [
+            "18446744073709551615s",
+            "307445734561825861h",
+            "18446744073709551615d",
+            "18446744073709551615s1s",
+            "3651d",
+            "99999999999999999999s",
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(
+                err.contains("maximum of 10 years") || err.contains("expected a duration"),
+                "{text}: {err}"
+            );
+        }
+        assert_eq!(parse("3650d"), Ok(MAX));
+        // Every accepted value leaves room for the sums seesaw makes.
+        assert!(MAX.checked_mul(4).is_some());
     }
 }

@@ -48,6 +48,15 @@ pub enum Error {
         action: &'static str,
         gates: Vec<Gate>,
     },
+    /// The target's advisory lock was lost before publishing (the session
+    /// was terminated, the server restarted, the network reset): another
+    /// run may be acting, so nothing was published.
+    #[error("target {target:?}: the target's advisory lock was lost before publishing ({why}); nothing was published. {state}")]
+    LockLost {
+        target: String,
+        why: String,
+        state: String,
+    },
     /// Stopped between steps (shutdown, or a fault injected by a test).
     /// The protocol is safe to resume: the next run completes the target.
     #[error("target {target:?}: stopped after step {step}: {reason}; the active credential is unchanged unless `publish` completed, and the next run continues")]
@@ -89,6 +98,8 @@ impl Error {
             // Stopped part-way (shutdown, a Lambda's time running out):
             // every step checks before it acts, so running again resumes.
             Error::Interrupted { .. } => true,
+            // The next run resumes the pending version under a fresh lock.
+            Error::LockLost { .. } => true,
             _ => false,
         }
     }
@@ -113,6 +124,7 @@ impl Error {
             Error::Inconsistent { .. } => "inconsistent",
             Error::Blocked { .. } => "blocked",
             Error::Interrupted { .. } => "interrupted",
+            Error::LockLost { .. } => "lock_lost",
         }
     }
 }

@@ -72,6 +72,12 @@ pub fn report(r: &Report) -> String {
         steps(&mut out, &r.planned);
         return out;
     }
+    if let Some(why) = &r.up_to_date {
+        return format!(
+            "{} is up to date: {why}; nothing changed (rotate --now overrides)\n",
+            r.target
+        );
+    }
     let done = match r.action {
         Action::Rotate => "rotated",
         Action::Rollback => "rolled back",

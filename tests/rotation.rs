@@ -114,7 +114,11 @@ async fn dry_run_and_plan_change_nothing() {
         plan.stdout
     );
     assert!(
-        plan.stdout.contains("set a new password for \"app_b\""),
+        plan.stdout
+            .contains("generate a new password for \"app_b\" and write it to the store as pending")
+            && plan
+                .stdout
+                .contains("set the pending password for \"app_b\""),
         "{}",
         plan.stdout
     );

@@ -64,7 +64,7 @@ async fn aws_reports_a_stuck_pending_version() {
         })
         .await
         .expect_err("a stuck AWSPENDING must not be overwritten");
-    assert!(err.to_string().contains("still staged AWSPENDING"), "{err}");
+    assert!(err.to_string().contains("staged AWSPENDING"), "{err}");
     assert!(
         err.to_string().contains("11111111111111111111111111111111"),
         "{err}"
@@ -250,6 +250,7 @@ async fn aws_throttling_is_retried_then_classified_and_denied_names_the_permissi
         secret_id: "throttled/app".into(),
         region: Some("us-east-1".into()),
         endpoint_url: Some(url.into()),
+        timeout: seesaw::config::default_store_timeout(),
     };
     // Two throttled answers: the SDK's own retry absorbs them.
     let proxy = support::moto::ErrorProxy::start(&moto.url, "ThrottlingException", 400, 2).await;

@@ -32,6 +32,10 @@ pub trait Session: Send {
     async fn probe(&mut self) -> Result<String, DbError>;
     /// Takes the session-scoped lock `key` if free; never waits.
     async fn try_lock(&mut self, key: i64) -> Result<bool, DbError>;
+    /// True while this session still holds the lock `key` (checked right
+    /// before publishing: a session that was terminated or lost with a
+    /// server restart no longer holds it, and another run may be acting).
+    async fn lock_held(&mut self, key: i64) -> Result<bool, DbError>;
     async fn role_exists(&mut self, role: &str) -> Result<bool, DbError>;
     /// Sessions logged in as `role`, in every database of the server
     /// (visible to any role: `usename` is not hidden from non-superusers).

@@ -57,6 +57,14 @@ impl Database for Postgres {
             .password(credential.password.expose_secret())
             .application_name("seesaw")
             .connect_timeout(c.connect_timeout)
+            // Bounded waits: a statement blocked on a row lock (an open
+            // transaction on the standby's pg_authid row) fails instead of
+            // holding the target's lock forever.
+            .options(format!(
+                "-c lock_timeout={}ms -c statement_timeout={}ms",
+                c.lock_timeout.as_millis(),
+                c.statement_timeout.as_millis()
+            ))
             .ssl_mode(match c.tls {
                 TlsMode::Disable => SslMode::Disable,
                 TlsMode::Require | TlsMode::VerifyFull => SslMode::Require,
@@ -151,6 +159,36 @@ impl Drop for PgSession {
 }
 
 impl PgSession {
+    /// The sessions with an open write transaction, for a lock-timeout
+    /// message: "pid 123 (user alice, application psql, idle in
+    /// transaction)". Best effort: a failure says so.
+    async fn open_transactions(&mut self) -> String {
+        let rows = self
+            .client
+            .query(
+                "SELECT pid, coalesce(usename::text, ''), coalesce(application_name, ''), coalesce(state, '') FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() ORDER BY xact_start LIMIT 5",
+                &[],
+            )
+            .await;
+        match rows {
+            Ok(rows) if rows.is_empty() => "none visible".into(),
+            Ok(rows) => rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "pid {} (user {:?}, application {:?}, {})",
+                        r.get::<_, i32>(0),
+                        r.get::<_, String>(1),
+                        r.get::<_, String>(2),
+                        r.get::<_, String>(3)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(e) => format!("unknown ({})", reason(&e)),
+        }
+    }
+
     /// Login roles set up as recommended switch to the owner role on login
     /// (`ALTER ROLE x SET role = owner`); privileges are then checked
     /// against the owner. Acting on its own role (`admin: self`) needs the
@@ -312,10 +350,37 @@ impl Session for PgSession {
             escape_identifier(role),
             escape_literal(&verifier)
         );
-        self.client
-            .batch_execute(&sql)
+        match self.client.batch_execute(&sql).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                let blockers = self.open_transactions().await;
+                Err(DbError::Query {
+                    db: self.db.clone(),
+                    doing: format!("set the password of {role:?}"),
+                    reason: format!(
+                        "{} (lock_timeout): another transaction holds {role:?}'s row in pg_authid. Open transactions now: {blockers}. Let it commit or roll back (or end it with pg_terminate_backend), then run again",
+                        reason(&e)
+                    ),
+                })
+            }
+            Err(e) => Err(self.error(format!("set the password of {role:?}"), e)),
+        }
+    }
+
+    async fn lock_held(&mut self, key: i64) -> Result<bool, DbError> {
+        // pg_advisory_lock(bigint) keeps the high half in classid and the
+        // low half in objid, with objsubid 1.
+        let high = key >> 32;
+        let low = key & 0xffff_ffff;
+        let row = self
+            .client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 1 AND classid::bigint = ($1::bigint & 4294967295) AND objid::bigint = $2)",
+                &[&high, &low],
+            )
             .await
-            .map_err(|e| self.error(format!("set the password of {role:?}"), e))
+            .map_err(|e| self.error("check that the advisory lock is still held".into(), e))?;
+        Ok(row.get(0))
     }
 
     async fn create_login_role_like(

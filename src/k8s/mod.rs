@@ -63,6 +63,12 @@ pub async fn client(
             ))
         })?
     };
+    // Bounded: an API server that accepts and never answers must not hang
+    // a rotation (rollout waits poll; nothing here streams).
+    let mut config = config;
+    config.connect_timeout = Some(std::time::Duration::from_secs(5));
+    config.read_timeout = Some(std::time::Duration::from_secs(30));
+    config.write_timeout = Some(std::time::Duration::from_secs(30));
     kube::Client::try_from(config).map_err(|e| err(e.to_string()))
 }
 

@@ -56,12 +56,53 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         ));
     }
 
-    if policy.admin_self {
+    // A rotation that did not finish is resumed with its own password,
+    // never replaced by a new one (that would lose the password the store
+    // and perhaps the database already hold).
+    let resume = match &obs.pending {
+        None => None,
+        Some(p) if p.username == standby => {
+            gates.push(gate(
+                "pending",
+                Verdict::Handled,
+                format!(
+                    "resuming the unfinished rotation of version {} for {standby:?} ({})",
+                    p.version,
+                    if p.logs_in {
+                        "its password is set; publishing it"
+                    } else {
+                        "its password is not set yet; setting exactly that one"
+                    }
+                ),
+            ));
+            Some(p)
+        }
+        Some(p) => {
+            gates.push(gate(
+                "pending",
+                Verdict::Impossible,
+                format!(
+                    "the store holds pending version {} for {:?}, which is not the standby {standby:?}: seesaw cannot explain it and changed nothing. {}",
+                    p.version, p.username, p.clear_hint
+                ),
+            ));
+            None
+        }
+    };
+    let already_set = resume.is_some_and(|p| p.logs_in);
+
+    if policy.admin_self && !already_set {
         gates.push(self_admin_gate(obs, &standby));
     }
 
     let n = obs.standby_sessions;
-    let sessions = if n == 0 {
+    let sessions = if already_set {
+        gate(
+            "standby_sessions",
+            Verdict::Pass,
+            format!("{standby:?} already has the pending password"),
+        )
+    } else if n == 0 {
         gate(
             "standby_sessions",
             Verdict::Pass,
@@ -145,10 +186,18 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         gates.extend(consumer_gates(view, &standby, force));
     }
 
-    steps.push(Step::SetPassword {
-        role: standby.clone(),
-        by,
-    });
+    if resume.is_none() {
+        steps.push(Step::Stage {
+            username: standby.clone(),
+            replaces: obs.current_version.clone(),
+        });
+    }
+    if !already_set {
+        steps.push(Step::SetPassword {
+            role: standby.clone(),
+            by,
+        });
+    }
     steps.push(Step::Verify {
         role: standby.clone(),
     });
@@ -281,9 +330,24 @@ pub fn rollback(obs: &Observation) -> Plan {
             (user.clone(), true)
         }
     };
+    if let Some(p) = &obs.pending {
+        gates.push(gate(
+            "pending",
+            Verdict::Impossible,
+            if p.logs_in {
+                format!("a rotation to {:?} (version {}) did not finish and its password is set: run `seesaw rotate {}` to finish it, then roll back", p.username, p.version, obs.target)
+            } else {
+                format!("a rotation to {:?} (version {}) did not finish: run `seesaw rotate {}` to finish it, or clear it first. {}", p.username, p.version, obs.target, p.clear_hint)
+            },
+        ));
+    }
     let mut steps = Vec::new();
     if previous_ok {
         steps.push(Step::Verify { role: to.clone() });
+        steps.push(Step::Stage {
+            username: to.clone(),
+            replaces: obs.current_version.clone(),
+        });
         steps.push(Step::Publish {
             username: to.clone(),
             replaces: obs.current_version.clone(),
@@ -324,6 +388,7 @@ mod tests {
             active_memberships: BTreeSet::from(["owner".to_string()]),
             standby_memberships: BTreeSet::from(["owner".to_string()]),
             consumers: None,
+            pending: None,
         }
     }
 
@@ -345,9 +410,9 @@ mod tests {
         let plan = rotate(&obs(), &policy(), false);
         assert!(!plan.is_blocked());
         assert_eq!((plan.from.as_str(), plan.to.as_str()), ("a", "b"));
-        assert_eq!(names(&plan), ["set_password", "verify", "publish"]);
+        assert_eq!(names(&plan), ["stage", "set_password", "verify", "publish"]);
         assert_eq!(
-            plan.steps[2],
+            plan.steps[3],
             Step::Publish {
                 username: "b".into(),
                 replaces: "v1".into()
@@ -456,7 +521,7 @@ mod tests {
         let plan = rotate(&obs(), &p, false);
         assert!(!plan.is_blocked());
         assert_eq!(
-            plan.steps[0],
+            plan.steps[1],
             Step::SetPassword {
                 role: "b".into(),
                 by: Actor::Itself
@@ -485,11 +550,14 @@ mod tests {
         assert!(!forced.is_blocked());
         assert_eq!(
             names(&forced),
-            ["set_password", "verify", "publish", "propagate"]
+            ["stage", "set_password", "verify", "publish", "propagate"]
         );
         o.consumers = Some(Default::default());
         assert!(!rotate(&o, &policy(), false).is_blocked());
-        assert_eq!(names(&rollback(&o)), ["verify", "publish", "propagate"]);
+        assert_eq!(
+            names(&rollback(&o)),
+            ["verify", "stage", "publish", "propagate"]
+        );
     }
 
     #[test]
@@ -497,7 +565,7 @@ mod tests {
         let plan = rollback(&obs());
         assert!(!plan.is_blocked());
         assert_eq!(plan.to, "b");
-        assert_eq!(names(&plan), ["verify", "publish"]);
+        assert_eq!(names(&plan), ["verify", "stage", "publish"]);
 
         let mut o = obs();
         o.previous = None;
@@ -505,5 +573,51 @@ mod tests {
         let mut o = obs();
         o.previous = Some(("a".into(), "v0".into()));
         assert!(rollback(&o).is_blocked());
+    }
+
+    fn pending(username: &str, logs_in: bool) -> Option<super::super::PendingView> {
+        Some(super::super::PendingView {
+            username: username.into(),
+            version: "p1".into(),
+            logs_in,
+            clear_hint: "remove it by hand".into(),
+        })
+    }
+
+    #[test]
+    fn a_pending_version_for_the_standby_is_resumed_never_replaced() {
+        let mut o = obs();
+        o.pending = pending("b", false);
+        let plan = rotate(&o, &policy(), false);
+        assert!(!plan.is_blocked());
+        // Not staged again: its own password is set, verified, published.
+        assert_eq!(names(&plan), ["set_password", "verify", "publish"]);
+        assert!(plan
+            .gates
+            .iter()
+            .any(|g| g.name == "pending" && g.verdict == Verdict::Handled));
+
+        // Its password is already set: the standby's sessions no longer
+        // matter (the change happened), only publishing is left.
+        o.pending = pending("b", true);
+        o.standby_sessions = 3;
+        let plan = rotate(&o, &policy(), false);
+        assert!(!plan.is_blocked());
+        assert_eq!(names(&plan), ["verify", "publish"]);
+    }
+
+    #[test]
+    fn a_pending_version_seesaw_cannot_explain_stops_everything() {
+        let mut o = obs();
+        o.pending = pending("a", false); // the active user: never ours
+        let plan = rotate(&o, &policy(), true);
+        let g = plan.blockers()[0];
+        assert_eq!((g.name, g.verdict), ("pending", Verdict::Impossible));
+        assert!(g.detail.contains("remove it by hand"), "{}", g.detail);
+        // A rollback does not step over an unfinished rotation either.
+        o.pending = pending("b", true);
+        let g = rollback(&o).blockers()[0].clone();
+        assert_eq!(g.name, "pending");
+        assert!(g.detail.contains("seesaw rotate demo"), "{}", g.detail);
     }
 }

@@ -30,6 +30,20 @@ pub struct Observation {
     pub standby_memberships: BTreeSet<String>,
     /// What reads the credential, when the target has consumers.
     pub consumers: Option<ConsumerView>,
+    /// A version staged by a rotation that did not finish.
+    pub pending: Option<PendingView>,
+}
+
+/// The store's pending version, as seen under the lock.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingView {
+    pub username: String,
+    pub version: String,
+    /// The pending credential logs in now: the run that staged it got as
+    /// far as `ALTER ROLE`.
+    pub logs_in: bool,
+    /// What a person does to remove it (store-specific).
+    pub clear_hint: String,
 }
 
 /// The consumers as seen before deciding.
@@ -101,7 +115,14 @@ pub enum Step {
         role: String,
         group: String,
     },
-    /// Give `role` a freshly generated password.
+    /// Write the new credential for `username` to the store as pending,
+    /// before the database changes (it is then never lost, and the store
+    /// is proven writable).
+    Stage {
+        username: String,
+        replaces: String,
+    },
+    /// Give `role` the pending password.
     SetPassword {
         role: String,
         by: Actor,
@@ -110,7 +131,8 @@ pub enum Step {
     Verify {
         role: String,
     },
-    /// Make the document for `username` current, replacing `replaces`.
+    /// Make the pending document for `username` current, replacing
+    /// `replaces`, after proving the target's lock is still held.
     Publish {
         username: String,
         replaces: String,
@@ -130,6 +152,7 @@ impl Step {
             Step::TerminateSessions { .. } => "terminate_sessions",
             Step::GrantMembership { .. } => "grant_membership",
             Step::RevokeMembership { .. } => "revoke_membership",
+            Step::Stage { .. } => "stage",
             Step::SetPassword { .. } => "set_password",
             Step::Verify { .. } => "verify",
             Step::Publish { .. } => "publish",
@@ -146,9 +169,14 @@ impl Step {
             Step::TerminateSessions { role, .. } => format!("end the sessions of {role:?}"),
             Step::GrantMembership { role, group } => format!("grant {group:?} to {role:?}"),
             Step::RevokeMembership { role, group } => format!("revoke {group:?} from {role:?}"),
+            Step::Stage { username, .. } => {
+                format!(
+                    "generate a new password for {username:?} and write it to the store as pending"
+                )
+            }
             Step::SetPassword { role, by } => match by {
-                Actor::Admin => format!("set a new password for {role:?}"),
-                Actor::Itself => format!("set a new password for {role:?} (as itself)"),
+                Actor::Admin => format!("set the pending password for {role:?}"),
+                Actor::Itself => format!("set the pending password for {role:?} (as itself)"),
             },
             Step::Verify { role } => format!("log in as {role:?} with the new password"),
             Step::Publish { username, replaces } => {

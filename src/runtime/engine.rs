@@ -4,13 +4,13 @@ use super::observe::Observed;
 use super::report::{Report, StepRecord};
 use crate::config::{AdminConfig, ConfigError, TargetConfig};
 use crate::consumers::{Consumers, SyncReason};
-use crate::db::{Database, Postgres, Session};
+use crate::db::{lock_key, Database, Postgres, Session};
 use crate::error::Error;
 use crate::progress::{NoProgress, Progress};
 use crate::rotation::{self, Action, Actor, Plan, Policy, Step};
 use crate::secret::{Credential, SecretDocument};
 use crate::store::{self, PublishRequest, SecretStore};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,13 @@ pub struct RotateOptions {
     pub force: bool,
     /// Observe and plan, change nothing.
     pub dry_run: bool,
+    /// Rotate only if the store's current version is at least this old
+    /// (re-decided under the lock, so a second run right after a first
+    /// one finds it up to date). `None`: rotate whenever asked.
+    pub min_interval: Option<Duration>,
+    /// "Now" for `min_interval` (the daemon's schedule clock); the wall
+    /// clock when `None`.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub struct Engine {
@@ -43,16 +50,34 @@ pub struct Engine {
 
 /// What the steps produce and later steps consume.
 struct Scratch {
-    /// The password to set, when the caller chose it (the Lambda's
+    /// The password to stage, when the caller chose it (the Lambda's
     /// createSecret did); else one is generated.
     password: Option<SecretString>,
-    /// The standby's new login, between set_password and publish.
-    new: Option<Credential>,
-    /// Idempotency token of this run's publish: a retried call reuses it,
+    /// The pending version: staged by this run, or left by one that did
+    /// not finish. Its credential is the only one set_password ever sets.
+    pending: Option<Staged>,
+    /// Idempotency token of this run's stage: a retried call reuses it,
     /// a new run (with a new password) gets a new one.
     token: String,
     /// What publish made current, for propagate.
     published: Option<(SecretDocument, String)>,
+}
+
+struct Staged {
+    credential: Credential,
+    document: SecretDocument,
+    version: String,
+}
+
+/// Which command observes: a rollback must work when the current
+/// credential is broken (that is when it is needed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// Look only: plan, check, status.
+    Look,
+    /// Rotate (heals the consumers under the lock first).
+    Rotate,
+    Rollback,
 }
 
 impl Engine {
@@ -156,7 +181,11 @@ impl Engine {
 
     /// Observes and decides; changes nothing (the lock is released again).
     pub async fn plan(&self, action: Action, force: bool) -> Result<Plan, Error> {
-        let seen = self.observe(false, &NoProgress).await?;
+        let purpose = match action {
+            Action::Rotate => Purpose::Look,
+            Action::Rollback => Purpose::Rollback,
+        };
+        let seen = self.observe(purpose, &NoProgress).await?;
         Ok(match action {
             Action::Rotate => rotation::rotate(&seen.observation, &self.policy(), force),
             Action::Rollback => rotation::rollback(&seen.observation),
@@ -164,29 +193,61 @@ impl Engine {
     }
 
     /// Rotates the target: the standby gets a new password and becomes the
-    /// active credential.
+    /// active credential. With `min_interval`, a target rotated more
+    /// recently than that is reported up to date and left alone.
     pub async fn rotate(
         &self,
         options: RotateOptions,
         progress: &dyn Progress,
     ) -> Result<Report, Error> {
-        let mut seen = self.observe(!options.dry_run, progress).await?;
+        let purpose = if options.dry_run {
+            Purpose::Look
+        } else {
+            Purpose::Rotate
+        };
+        let mut seen = self.observe(purpose, progress).await?;
         let plan = rotation::rotate(&seen.observation, &self.policy(), options.force);
+        if let Some(since) = self.recently_rotated(&seen, &options) {
+            let mut report = Report::new(&plan, options.dry_run);
+            report.planned.clear();
+            report.up_to_date = Some(since);
+            return Ok(report);
+        }
         self.run(plan, &mut seen, options.dry_run, None, progress)
             .await
     }
 
+    /// "rotated 5s ago (min_interval 1h)" when the store's current version
+    /// is younger than `min_interval` and no rotation is pending. Decided
+    /// on what was read under the lock.
+    fn recently_rotated(&self, seen: &Observed, options: &RotateOptions) -> Option<String> {
+        let min = options.min_interval.filter(|m| !m.is_zero())?;
+        if seen.state.pending.is_some() || !seen.observation.lock_acquired {
+            return None;
+        }
+        let published = seen.state.published_at?;
+        let now = options.now.unwrap_or_else(chrono::Utc::now);
+        let age = (now - published).to_std().unwrap_or_default();
+        (age < min).then(|| {
+            format!(
+                "rotated {} ago (min_interval {})",
+                crate::duration::format(Duration::from_secs(age.as_secs())),
+                crate::duration::format(min)
+            )
+        })
+    }
+
     /// The Lambda's `setSecret`: observe and decide exactly as a rotation
     /// does (lock, the current credential logs in, every gate), then give
-    /// the standby `password` and prove it logs in. Publishing is left to
-    /// `finishSecret`.
+    /// the standby the pending password (staged by `createSecret`) and
+    /// prove it logs in. Publishing is left to `finishSecret`.
     pub async fn set_standby(
         &self,
         username: &str,
         password: SecretString,
         progress: &dyn Progress,
     ) -> Result<Report, Error> {
-        let mut seen = self.observe(true, progress).await?;
+        let mut seen = self.observe(Purpose::Rotate, progress).await?;
         let mut plan = rotation::rotate(&seen.observation, &self.policy(), false);
         if plan.to != username && !plan.is_blocked() {
             return Err(Error::Inconsistent {
@@ -197,15 +258,20 @@ impl Engine {
                 ),
             });
         }
-        plan.steps
-            .retain(|s| !matches!(s, Step::Publish { .. } | Step::Propagate { .. }));
+        plan.steps.retain(|s| {
+            !matches!(
+                s,
+                Step::Stage { .. } | Step::Publish { .. } | Step::Propagate { .. }
+            )
+        });
         self.run(plan, &mut seen, false, Some(password), progress)
             .await
     }
 
     /// Republishes the previous version after proving it still logs in.
+    /// Needs only the previous credential: the current one may be broken.
     pub async fn rollback(&self, dry_run: bool, progress: &dyn Progress) -> Result<Report, Error> {
-        let mut seen = self.observe(false, progress).await?;
+        let mut seen = self.observe(Purpose::Rollback, progress).await?;
         let plan = rotation::rollback(&seen.observation);
         self.run(plan, &mut seen, dry_run, None, progress).await
     }
@@ -235,8 +301,13 @@ impl Engine {
         }
         let started = Instant::now();
         let mut scratch = Scratch {
+            pending: match plan.action {
+                Action::Rotate => self
+                    .resumed(seen, &plan, password.as_ref())
+                    .or_else(|| self.chosen(seen, &plan, password.as_ref())),
+                Action::Rollback => None,
+            },
             password,
-            new: None,
             token: run_token(),
             published: None,
         };
@@ -280,6 +351,48 @@ impl Engine {
         Ok(report)
     }
 
+    /// The Lambda's password when the store holds no readable pending
+    /// version for it (setSecret then sets what createSecret chose).
+    fn chosen(
+        &self,
+        seen: &Observed,
+        plan: &Plan,
+        password: Option<&SecretString>,
+    ) -> Option<Staged> {
+        let credential = Credential::new(plan.to.clone(), password?.clone());
+        Some(Staged {
+            document: self.complete(&seen.state.current.document.with_credential(&credential)),
+            credential,
+            version: String::new(),
+        })
+    }
+
+    /// The pending version a rotation resumes: the store's, when it is for
+    /// the standby the plan rotates to.
+    fn resumed(
+        &self,
+        seen: &Observed,
+        plan: &Plan,
+        password: Option<&SecretString>,
+    ) -> Option<Staged> {
+        let pending = seen.state.pending.as_ref()?;
+        let credential = pending.document.credential().ok()?;
+        if credential.username != plan.to {
+            return None;
+        }
+        if let Some(p) = password {
+            // The Lambda's createSecret chose it; the store must agree.
+            if p.expose_secret() != credential.password.expose_secret() {
+                return None;
+            }
+        }
+        Some(Staged {
+            credential,
+            document: pending.document.clone(),
+            version: pending.version.clone(),
+        })
+    }
+
     fn db_error(
         &self,
         doing: String,
@@ -319,14 +432,21 @@ impl Engine {
                         })
                     }
                 };
-                let session = self
-                    .db
-                    .login(&cred)
-                    .await
-                    .map_err(self.db_error(
-                        format!("log in as standby {:?} with its previous password (admin: self)", cred.username),
-                        Some("if a rotation failed between setting and publishing the password, the standby's password is no longer the stored one: set it once with an admin login".into()),
-                    ))?;
+                let session = match self.db.login(&cred).await {
+                    Ok(s) => s,
+                    Err(source) => {
+                        let state = self.probe_state().await;
+                        return Err(Error::Database {
+                            target: self.name().into(),
+                            doing: format!(
+                                "log in as standby {:?} with its previous password (admin: self)",
+                                cred.username
+                            ),
+                            source,
+                            hint: Some(state),
+                        });
+                    }
+                };
                 Ok(own.insert(session))
             }
         }
@@ -420,21 +540,68 @@ impl Engine {
                     .map_err(self.db_error(format!("revoke {group:?} from {role:?}"), None))?;
                 Ok(format!("revoked {group:?}"))
             }
+            Step::Stage { username, replaces } => {
+                let (document, credential) = match plan.action {
+                    Action::Rotate => {
+                        let password = scratch
+                            .password
+                            .clone()
+                            .unwrap_or_else(|| self.config.password.generate());
+                        let credential = Credential::new(username.clone(), password);
+                        let document = self
+                            .complete(&seen.state.current.document.with_credential(&credential));
+                        (document, credential)
+                    }
+                    Action::Rollback => {
+                        let previous = seen
+                            .state
+                            .previous
+                            .as_ref()
+                            .ok_or_else(|| self.no_credential_for(username))?;
+                        let credential = previous
+                            .document
+                            .credential()
+                            .map_err(|_| self.no_credential_for(username))?;
+                        (previous.document.clone(), credential)
+                    }
+                };
+                let version = self
+                    .store
+                    .stage(PublishRequest {
+                        document: &document,
+                        replaces,
+                        token: &scratch.token,
+                    })
+                    .await
+                    .map_err(|source| Error::Store {
+                        target: self.name().into(),
+                        doing: format!("write {username:?}'s new credential as pending"),
+                        source,
+                        hint: Some("nothing was changed in the database".into()),
+                    })?;
+                scratch.pending = Some(Staged {
+                    credential,
+                    document,
+                    version: version.clone(),
+                });
+                Ok(format!("pending version {version}"))
+            }
             Step::SetPassword { role, by } => {
-                let password: SecretString = scratch
-                    .password
-                    .clone()
-                    .unwrap_or_else(|| self.config.password.generate());
+                let staged = scratch
+                    .pending
+                    .as_ref()
+                    .filter(|p| &p.credential.username == role)
+                    .ok_or_else(|| self.no_credential_for(role))?;
+                let password = staged.credential.password.clone();
                 let session = self.actor(*by, seen, &mut own).await?;
                 session.set_password(role, &password).await.map_err(
                     self.db_error(format!("set the password of standby {role:?}"), None),
                 )?;
-                scratch.new = Some(Credential::new(role.clone(), password));
                 Ok("password set (SCRAM-SHA-256 verifier)".into())
             }
             Step::Verify { role } => {
                 let cred = match plan.action {
-                    Action::Rotate => scratch.new.clone(),
+                    Action::Rotate => scratch.pending.as_ref().map(|p| p.credential.clone()),
                     Action::Rollback => seen
                         .state
                         .previous
@@ -452,18 +619,27 @@ impl Engine {
                 Ok("login verified".into())
             }
             Step::Publish { username, replaces } => {
-                let document = self.document_to_publish(plan, seen, scratch, username)?;
-                let version = self
-                    .store
-                    .publish(PublishRequest { document: &document, replaces, token: &scratch.token })
-                    .await
-                    .map_err(|source| Error::Store {
-                        target: self.name().into(),
-                        doing: format!("publish {username:?} as the current credential"),
-                        source,
-                        hint: Some(format!("{username:?} has its new password; the store still names {:?}, which still logs in, so nothing is broken. Run again to finish", plan.from)),
-                    })?;
-                scratch.published = Some((document, version.clone()));
+                let staged = match plan.action {
+                    Action::Rotate => scratch.pending.as_ref(),
+                    Action::Rollback => scratch.pending.as_ref(),
+                }
+                .filter(|p| &p.credential.username == username)
+                .ok_or_else(|| self.no_credential_for(username))?;
+                self.still_locked(seen).await?;
+                let version = self.store.promote(&staged.version, replaces).await;
+                let version = match version {
+                    Ok(v) => v,
+                    Err(source) => {
+                        let state = self.probe_state().await;
+                        return Err(Error::Store {
+                            target: self.name().into(),
+                            doing: format!("publish {username:?} as the current credential"),
+                            source,
+                            hint: Some(state),
+                        });
+                    }
+                };
+                scratch.published = Some((staged.document.clone(), version.clone()));
                 Ok(version)
             }
             Step::Propagate { username } => {
@@ -489,6 +665,67 @@ impl Engine {
         }
     }
 
+    /// Proves the control session still holds the target's advisory lock,
+    /// right before publishing. A session that was terminated, or lost to
+    /// a server restart or a network reset, no longer holds it: another run
+    /// may be rotating, so this one stops without publishing.
+    async fn still_locked(&self, seen: &mut Observed) -> Result<(), Error> {
+        let why = match seen.control.lock_held(lock_key(self.name())).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => "the session no longer holds it".to_owned(),
+            Err(e) => format!("the session holding it is gone ({})", e.kind()),
+        };
+        Err(Error::LockLost {
+            target: self.name().into(),
+            why,
+            state: self.probe_state().await,
+        })
+    }
+
+    /// What the store holds now and which of its credentials log in, read
+    /// fresh: every hint after a failure is computed from this, never
+    /// assumed.
+    pub async fn probe_state(&self) -> String {
+        let state = match self.store.read().await {
+            Ok(s) => s,
+            Err(e) => return format!("The store could not be read to check the state ({e})"),
+        };
+        let mut parts = Vec::new();
+        let mut works = [false; 2];
+        let versions = [
+            ("current", Some(&state.current)),
+            ("previous", state.previous.as_ref()),
+            ("pending", state.pending.as_ref()),
+        ];
+        for (i, (what, version)) in versions.into_iter().enumerate() {
+            let Some(v) = version else {
+                if what == "pending" {
+                    parts.push("no pending version".to_owned());
+                }
+                continue;
+            };
+            let status = match v.document.credential() {
+                Err(_) => "holds no credential".to_owned(),
+                Ok(c) => match self.prove_login(&c, String::new(), None).await {
+                    Ok(()) => {
+                        if i < 2 {
+                            works[i] = true;
+                        }
+                        format!("{:?} logs in", c.username)
+                    }
+                    Err(e) => format!("{:?} does NOT log in ({})", c.username, e.kind()),
+                },
+            };
+            parts.push(format!("{what} (version {}): {status}", v.version));
+        }
+        let advice = match works {
+            [true, _] => "No application is locked out; run again to continue".to_owned(),
+            [false, true] => format!("The current credential is broken and the previous one works: `seesaw rollback {}` restores it", self.name()),
+            [false, false] => "Neither stored credential logs in: set the current user's password to the stored one by hand (ALTER ROLE ... PASSWORD), or check that the database is up".to_owned(),
+        };
+        format!("Checked just now: {}. {advice}", parts.join("; "))
+    }
+
     /// The document with the connection fields applications expect filled
     /// in from the config where it lacks them (an adopted document may hold
     /// only the login). Fields it has are never changed.
@@ -506,31 +743,6 @@ impl Engine {
         Error::Inconsistent {
             target: self.name().into(),
             message: format!("no credential for {role:?} to verify or publish (the plan's steps are out of order)"),
-        }
-    }
-
-    fn document_to_publish(
-        &self,
-        plan: &Plan,
-        seen: &Observed,
-        scratch: &Scratch,
-        username: &str,
-    ) -> Result<SecretDocument, Error> {
-        match plan.action {
-            Action::Rollback => seen
-                .state
-                .previous
-                .as_ref()
-                .map(|p| p.document.clone())
-                .ok_or_else(|| self.no_credential_for(username)),
-            Action::Rotate => {
-                let cred = scratch
-                    .new
-                    .as_ref()
-                    .filter(|c| c.username == username)
-                    .ok_or_else(|| self.no_credential_for(username))?;
-                Ok(self.complete(&seen.state.current.document.with_credential(cred)))
-            }
         }
     }
 }

@@ -63,7 +63,10 @@ impl Engine {
             gates: Vec::new(),
             error: None,
         };
-        match self.observe(false, &crate::progress::NoProgress).await {
+        match self
+            .observe(super::engine::Purpose::Look, &crate::progress::NoProgress)
+            .await
+        {
             Ok(seen) => {
                 let plan = rotation::rotate(&seen.observation, &self.policy(), false);
                 report.active = Some(plan.from.clone());

@@ -1,13 +1,13 @@
 //! Steps 1 and 2 of the protocol: lock and observe.
 
-use super::engine::Engine;
+use super::engine::{Engine, Purpose};
 use crate::consumers::{Consumers, SyncReason};
 use crate::db::{lock_key, Session};
 use crate::error::Error;
 use crate::progress::Progress;
-use crate::rotation::{ConsumerView, Observation};
+use crate::rotation::{ConsumerView, Observation, PendingView};
 use crate::secret::Credential;
-use crate::store::StoreState;
+use crate::store::{StoreState, Versioned};
 
 /// What the engine holds after observing: the store's state, the current
 /// credential, the decision input and the control session (which holds the
@@ -129,15 +129,29 @@ impl Engine {
 
     /// Lock, then observe. The store is read again once the lock is held,
     /// so the decision is made on what the last lock holder left.
-    /// With `heal`, consumers that lag the store are repaired first (step 3);
-    /// without, what would be healed is only reported.
+    /// Consumers that lag the store are repaired first (step 3) only by a
+    /// rotation that holds the lock; otherwise what would be healed is only
+    /// reported. A rollback does not require the current credential to
+    /// log in (it is for when it does not); under `admin: self` it logs in
+    /// with the previous one.
     pub(super) async fn observe(
         &self,
-        heal: bool,
+        purpose: Purpose,
         progress: &dyn Progress,
     ) -> Result<Observed, Error> {
-        let (_, first) = self.read_store().await?;
-        let mut control = self.control_session(&first).await?;
+        let (first_state, first) = self.read_store().await?;
+        let login = match (purpose, &self.admin) {
+            (Purpose::Rollback, None) => first_state
+                .previous
+                .as_ref()
+                .and_then(|p| p.document.credential().ok())
+                .ok_or_else(|| Error::Inconsistent {
+                    target: self.name().into(),
+                    message: "rollback under `admin: self` logs in with the store's previous credential, and there is none".into(),
+                })?,
+            _ => first.clone(),
+        };
+        let mut control = self.control_session(&login).await?;
         let target = self.name().to_owned();
         let db_err = |doing: &str| {
             let target = target.clone();
@@ -154,13 +168,32 @@ impl Engine {
             .await
             .map_err(db_err("take the target's advisory lock"))?;
         let (state, current) = self.read_store().await?;
-        if self.admin.is_some() || current.username != first.username {
-            self.prove_login(
-                &current,
-                format!("log in with the store's current credential ({:?}, version {})", current.username, state.current.version),
-                Some("seesaw will not act on a store that does not match the database. If the previous version still logs in, `seesaw rollback` restores it; otherwise set the active user's password to the stored one".into()),
-            )
-            .await?;
+        let proven = self.admin.is_none() && current.username == login.username;
+        if purpose != Purpose::Rollback && !proven {
+            let doing = format!(
+                "log in with the store's current credential ({:?}, version {})",
+                current.username, state.current.version
+            );
+            match self.prove_login(&current, doing, None).await {
+                Ok(()) => {}
+                // Refused: the store and the database disagree. Anything
+                // else (an outage, a shutdown) is not a mismatch and says
+                // so through its own error.
+                Err(Error::Database {
+                    target,
+                    doing,
+                    source: source @ crate::db::DbError::LoginFailed { .. },
+                    ..
+                }) => {
+                    return Err(Error::Database {
+                        target,
+                        doing,
+                        source,
+                        hint: Some(self.mismatch_hint(&state).await),
+                    })
+                }
+                Err(e) => return Err(e),
+            }
         }
         let users = self.config.database.users.clone();
         let standby = if users[0] == current.username {
@@ -190,6 +223,11 @@ impl Engine {
                 .ok()
                 .map(|u| (u.to_owned(), p.version.clone()))
         });
+        let pending = match &state.pending {
+            None => None,
+            Some(p) => Some(self.view_pending(p, &current.username).await),
+        };
+        let heal = purpose == Purpose::Rotate && lock_acquired;
         let consumers = match &self.consumers {
             None => None,
             Some(c) => Some(
@@ -209,12 +247,49 @@ impl Engine {
             active_memberships,
             standby_memberships,
             consumers,
+            pending,
         };
         Ok(Observed {
             state,
             observation,
             control,
         })
+    }
+
+    /// The hint when the current credential does not log in: an outage is
+    /// not a mismatch, and rollback is offered only when the previous
+    /// credential is proven to work.
+    async fn mismatch_hint(&self, state: &StoreState) -> String {
+        let previous_works = match state.previous.as_ref().map(|p| p.document.credential()) {
+            Some(Ok(c)) => self.prove_login(&c, String::new(), None).await.is_ok(),
+            _ => false,
+        };
+        if previous_works {
+            format!("seesaw will not act on a store that does not match the database. The previous version logs in: `seesaw rollback {}` restores it", self.name())
+        } else {
+            "seesaw will not act on a store that does not match the database. The previous version does not log in either: set the active user's password to the stored one (ALTER ROLE ... PASSWORD) and run again".into()
+        }
+    }
+
+    /// The store's pending version as the decision needs it: whose, and
+    /// whether its password is already set (it logs in).
+    async fn view_pending(&self, pending: &Versioned, active: &str) -> PendingView {
+        let username = pending
+            .document
+            .username()
+            .map(str::to_owned)
+            .unwrap_or_else(|_| "<no username>".into());
+        let ours = self.config.database.users.contains(&username) && username != active;
+        let logs_in = match pending.document.credential() {
+            Ok(c) if ours => self.prove_login(&c, String::new(), None).await.is_ok(),
+            _ => false,
+        };
+        PendingView {
+            username,
+            version: pending.version.clone(),
+            logs_in,
+            clear_hint: self.store.clear_pending_hint(&pending.version),
+        }
     }
 }
 

@@ -14,30 +14,56 @@ struct Terminal;
 
 impl Progress for Terminal {
     fn started(&self, target: &str, step: &Step) {
-        eprintln!("[{target}] {} ...", step.describe());
+        stderr(&format!("[{target}] {} ...\n", step.describe()));
     }
     fn waiting(&self, target: &str, message: &str) {
-        eprintln!("[{target}]   {message}");
+        stderr(&format!("[{target}]   {message}\n"));
     }
 }
 
 struct Printer(Output);
 
+/// `print!` panics when stdout is closed; these do not.
+fn stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+fn stderr(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 impl Printer {
+    /// Writes the result. A closed stdout (`seesaw rotate | head -0`) is
+    /// not an error of the command: what it did is already in the store
+    /// and the log, so the exit status stays the command's own.
     fn print<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) {
-        match self.0 {
-            Output::Human => print!("{}", human(value)),
+        let text = match self.0 {
+            Output::Human => human(value),
             Output::Json => match serde_json::to_string_pretty(value) {
-                Ok(s) => println!("{s}"),
-                Err(e) => eprintln!("error: cannot encode output: {e}"),
+                Ok(s) => s + "\n",
+                Err(e) => {
+                    stderr(&format!("error: cannot encode output: {e}\n"));
+                    return;
+                }
             },
+        };
+        stdout(&text);
+    }
+
+    /// A remark for the person at the terminal (stderr, never in JSON).
+    fn note(&self, text: &str) {
+        if let Output::Human = self.0 {
+            stderr(&format!("note: {text}\n"));
         }
     }
 
     fn error(&self, e: &Error) -> i32 {
         match self.0 {
-            Output::Human => eprintln!("error: {e}"),
-            Output::Json => println!("{}", output::error_json(e)),
+            Output::Human => stderr(&format!("error: {e}\n")),
+            Output::Json => stdout(&format!("{}\n", output::error_json(e))),
         }
         e.exit_code()
     }
@@ -125,11 +151,23 @@ async fn execute(
             target,
             force,
             dry_run,
+            now,
         } => {
-            let engine = Engine::from_config(config.target(target)?, options).await?;
+            let target = config.target(target)?;
+            let engine = Engine::from_config(target, options).await?;
+            let min_interval = target.schedule_config(&config.daemon.defaults).min_interval;
+            if *now && min_interval.is_some() {
+                out.note(&format!(
+                    "--now: ignoring min_interval {} of target {:?}",
+                    crate::duration::format(min_interval.unwrap_or_default()),
+                    target.name
+                ));
+            }
             let options = RotateOptions {
                 force: *force,
                 dry_run: *dry_run,
+                min_interval: min_interval.filter(|_| !*now),
+                now: None,
             };
             let report = engine.rotate(options, out.progress()).await?;
             out.print(&report, output::report);
@@ -237,7 +275,7 @@ async fn execute(
             unreachable!("handled before the config is loaded")
         }
         Command::SetupSql { target } => {
-            print!("{}", crate::setup_sql::render(config.target(target)?));
+            stdout(&crate::setup_sql::render(config.target(target)?));
             Ok(0)
         }
     }

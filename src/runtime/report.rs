@@ -40,6 +40,10 @@ pub struct Report {
     pub elapsed_ms: u64,
     /// Sessions of the standby when it was observed.
     pub standby_sessions: u64,
+    /// Set when nothing was done because the target was rotated recently
+    /// (`min_interval`): "rotated 5s ago (min_interval 1h)".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub up_to_date: Option<String>,
 }
 
 impl Report {
@@ -57,6 +61,7 @@ impl Report {
             steps: Vec::new(),
             elapsed_ms: 0,
             standby_sessions: 0,
+            up_to_date: None,
         }
     }
 }

@@ -1,13 +1,19 @@
 //! AWS Secrets Manager. Current = `AWSCURRENT`, previous = `AWSPREVIOUS`.
 //!
-//! Publish puts the new document as a version staged `AWSPENDING`, with
-//! the rotation's token as `ClientRequestToken` (a retried call does not
-//! create a second version), then moves `AWSCURRENT` onto it with
-//! `RemoveFromVersionId` = the version read before: Secrets Manager refuses
-//! the move if `AWSCURRENT` is elsewhere by then, which is our
-//! compare-and-swap. AWS moves `AWSPREVIOUS` itself. A version left
-//! `AWSPENDING` by an earlier failed rotation (ours or a Lambda's) is
-//! reported, never overwritten.
+//! Pending = `AWSPENDING`. Stage puts the new document as a version staged
+//! `AWSPENDING`, with the rotation's token as `ClientRequestToken` (a
+//! retried call does not create a second version). Promote moves
+//! `AWSCURRENT` onto it with `RemoveFromVersionId` = the version read
+//! before: Secrets Manager refuses the move if `AWSCURRENT` is elsewhere by
+//! then, which is our compare-and-swap. AWS moves `AWSPREVIOUS` itself;
+//! then `AWSPENDING` is dropped. A pending version with a value is returned
+//! by `read` so the engine can resume it; one without a value (registered
+//! by `RotateSecret` for a rotation function) cannot be resumed and is
+//! reported with the command that clears it, never overwritten.
+//!
+//! `published_at` is the creation date of the `AWSCURRENT` version (it was
+//! staged moments before it was promoted); `DescribeSecret`'s
+//! `LastChangedDate` would also move when a pending version is written.
 //!
 //! Credentials come from the default chain: environment, profile, IRSA web
 //! identity, ECS, IMDS.
@@ -39,15 +45,32 @@ impl AwsStore {
     pub const PERMISSIONS: [&'static str; 4] = [GET, DESCRIBE, PUT, STAGE];
 
     pub async fn connect(config: &AwsStoreConfig) -> AwsStore {
-        let client = Self::client(config.region.as_deref(), config.endpoint_url.as_deref()).await;
+        let client = Self::client(
+            config.region.as_deref(),
+            config.endpoint_url.as_deref(),
+            config.timeout,
+        )
+        .await;
         Self::with_client(client, &config.secret_id)
     }
 
     /// A Secrets Manager client from the default chain. Cheap to clone;
     /// clones share one connection pool (the Lambda keeps one per sandbox).
-    pub async fn client(region: Option<&str>, endpoint_url: Option<&str>) -> Client {
+    /// `timeout` bounds a call with its retries; each attempt gets a third
+    /// of it, so the SDK's retries happen inside the bound.
+    pub async fn client(
+        region: Option<&str>,
+        endpoint_url: Option<&str>,
+        timeout: std::time::Duration,
+    ) -> Client {
         crate::install_crypto_provider();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
+            .operation_attempt_timeout(timeout / 3)
+            .operation_timeout(timeout)
+            .build();
+        let mut loader =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
         if let Some(region) = region {
             loader = loader.region(aws_config::Region::new(region.to_owned()));
         }
@@ -79,6 +102,15 @@ impl AwsStore {
         let status = e.raw_response().map(|r| r.status().as_u16());
         let code = e.code().unwrap_or("").to_owned();
         let message = e.message().unwrap_or("").to_owned();
+        let context = aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string();
+        if is_missing_credentials(&context) {
+            // Retrying cannot help: nothing will appear by itself.
+            return StoreError::Denied {
+                store,
+                permission: format!("AWS credentials for secretsmanager:{action} (none were found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use IRSA's AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, or run where an instance or task role is available)"),
+                policy: POLICY.into(),
+            };
+        }
         match (&e, code.as_str()) {
             (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => StoreError::Transient {
                 store,
@@ -100,11 +132,38 @@ impl AwsStore {
                 store,
                 reason: format!("{action}: HTTP {}", status.unwrap_or(0)),
             },
+            _ if code.is_empty() && message.is_empty() => StoreError::Other {
+                store,
+                // Not an AWS error document (a proxy's page, a wrong
+                // endpoint_url): say what came back.
+                message: format!(
+                    "{action}: unexpected answer{} ({context}); check store.aws.endpoint_url and any proxy in between",
+                    status.map(|s| format!(" HTTP {s}")).unwrap_or_default()
+                ),
+            },
             _ => StoreError::Other {
                 store,
                 message: format!("{action}: {code} {message}"),
             },
         }
+    }
+
+    /// `AWSCURRENT` and when its version was created.
+    async fn current(
+        &self,
+    ) -> Result<(Versioned, Option<chrono::DateTime<chrono::Utc>>), StoreError> {
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .version_stage(CURRENT)
+            .send()
+            .await
+            .map_err(|e| self.error(GET, e))?;
+        let created = out
+            .created_date()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), 0));
+        Ok((self.parse(CURRENT, &out)?, created))
     }
 
     async fn version(&self, stage: &str) -> Result<Option<Versioned>, StoreError> {
@@ -155,41 +214,30 @@ impl SecretStore for AwsStore {
     }
 
     async fn read(&self) -> Result<StoreState, StoreError> {
-        let current = self
-            .version(CURRENT)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                store: self.name(),
-                hint: "it has no AWSCURRENT version".into(),
-            })?;
+        let (current, published_at) = self.current().await?;
         let previous = self.version(PREVIOUS).await?;
-        let described = self
-            .client
-            .describe_secret()
-            .secret_id(&self.secret_id)
-            .send()
-            .await;
-        let published_at = described
-            .ok()
-            .and_then(|d| d.last_changed_date().map(|t| t.secs()))
-            .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0));
+        let pending = self
+            .version(PENDING)
+            .await?
+            .filter(|p| p.version != current.version);
         Ok(StoreState {
             current,
             previous,
+            pending,
             published_at,
         })
     }
 
-    async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
+    async fn stage(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
         let stages = self.stages().await?;
-        let current = stages
-            .iter()
-            .find(|(_, s)| s.iter().any(|x| x == CURRENT))
-            .map(|(v, _)| v.clone())
-            .unwrap_or_default();
+        let current = staged(&stages, CURRENT).unwrap_or_default();
         if current == request.token {
             return Ok(current); // a retry of a publish that landed
         }
+        if staged_pending(&stages).as_deref() == Some(request.token) {
+            return Ok(request.token.to_owned()); // a retried stage
+        }
+        self.no_stuck_pending(&stages, request.token)?;
         if current != request.replaces {
             return Err(StoreError::Conflict {
                 store: self.name(),
@@ -197,25 +245,87 @@ impl SecretStore for AwsStore {
                 found: current,
             });
         }
-        self.no_stuck_pending(&stages, request.token)?;
         self.put_pending(request.token, request.document).await?;
-        self.make_current(request.token, request.replaces)
-            .await
-            .map_err(|e| match e {
-                // AWSCURRENT moved since DescribeSecret: another writer.
-                StoreError::Other { .. } => StoreError::Conflict {
-                    store: self.name(),
-                    expected: request.replaces.into(),
-                    found: "another version".into(),
-                },
-                other => other,
-            })?;
         Ok(request.token.to_owned())
+    }
+
+    async fn promote(&self, pending: &str, replaces: &str) -> Result<String, StoreError> {
+        let stages = self.stages().await?;
+        let current = staged(&stages, CURRENT).unwrap_or_default();
+        if current != pending {
+            if current != replaces {
+                return Err(StoreError::Conflict {
+                    store: self.name(),
+                    expected: replaces.into(),
+                    found: current,
+                });
+            }
+            if staged_pending(&stages).as_deref() != Some(pending) {
+                return Err(StoreError::Conflict {
+                    store: self.name(),
+                    expected: format!("pending version {pending}"),
+                    found: staged_pending(&stages)
+                        .map(|p| format!("pending version {p}"))
+                        .unwrap_or_else(|| "no pending version".into()),
+                });
+            }
+            if let Err(e) = self.move_current(pending, replaces).await {
+                // Refused: find out why from the secret itself.
+                let now = self.stages().await?;
+                let found = staged(&now, CURRENT).unwrap_or_default();
+                if found != replaces && found != pending {
+                    return Err(StoreError::Conflict {
+                        store: self.name(),
+                        expected: replaces.into(),
+                        found,
+                    });
+                }
+                if found != pending {
+                    return Err(e);
+                }
+            }
+        }
+        if staged_pending(&stages).as_deref() == Some(pending) || current != pending {
+            self.drop_pending(pending).await?;
+        }
+        Ok(pending.to_owned())
+    }
+
+    fn clear_pending_hint(&self, version: &str) -> String {
+        format!(
+            "If no rotation is running, remove the stage: aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSPENDING --remove-from-version-id {version}",
+            self.secret_id
+        )
     }
 }
 
-/// The stage-level calls: publish is put_pending + make_current, and the
-/// Lambda's four steps make them one per step.
+/// The SDK's words when the credential chain found nothing.
+fn is_missing_credentials(context: &str) -> bool {
+    let c = context.to_ascii_lowercase();
+    c.contains("no credentials")
+        || c.contains("credentialsnotloaded")
+        || c.contains("failed to load credentials")
+        || c.contains("could not load credentials")
+}
+
+/// The version carrying `stage`.
+fn staged(stages: &std::collections::HashMap<String, Vec<String>>, stage: &str) -> Option<String> {
+    stages
+        .iter()
+        .find(|(_, s)| s.iter().any(|x| x == stage))
+        .map(|(v, _)| v.clone())
+}
+
+/// The version staged `AWSPENDING` that is not also current.
+fn staged_pending(stages: &std::collections::HashMap<String, Vec<String>>) -> Option<String> {
+    stages
+        .iter()
+        .find(|(_, s)| s.iter().any(|x| x == PENDING) && !s.iter().any(|x| x == CURRENT))
+        .map(|(v, _)| v.clone())
+}
+
+/// The stage-level calls: stage is put_pending, promote make_current, and
+/// the Lambda's four steps make them one per step.
 impl AwsStore {
     /// Fails when a version other than `token` is staged `AWSPENDING`
     /// without being current: an earlier rotation that did not finish,
@@ -229,12 +339,11 @@ impl AwsStore {
             s.iter().any(|x| x == PENDING) && !s.iter().any(|x| x == CURRENT) && *v != token
         });
         match stuck {
-            Some((stuck, _)) => Err(StoreError::Other {
+            Some((stuck, _)) => Err(StoreError::PendingExists {
                 store: self.name(),
-                message: format!(
-                    "version {stuck} is still staged AWSPENDING by an earlier rotation that did not finish; seesaw will not overwrite it. Check that rotation, then remove the stage: aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSPENDING --remove-from-version-id {stuck}",
-                    self.secret_id
-                ),
+                pending: format!("{stuck} (staged AWSPENDING by a rotation that did not finish)"),
+                found_current: String::new(),
+                hint: self.clear_pending_hint(stuck),
             }),
             None => Ok(()),
         }
@@ -306,6 +415,11 @@ impl AwsStore {
     /// Moves `AWSCURRENT` from `current` to `token` (refused by Secrets
     /// Manager if `AWSCURRENT` is elsewhere), then drops `AWSPENDING`.
     pub async fn make_current(&self, token: &str, current: &str) -> Result<(), StoreError> {
+        self.move_current(token, current).await?;
+        self.drop_pending(token).await
+    }
+
+    async fn move_current(&self, token: &str, current: &str) -> Result<(), StoreError> {
         self.client
             .update_secret_version_stage()
             .secret_id(&self.secret_id)
@@ -315,6 +429,10 @@ impl AwsStore {
             .send()
             .await
             .map_err(|e| self.error(STAGE, e))?;
+        Ok(())
+    }
+
+    async fn drop_pending(&self, token: &str) -> Result<(), StoreError> {
         self.client
             .update_secret_version_stage()
             .secret_id(&self.secret_id)

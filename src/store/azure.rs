@@ -53,6 +53,7 @@ pub struct AzureStore {
     client: SecretClient,
     vault: String,
     secret: String,
+    pending: super::in_process::InProcessPending,
 }
 
 /// A version's id, creation time and tags, from a listing.
@@ -106,6 +107,7 @@ impl AzureStore {
             client,
             vault: config.vault_url.trim_end_matches('/').to_owned(),
             secret: config.secret.clone(),
+            pending: Default::default(),
         })
     }
 
@@ -246,6 +248,10 @@ fn http_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, Str
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .https_only(true)
+        // A vault that never answers fails the attempt; the store's
+        // `timeout` bounds the call with its retries.
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(10))
         .build()
         .map_err(|e| format!("cannot build the HTTPS client: {e}"))
 }
@@ -311,8 +317,51 @@ impl SecretStore for AzureStore {
         Ok(StoreState {
             current,
             previous,
+            pending: None,
             published_at,
         })
+    }
+
+    /// No durable pending here (see `store/in_process.rs`): stage keeps the
+    /// document in this process, after checking the secret is unchanged.
+    async fn stage(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
+        let state = self.read().await?;
+        if state.current.version != request.replaces && state.current.document != *request.document
+        {
+            return Err(StoreError::Conflict {
+                store: self.name(),
+                expected: request.replaces.into(),
+                found: state.current.version,
+            });
+        }
+        Ok(self
+            .pending
+            .stage(request.token, request.replaces, request.document))
+    }
+
+    async fn promote(&self, pending: &str, replaces: &str) -> Result<String, StoreError> {
+        let (staged, staged_replaces) = self.pending.take(self.name(), pending)?;
+        let version = self
+            .publish(PublishRequest {
+                document: &staged.document,
+                replaces: if replaces.is_empty() {
+                    &staged_replaces
+                } else {
+                    replaces
+                },
+                token: pending,
+            })
+            .await?;
+        self.pending.clear();
+        Ok(version)
+    }
+
+    fn clear_pending_hint(&self, _version: &str) -> String {
+        "nothing to clear: this store keeps no pending version across runs".into()
+    }
+
+    fn keeps_pending(&self) -> bool {
+        false
     }
 
     async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {

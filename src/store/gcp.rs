@@ -38,6 +38,7 @@ pub struct GcpStore {
     client: SecretManagerService,
     /// `projects/<project>/secrets/<secret>`
     secret: String,
+    pending: super::in_process::InProcessPending,
 }
 
 impl GcpStore {
@@ -78,7 +79,11 @@ impl GcpStore {
                 "cannot set up the client ({e}); on GKE enable Workload Identity for seesaw's service account, elsewhere set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`"
             ),
         })?;
-        Ok(GcpStore { client, secret })
+        Ok(GcpStore {
+            client,
+            secret,
+            pending: Default::default(),
+        })
     }
 
     fn name(&self) -> String {
@@ -228,8 +233,51 @@ impl SecretStore for GcpStore {
         Ok(StoreState {
             current,
             previous,
+            pending: None,
             published_at,
         })
+    }
+
+    /// No durable pending here (see `store/in_process.rs`): stage keeps the
+    /// document in this process, after checking the secret is unchanged.
+    async fn stage(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
+        let state = self.read().await?;
+        if state.current.version != request.replaces && state.current.document != *request.document
+        {
+            return Err(StoreError::Conflict {
+                store: self.name(),
+                expected: request.replaces.into(),
+                found: state.current.version,
+            });
+        }
+        Ok(self
+            .pending
+            .stage(request.token, request.replaces, request.document))
+    }
+
+    async fn promote(&self, pending: &str, replaces: &str) -> Result<String, StoreError> {
+        let (staged, staged_replaces) = self.pending.take(self.name(), pending)?;
+        let version = self
+            .publish(PublishRequest {
+                document: &staged.document,
+                replaces: if replaces.is_empty() {
+                    &staged_replaces
+                } else {
+                    replaces
+                },
+                token: pending,
+            })
+            .await?;
+        self.pending.clear();
+        Ok(version)
+    }
+
+    fn clear_pending_hint(&self, _version: &str) -> String {
+        "nothing to clear: this store keeps no pending version across runs".into()
+    }
+
+    fn keeps_pending(&self) -> bool {
+        false
     }
 
     async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {

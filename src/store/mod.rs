@@ -1,17 +1,29 @@
 //! Secret stores: where the current credential is published.
 //!
-//! The protocol needs three things of a store: read the current version (and
-//! the one before it), and publish a new current version with
-//! compare-and-swap on the version it replaces. Each backend implements
-//! [`SecretStore`]; [`open`] turns a config entry into a boxed store.
+//! The protocol needs four things of a store: read the current version (and
+//! the one before it, and a pending one), *stage* a new credential as
+//! pending before the database changes, *promote* the pending version to
+//! current with compare-and-swap on the version it replaces, and say how a
+//! person clears a pending version seesaw cannot explain. Each backend
+//! implements [`SecretStore`]; [`open`] turns a config entry into a boxed
+//! store.
+//!
+//! Why pending: the new password must be durable before `ALTER ROLE`, so a
+//! run that dies after changing the standby can be finished by the next run
+//! with exactly that password (nothing is lost), and a store that cannot be
+//! written is found out before the database is touched. AWS's `AWSPENDING`
+//! stage is the model; docs/protocol.md says how each store keeps it.
 
 #[cfg(feature = "aws")]
 mod aws;
 #[cfg(feature = "azure")]
 mod azure;
+mod bounded;
 mod file;
 #[cfg(feature = "gcp")]
 mod gcp;
+#[cfg(any(feature = "gcp", feature = "azure"))]
+mod in_process;
 
 #[cfg(feature = "aws")]
 pub use aws::AwsStore;
@@ -38,8 +50,11 @@ pub struct Versioned {
 pub struct StoreState {
     pub current: Versioned,
     pub previous: Option<Versioned>,
+    /// A credential staged by a rotation that has not been promoted yet
+    /// (the run is in progress, or died): the next run resumes it.
+    pub pending: Option<Versioned>,
     /// When the current version was published, where the store knows
-    /// (the daemon's `min_interval` guard uses it).
+    /// (`min_interval` is measured from it).
     pub published_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -60,10 +75,30 @@ pub trait SecretStore: Send + Sync {
     /// "file store /etc/seesaw/demo.json": names the store in messages.
     fn describe(&self) -> String;
     async fn read(&self) -> Result<StoreState, StoreError>;
-    /// Makes `document` the current version; the replaced one becomes the
-    /// previous. Returns the new version's id. Publishing a document equal
-    /// to the current one (a retry) returns the current version unchanged.
-    async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError>;
+    /// Writes `document` as the pending version, if the current version is
+    /// still `replaces` and no other version is pending. Returns the
+    /// pending version's id. A retry (same token and document) writes
+    /// nothing new and returns the same id.
+    async fn stage(&self, request: PublishRequest<'_>) -> Result<String, StoreError>;
+    /// Makes the pending version `pending` current; the replaced one
+    /// becomes the previous. Refused with [`StoreError::Conflict`] unless
+    /// the current version is still `replaces`. A retry after it landed
+    /// (`pending` is already current) succeeds and changes nothing.
+    async fn promote(&self, pending: &str, replaces: &str) -> Result<String, StoreError>;
+    /// The exact command (or edit) that removes the pending version
+    /// `version`, for a person, when seesaw will not.
+    fn clear_pending_hint(&self, version: &str) -> String;
+    /// False for stores that cannot keep a pending version across a crash
+    /// (it lives in this process until promoted); docs/protocol.md lists
+    /// them and what that costs.
+    fn keeps_pending(&self) -> bool {
+        true
+    }
+    /// Stage, then promote: the new version replaces the current one.
+    async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
+        let pending = self.stage(request).await?;
+        self.promote(&pending, request.replaces).await
+    }
 }
 
 /// A store failure. Messages name the store and say what to do; they never
@@ -83,6 +118,13 @@ pub enum StoreError {
         store: String,
         expected: String,
         found: String,
+    },
+    #[error("{store}: version {pending} is already pending{}; seesaw will not overwrite it. {hint}", if found_current.is_empty() { String::new() } else { format!(" (current is {found_current})") })]
+    PendingExists {
+        store: String,
+        pending: String,
+        found_current: String,
+        hint: String,
     },
     #[error("{store}: {problem}")]
     Malformed { store: String, problem: String },
@@ -104,6 +146,7 @@ impl StoreError {
             StoreError::NotFound { .. } => "not_found",
             StoreError::Denied { .. } => "denied",
             StoreError::Conflict { .. } => "conflict",
+            StoreError::PendingExists { .. } => "pending_exists",
             StoreError::Malformed { .. } => "malformed",
             StoreError::Transient { .. } => "transient",
             StoreError::Other { .. } => "other",
@@ -113,22 +156,29 @@ impl StoreError {
 
 /// Builds the store a target's config names. Fails for a store this build
 /// does not include, or a cloud client that cannot find credentials.
+/// Every call of the store it returns is bounded by the config's `timeout`.
 pub async fn open(config: &StoreConfig) -> Result<Box<dyn SecretStore>, StoreError> {
-    match config {
-        StoreConfig::File(f) => Ok(Box::new(FileStore::new(f.path.clone()))),
+    let inner: Box<dyn SecretStore> = match config {
+        StoreConfig::File(f) => Box::new(FileStore::new(f.path.clone())),
         #[cfg(feature = "aws")]
-        StoreConfig::Aws(a) => Ok(Box::new(AwsStore::connect(a).await)),
+        StoreConfig::Aws(a) => Box::new(AwsStore::connect(a).await),
         #[cfg(feature = "gcp")]
-        StoreConfig::Gcp(g) => Ok(Box::new(GcpStore::connect(g).await?)),
+        StoreConfig::Gcp(g) => Box::new(GcpStore::connect(g).await?),
         #[cfg(feature = "azure")]
-        StoreConfig::Azure(a) => Ok(Box::new(AzureStore::connect(a)?)),
+        StoreConfig::Azure(a) => Box::new(AzureStore::connect(a)?),
         #[allow(unreachable_patterns)]
-        other => Err(StoreError::Other {
-            store: format!("store.{}", other.backend()),
-            message: format!(
-                "this seesaw was built without the `{0}` feature; use a release build, or cargo build --features {0}",
-                other.backend()
-            ),
-        }),
-    }
+        other => {
+            return Err(StoreError::Other {
+                store: format!("store.{}", other.backend()),
+                message: format!(
+                    "this seesaw was built without the `{0}` feature; use a release build, or cargo build --features {0}",
+                    other.backend()
+                ),
+            })
+        }
+    };
+    Ok(Box::new(bounded::Bounded {
+        inner,
+        timeout: config.timeout(),
+    }))
 }

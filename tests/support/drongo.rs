@@ -90,6 +90,7 @@ impl Drongo {
             project: PROJECT.into(),
             secret: secret.into(),
             endpoint: Some(self.url.clone()),
+            timeout: seesaw::config::default_store_timeout(),
         }
     }
 }

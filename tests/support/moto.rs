@@ -203,6 +203,7 @@ impl Moto {
             secret_id: secret_id.into(),
             region: Some("us-east-1".into()),
             endpoint_url: Some(self.url.clone()),
+            timeout: seesaw::config::default_store_timeout(),
         }
     }
 }

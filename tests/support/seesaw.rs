@@ -21,6 +21,8 @@ pub struct Target {
     pub admin_self: bool,
     /// `database.tls` (and `ca_file`, if any) as config lines.
     pub tls: String,
+    /// Extra target-level lines (`    min_interval: 1h\n`).
+    pub target_extra: String,
 }
 
 pub struct Run {
@@ -66,6 +68,7 @@ impl Target {
             database_extra: String::new(),
             admin_self: false,
             tls: "tls: disable".into(),
+            target_extra: String::new(),
         };
         let su = t.cluster.superuser().await;
         su.batch_execute(&format!("CREATE DATABASE {DB}"))
@@ -116,11 +119,12 @@ impl Target {
         };
         let users = serde_json::to_string(&self.users).unwrap();
         let yaml = format!(
-            "targets:\n  - name: demo\n    database:\n      engine: postgres\n      host: 127.0.0.1\n      port: {}\n      dbname: {DB}\n      {}\n      users: {users}\n      {admin}\n      connect_timeout: 3s\n{}    store:\n      file: {{ path: {} }}\n",
+            "targets:\n  - name: demo\n    database:\n      engine: postgres\n      host: 127.0.0.1\n      port: {}\n      dbname: {DB}\n      {}\n      users: {users}\n      {admin}\n      connect_timeout: 3s\n{}    store:\n      file: {{ path: {} }}\n{}",
             self.cluster.port,
             self.tls,
             self.database_extra,
-            self.store.display()
+            self.store.display(),
+            self.target_extra
         );
         std::fs::write(&self.config, yaml).unwrap();
     }

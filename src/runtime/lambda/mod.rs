@@ -34,7 +34,12 @@ pub struct Function {
 
 impl Function {
     pub async fn new(settings: Settings) -> Function {
-        let secrets = AwsStore::client(None, settings.endpoint_url.as_deref()).await;
+        let secrets = AwsStore::client(
+            None,
+            settings.endpoint_url.as_deref(),
+            crate::config::default_store_timeout(),
+        )
+        .await;
         Function { settings, secrets }
     }
 
@@ -55,6 +60,10 @@ impl Function {
 /// Serves rotation events from the Lambda runtime API until the sandbox
 /// stops. Settings come from the environment once, at cold start.
 pub async fn serve() -> Result<(), String> {
+    // lambda_runtime panics without its runtime API; say what is needed.
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none_or(|v| v.is_empty()) {
+        return Err("`seesaw lambda` serves the AWS Lambda runtime API and AWS_LAMBDA_RUNTIME_API is not set: deploy the binary as a Lambda function's bootstrap (deploy/lambda/README.md), or run it under the Lambda Runtime Interface Emulator. To rotate from a shell, use `seesaw rotate TARGET`".into());
+    }
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
     let function = &Function::new(settings).await;
     lambda_runtime::run(service_fn(
