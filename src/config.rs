@@ -44,6 +44,15 @@ pub struct RawConfig {
         deserialize_with = "crate::duration::deserialize"
     )]
     shutdown_timeout: Duration,
+    #[serde(
+        default = "default_rotation_timeout",
+        deserialize_with = "crate::duration::deserialize_positive"
+    )]
+    rotation_timeout: Duration,
+}
+
+fn default_rotation_timeout() -> Duration {
+    Duration::from_secs(15 * 60)
 }
 
 #[derive(Debug, Clone, Default)]
@@ -57,6 +66,10 @@ pub struct DaemonConfig {
     /// How long a rotation in flight may take to reach the end of its
     /// current step after SIGTERM.
     pub shutdown_timeout: Duration,
+    /// The longest one rotation (or rollback) may run, rollout waits
+    /// included, in every mode; past it the run stops where it is (the
+    /// next run resumes) and the daemon reports it.
+    pub rotation_timeout: Duration,
 }
 
 fn default_shutdown() -> Duration {
@@ -556,6 +569,11 @@ pub struct GcpStoreConfig {
     /// travels unencrypted.
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// The companion secret that holds a rotation's pending credential
+    /// until it is promoted (`<secret>-pending` by default; it must exist,
+    /// with the same access as the secret: policies/gcp/README.md).
+    #[serde(default)]
+    pub pending_secret: Option<String>,
     /// Upper bound on each call to the store (a request and its retries);
     /// an endpoint that accepts the connection and never answers fails
     /// after this instead of hanging the rotation. 30s by default.
@@ -577,6 +595,11 @@ pub struct AzureStoreConfig {
     /// (a private endpoint behind a TLS-inspecting proxy, or tests).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// The companion secret that holds a rotation's pending credential
+    /// until it is promoted (`<secret>-pending` by default; seesaw creates
+    /// it on first use: policies/azure/README.md).
+    #[serde(default)]
+    pub pending_secret: Option<String>,
     /// Upper bound on each call to the store (a request and its retries);
     /// an endpoint that accepts the connection and never answers fails
     /// after this instead of hanging the rotation. 30s by default.
@@ -731,6 +754,7 @@ impl Config {
             http: raw.http,
             leader_election: raw.leader_election,
             shutdown_timeout: raw.shutdown_timeout,
+            rotation_timeout: raw.rotation_timeout,
         };
         if let Err((key, message)) = daemon.defaults.build() {
             return Err(err(None, &format!("defaults.{key}"), message));

@@ -71,6 +71,22 @@ async fn config_errors_exit_2_and_name_the_problem() {
             &good.replace("users: [", "users: [\"app_a\", "),
             "database.users",
         ),
+        (
+            &good.replace("connect_timeout: 3s", "connect_timeout: 18446744073709551615s"),
+            "database.connect_timeout: duration `18446744073709551615s` is longer than the maximum of 10 years",
+        ),
+        (
+            &good.replace("connect_timeout: 3s", "connect_timeout: 307445734561825861h"),
+            "longer than the maximum of 10 years",
+        ),
+        (
+            &good.replace("connect_timeout: 3s", "connect_timeout: 18446744073709551615s1s"),
+            "longer than the maximum of 10 years",
+        ),
+        (
+            &good.replace("connect_timeout: 3s", "connect_timeout: 0s"),
+            "database.connect_timeout: must be more than 0",
+        ),
     ];
     for (text, expected) in cases {
         std::fs::write(&t.config, text).unwrap();
@@ -232,4 +248,52 @@ async fn a_database_that_is_down_fails_fast_and_changes_nothing() {
     let v: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
     assert_eq!(v[0]["ok"], false);
     assert!(v[0]["error"].as_str().unwrap().contains("cannot connect"));
+}
+
+/// The result goes to a reader that went away (`seesaw rotate | head -0`):
+/// the rotation is done and recorded, so the command ends quietly with its
+/// own status instead of panicking on the closed pipe.
+#[tokio::test]
+async fn a_closed_stdout_ends_quietly_after_the_rotation() {
+    let t = Target::new(["app_a", "app_b"]).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
+        .arg("--config")
+        .arg(&t.config)
+        .args(["rotate", "demo"])
+        .env("TEST_ADMIN_PASSWORD", support::seesaw::ADMIN_PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before anything is written
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(t.login("current").0, "app_b", "the rotation happened");
+    assert!(t.logs_in("current").await);
+}
+
+/// `seesaw lambda` in a shell says what it is for instead of panicking.
+#[tokio::test]
+async fn lambda_outside_aws_lambda_says_what_it_needs() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
+        .arg("lambda")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .await
+        .unwrap();
+    let run: Run = out.into();
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(!run.all().contains("panicked"), "{}", run.all());
+    assert!(
+        run.stderr.contains("AWS_LAMBDA_RUNTIME_API is not set"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("seesaw rotate TARGET"),
+        "{}",
+        run.stderr
+    );
 }

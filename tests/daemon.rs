@@ -216,7 +216,7 @@ async fn rotates_each_slot_and_serves_health_and_metrics() {
     for s in &scrape.samples {
         for (k, v) in s.labels.iter() {
             assert!(
-                k == "target" || k == "result" || k == "reason" || k == "le",
+                k == "target" || k == "result" || k == "reason" || k == "le" || k == "step",
                 "unexpected label {k}"
             );
             assert!(v.len() < 64, "label values are bounded: {v}");
@@ -333,6 +333,47 @@ async fn two_daemons_one_leader_and_a_handover_when_it_dies() {
     assert!(t.logs_in("current").await && t.logs_in("previous").await);
     survivor_rt.shutdown_background();
     drop(kube);
+}
+
+/// I5 across daemons: two replicas without leader election, due at the
+/// same instant. The lock lets one rotate; the other, once it gets the
+/// lock, re-reads the store, finds it rotated within min_interval and
+/// changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_without_a_leader_rotate_once_per_slot() {
+    let extra =
+        "  min_interval: 30m\nleader_election: { enabled: never }\nretry: { blocked: 300ms }\n";
+    let t = two_targets(extra).await;
+    let clock = Clock::starting_at(
+        utc(2026, 6, 1, 12, 0) + chrono::Duration::seconds(30),
+        SPEED,
+    );
+    let rt_a = tokio::runtime::Runtime::new().unwrap();
+    let rt_b = tokio::runtime::Runtime::new().unwrap();
+    let (addr_a, _stop_a, _task_a) = start(rt_a.handle(), &t.config, options(clock)).await;
+    let (_addr_b, _stop_b, _task_b) = start(rt_b.handle(), &t.config, options(clock)).await;
+    sleep_until_sim(
+        &clock,
+        utc(2026, 6, 1, 12, 3) + chrono::Duration::seconds(30),
+    )
+    .await;
+    assert_eq!(
+        rotations(&t, ["app_a", "app_b"]),
+        1,
+        "one rotation for the 12:01 slot; min_interval covers 12:02 and 12:03"
+    );
+    assert_eq!(rotations(&t, ["app_c", "app_d"]), 1);
+    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+    // Nothing is running now, and the metrics say so.
+    let text = get(addr_a, "/metrics").await.1;
+    assert!(
+        text.lines()
+            .filter(|l| l.starts_with("seesaw_rotation_started_timestamp_seconds"))
+            .all(|l| l.ends_with(" 0.0") || l.ends_with(" 0")),
+        "{text}"
+    );
+    rt_a.shutdown_background();
+    rt_b.shutdown_background();
 }
 
 /// Starts `seesaw run` as a process.

@@ -64,16 +64,7 @@ async fn logs_in(t: &Target, c: &Credential) -> bool {
 }
 
 /// I1, I2 and I4 after an interrupted run that started from `before`.
-/// A store that keeps no pending version across a crash (GCP, Azure; see
-/// docs/protocol.md) cannot hold I2 after a crash between `ALTER ROLE` and
-/// promote, so `durable` is false for them and I2 is not asserted there.
-async fn check_interrupted(
-    t: &Target,
-    before: &StoreState,
-    now: &StoreState,
-    point: &str,
-    durable: bool,
-) {
+async fn check_interrupted(t: &Target, before: &StoreState, now: &StoreState, point: &str) {
     let current = credential(&now.current);
     assert!(
         logs_in(t, &current).await,
@@ -88,7 +79,7 @@ async fn check_interrupted(
             "I4 broken after {point}: the current version changed but the previous is not the old current"
         );
         assert!(logs_in(t, &credential(previous)).await, "I2 after {point}");
-    } else if let (Some(previous), true) = (&before.previous, durable) {
+    } else if let Some(previous) = &before.previous {
         let previous = credential(previous);
         let mut works = logs_in(t, &previous).await;
         if let Some(pending) = &now.pending {
@@ -132,7 +123,7 @@ async fn every_crash_point_converges(t: &Target, store: &StoreConfig, label: &st
             let point = format!("{label}: fault {when:?} call {n} ({})", faults.call(n));
             faults.disarm();
             let now = checker.read().await.unwrap();
-            check_interrupted(t, &before, &now, &point, checker.keeps_pending()).await;
+            check_interrupted(t, &before, &now, &point).await;
             let promoted = now.current.version != before.current.version;
             if let Err(e) = &result {
                 let text = e.to_string();
@@ -165,16 +156,14 @@ async fn every_crash_point_converges(t: &Target, store: &StoreConfig, label: &st
                 current.username, expected_active,
                 "{point}: users did not alternate"
             );
-            if checker.keeps_pending() {
-                if let Some(pending) = &now.pending {
-                    let pending = credential(pending);
-                    if pending.username == current.username && !promoted {
-                        assert_eq!(
-                            pending.password.expose_secret(),
-                            current.password.expose_secret(),
-                            "{point}: the rerun replaced the pending password instead of resuming it"
-                        );
-                    }
+            if let Some(pending) = &now.pending {
+                let pending = credential(pending);
+                if pending.username == current.username && !promoted {
+                    assert_eq!(
+                        pending.password.expose_secret(),
+                        current.password.expose_secret(),
+                        "{point}: the rerun replaced the pending password instead of resuming it"
+                    );
                 }
             }
             points += 1;
@@ -270,7 +259,7 @@ async fn a_stop_after_each_step_converges() {
             .expect_err("the fault should stop the run");
         assert_eq!(err.kind(), "interrupted", "{err}");
         let now = store.read().await.unwrap();
-        check_interrupted(&t, &before, &now, step, true).await;
+        check_interrupted(&t, &before, &now, step).await;
         if step != "publish" {
             assert_eq!(now.current.version, before.current.version, "{step}");
             assert!(now.pending.is_some(), "{step}: the pending version is kept");
@@ -499,4 +488,144 @@ async fn a_locked_standby_row_fails_fast_naming_the_blocker() {
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(t.read_store()["current"]["password"], pending["password"]);
     assert!(t.logs_in("previous").await);
+}
+
+/// The real binary, SIGKILLed at points spread over a rotation's run time
+/// (process start, lock, stage, ALTER ROLE, verify, promote: whatever the
+/// moment holds), then run again: I1-I4 after each kill, and the rerun
+/// converges.
+async fn killing_the_process_converges(t: &Target, store: &StoreConfig, label: &str) {
+    let checker = open(store).await;
+    // Two runs: a previous version exists, and the second is timed.
+    assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0);
+    let started = std::time::Instant::now();
+    assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0);
+    let took = started.elapsed();
+    let points = 24;
+    let mut interrupted = 0;
+    for i in 0..points {
+        let before = checker.read().await.unwrap();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
+            .arg("--config")
+            .arg(&t.config)
+            .args(["rotate", "demo"])
+            .env("TEST_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(took.mul_f64(i as f64 / points as f64)).await;
+        let _ = child.start_kill();
+        let status = child.wait().await.unwrap();
+        interrupted += usize::from(!status.success());
+        let now = checker.read().await.unwrap();
+        let point = format!("{label}: killed at {i}/{points} of {took:?}");
+        check_interrupted(t, &before, &now, &point).await;
+        let rerun = t.seesaw(&["rotate", "demo"]).await;
+        assert_eq!(rerun.code, 0, "{point}: {}", rerun.all());
+        let done = checker.read().await.unwrap();
+        assert!(done.pending.is_none(), "{point}");
+        assert!(logs_in(t, &credential(&done.current)).await, "{point}");
+        assert!(
+            logs_in(t, &credential(done.previous.as_ref().unwrap())).await,
+            "{point}"
+        );
+    }
+    eprintln!(
+        "{label}: {points} kills over {took:?}, {interrupted} interrupted a run, all converged"
+    );
+    assert!(
+        interrupted > points / 2,
+        "{label}: most kills should land inside the run"
+    );
+}
+
+#[tokio::test]
+async fn file_store_killing_the_process_converges() {
+    let t = Target::new(["app_a", "app_b"]).await;
+    killing_the_process_converges(&t, &file_store(&t), "file").await;
+    let leftovers: Vec<_> = std::fs::read_dir(t.store.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left behind: {leftovers:?}"
+    );
+}
+
+#[tokio::test]
+async fn aws_killing_the_process_converges() {
+    let Some(moto) = support::moto::Moto::start() else {
+        return;
+    };
+    let t = Target::new(["app_a", "app_b"]).await;
+    moto.create(
+        "kills/app",
+        &serde_json::json!({"username": "app_a", "password": "initial-Password-1"}),
+    )
+    .await;
+    let config = std::fs::read_to_string(&t.config).unwrap();
+    let file_store_line = format!("      file: {{ path: {} }}\n", t.store.display());
+    std::fs::write(
+        &t.config,
+        config.replace(
+            &file_store_line,
+            &format!(
+                "      aws: {{ secret_id: kills/app, region: us-east-1, endpoint_url: \"{}\" }}\n",
+                moto.url
+            ),
+        ),
+    )
+    .unwrap();
+    let store = StoreConfig::Aws(moto.config("kills/app"));
+    killing_the_process_converges(&t, &store, "aws").await;
+}
+
+/// An endpoint that accepts the connection and never answers: the run ends
+/// within the store's timeout with a clear error, and no password changed.
+#[tokio::test]
+async fn a_store_that_never_answers_times_out_and_changes_nothing() {
+    let t = Target::new(["app_a", "app_b"]).await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket); // accepted, never answered
+        }
+    });
+    let config = std::fs::read_to_string(&t.config).unwrap();
+    let file_store_line = format!("      file: {{ path: {} }}\n", t.store.display());
+    std::fs::write(
+        &t.config,
+        config.replace(
+            &file_store_line,
+            &format!("      aws: {{ secret_id: silent/app, region: us-east-1, endpoint_url: \"{url}\", timeout: 2s }}\n"),
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let run = t
+        .seesaw_with(
+            &["rotate", "demo"],
+            &[
+                ("AWS_ACCESS_KEY_ID", Some("testing".as_ref())),
+                ("AWS_SECRET_ACCESS_KEY", Some("testing".as_ref())),
+            ],
+        )
+        .await;
+    let took = started.elapsed();
+    hold.abort();
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
+    assert!(
+        run.stderr.contains("no answer within 2s")
+            || run.stderr.contains("timed out")
+            || run.stderr.contains("timeout"),
+        "{}",
+        run.stderr
+    );
+    assert!(!t.cluster.server_log().contains("PASSWORD 'SCRAM-SHA-256"));
 }

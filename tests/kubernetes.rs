@@ -236,6 +236,44 @@ async fn a_crash_between_publish_and_propagate_is_healed_by_the_next_run() {
     assert_eq!(kube.sim.failed_logins(), 0);
 }
 
+/// Healing writes consumers, so it happens only under the target's lock:
+/// a run that finds the lock taken changes no Secret.
+#[tokio::test]
+async fn a_run_without_the_lock_heals_nothing() {
+    let (t, kube) = setup(&[("Deployment", "api")], true).await;
+    settled(&kube).await;
+    let mut secret = kube.get("secrets", NS, "app-db").unwrap();
+    secret["data"]["password"] = json!("aGFuZC1lZGl0ZWQ="); // "hand-edited"
+    kube.put("secrets", NS, secret);
+    let holder = t
+        .cluster
+        .connect("postgres", support::pg::SUPERUSER_PASSWORD, DB)
+        .await
+        .unwrap();
+    holder
+        .query_one(
+            "SELECT pg_advisory_lock($1)",
+            &[&seesaw::db::lock_key("demo")],
+        )
+        .await
+        .unwrap();
+    let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert_eq!(
+        kube.secret_data(NS, "app-db")["password"],
+        "hand-edited",
+        "healed without the lock"
+    );
+    drop(holder);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        kube.secret_data(NS, "app-db")["password"],
+        t.login("current").1
+    );
+}
+
 #[tokio::test]
 async fn follow_heals_a_hand_edited_secret_and_carries_new_versions() {
     let (t, kube) = setup(&[("Deployment", "api")], true).await;

@@ -23,6 +23,13 @@ async fn file_store_conformance() {
     .unwrap();
     conformance::run(&FileStore::new(path)).await;
     conformance::not_found(&FileStore::new(dir.path().join("missing.json"))).await;
+    let pending = dir.path().join("p.json");
+    std::fs::write(
+        &pending,
+        json!({"current": conformance::adopted()}).to_string(),
+    )
+    .unwrap();
+    conformance::pending(&FileStore::new(pending.clone()), &FileStore::new(pending)).await;
 }
 
 #[tokio::test]
@@ -33,6 +40,13 @@ async fn aws_store_conformance() {
     let store = AwsStore::connect(&moto.config("conformance/app")).await;
     conformance::run(&store).await;
     conformance::not_found(&AwsStore::connect(&moto.config("no/such/secret")).await).await;
+    moto.create("conformance/pending", &conformance::adopted())
+        .await;
+    conformance::pending(
+        &AwsStore::connect(&moto.config("conformance/pending")).await,
+        &AwsStore::connect(&moto.config("conformance/pending")).await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -156,6 +170,46 @@ async fn gcp_store_conformance() {
         .await
         .unwrap();
     conformance::not_found(&missing).await;
+    drongo.create("pending", &conformance::adopted()).await;
+    let open = || async { GcpStore::connect(&drongo.config("pending")).await.unwrap() };
+    conformance::pending(&open().await, &open().await).await;
+}
+
+/// Without its companion secret, a GCP rotation stops before the database
+/// changes and says how to create it.
+#[tokio::test]
+async fn gcp_without_its_pending_secret_changes_nothing_and_says_how_to_create_it() {
+    let Some(drongo) = Drongo::start() else {
+        return;
+    };
+    let t = Target::new(["app_a", "app_b"]).await;
+    drongo.create_without_pending("lonely", &initial()).await;
+    let config = std::fs::read_to_string(&t.config).unwrap();
+    let file_store = format!("      file: {{ path: {} }}\n", t.store.display());
+    std::fs::write(
+        &t.config,
+        config.replace(
+            &file_store,
+            &format!(
+                "      gcp: {{ project: {}, secret: lonely, endpoint: \"{}\" }}\n",
+                support::drongo::PROJECT,
+                drongo.url
+            ),
+        ),
+    )
+    .unwrap();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("gcloud secrets create lonely-pending"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.stderr);
+    assert!(
+        !t.cluster.server_log().contains("PASSWORD 'SCRAM-SHA-256"),
+        "the database was not touched"
+    );
 }
 
 #[tokio::test]
@@ -302,6 +356,9 @@ async fn azure_store_conformance() {
     let store = AzureStore::connect(&vault.config("conformance")).unwrap();
     conformance::run(&store).await;
     conformance::not_found(&AzureStore::connect(&vault.config("no-such-secret")).unwrap()).await;
+    vault.set("pending", &conformance::adopted());
+    let open = || AzureStore::connect(&vault.config("pending")).unwrap();
+    conformance::pending(&open(), &open()).await;
 }
 
 #[tokio::test]

@@ -36,6 +36,8 @@ pub struct RotateOptions {
     /// "Now" for `min_interval` (the daemon's schedule clock); the wall
     /// clock when `None`.
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// The whole run's bound (`rotation_timeout`); none when `None`.
+    pub timeout: Option<Duration>,
 }
 
 pub struct Engine {
@@ -196,6 +198,30 @@ impl Engine {
     /// active credential. With `min_interval`, a target rotated more
     /// recently than that is reported up to date and left alone.
     pub async fn rotate(
+        &self,
+        options: RotateOptions,
+        progress: &dyn Progress,
+    ) -> Result<Report, Error> {
+        let Some(limit) = options.timeout else {
+            return self.rotate_now(options, progress).await;
+        };
+        // Dropping the run at the deadline is what a crash there would do,
+        // and the protocol resumes from any point.
+        tokio::time::timeout(limit, self.rotate_now(options, progress))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Interrupted {
+                    target: self.name().into(),
+                    step: "rotation_timeout",
+                    reason: format!(
+                        "the rotation ran longer than rotation_timeout ({}) and was stopped",
+                        crate::duration::format(limit)
+                    ),
+                })
+            })
+    }
+
+    async fn rotate_now(
         &self,
         options: RotateOptions,
         progress: &dyn Progress,

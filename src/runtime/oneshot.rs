@@ -168,6 +168,7 @@ async fn execute(
                 dry_run: *dry_run,
                 min_interval: min_interval.filter(|_| !*now),
                 now: None,
+                timeout: Some(config.daemon.rotation_timeout),
             };
             let report = engine.rotate(options, out.progress()).await?;
             out.print(&report, output::report);

@@ -17,11 +17,16 @@
 //! the first check. seesaw processes are serialised by the target's
 //! advisory lock in the database; this guards against people and scripts.
 //!
+//! Pending: a companion secret in the same vault (`<secret>-pending`, see
+//! `companion.rs`; created on first use), because a version set here would
+//! at once be what applications read.
+//!
 //! Credentials, first that applies: workload identity (AKS, when
 //! `AZURE_FEDERATED_TOKEN_FILE` is set), the Azure CLI (`az login`, when
 //! `az` is on the PATH and no managed identity endpoint is advertised),
 //! else managed identity. `HTTPS_PROXY` is honoured.
 
+use super::companion::{self, Companion, WithCompanion};
 use super::{PublishRequest, SecretStore, StoreError, StoreState, Versioned};
 use crate::config::AzureStoreConfig;
 use crate::secret::SecretDocument;
@@ -53,7 +58,8 @@ pub struct AzureStore {
     client: SecretClient,
     vault: String,
     secret: String,
-    pending: super::in_process::InProcessPending,
+    /// The companion secret's name.
+    companion: String,
 }
 
 /// A version's id, creation time and tags, from a listing.
@@ -107,7 +113,10 @@ impl AzureStore {
             client,
             vault: config.vault_url.trim_end_matches('/').to_owned(),
             secret: config.secret.clone(),
-            pending: Default::default(),
+            companion: config
+                .pending_secret
+                .clone()
+                .unwrap_or_else(|| format!("{}-pending", config.secret)),
         })
     }
 
@@ -217,6 +226,14 @@ impl AzureStore {
     }
 }
 
+/// The HTTP status of a failed call, if it got that far.
+fn status_of(e: &azure_core::Error) -> Option<u16> {
+    match e.kind() {
+        azure_core::error::ErrorKind::HttpResponse { status, .. } => Some(u16::from(*status)),
+        _ => None,
+    }
+}
+
 /// `https://v.vault.azure.net/secrets/name/abc123` -> `abc123`
 fn version_id(id: &str) -> &str {
     id.trim_end_matches('/').rsplit('/').next().unwrap_or(id)
@@ -314,57 +331,93 @@ impl SecretStore for AzureStore {
             Some(id) => Some(self.get(Some(&id)).await?.0),
             None => None,
         };
+        let pending = companion::pending(self, &current).await?;
         Ok(StoreState {
             current,
             previous,
-            pending: None,
+            pending,
             published_at,
         })
     }
 
-    /// No durable pending here (see `store/in_process.rs`): stage keeps the
-    /// document in this process, after checking the secret is unchanged.
     async fn stage(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
-        let state = self.read().await?;
-        if state.current.version != request.replaces && state.current.document != *request.document
-        {
-            return Err(StoreError::Conflict {
-                store: self.name(),
-                expected: request.replaces.into(),
-                found: state.current.version,
-            });
-        }
-        Ok(self
-            .pending
-            .stage(request.token, request.replaces, request.document))
+        companion::stage(self, request).await
     }
 
     async fn promote(&self, pending: &str, replaces: &str) -> Result<String, StoreError> {
-        let (staged, staged_replaces) = self.pending.take(self.name(), pending)?;
-        let version = self
-            .publish(PublishRequest {
-                document: &staged.document,
-                replaces: if replaces.is_empty() {
-                    &staged_replaces
-                } else {
-                    replaces
-                },
-                token: pending,
-            })
-            .await?;
-        self.pending.clear();
-        Ok(version)
+        companion::promote(self, pending, replaces).await
     }
 
     fn clear_pending_hint(&self, _version: &str) -> String {
-        "nothing to clear: this store keeps no pending version across runs".into()
+        self.clear_hint()
+    }
+}
+
+#[async_trait]
+impl WithCompanion for AzureStore {
+    fn name(&self) -> String {
+        AzureStore::name(self)
     }
 
-    fn keeps_pending(&self) -> bool {
-        false
+    async fn current(&self) -> Result<Versioned, StoreError> {
+        Ok(self.get(None).await?.0)
     }
 
-    async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
+    async fn add(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
+        self.add_version(request).await
+    }
+
+    async fn companion(&self) -> Result<Option<Companion>, StoreError> {
+        let got = self.client.get_secret(&self.companion, None).await;
+        let secret = match got {
+            Ok(r) => r.into_model().map_err(|e| self.error(GET, e))?,
+            Err(e) if status_of(&e) == Some(404) => return Ok(None),
+            Err(e) => return Err(self.error(GET, e)),
+        };
+        let text = secret.value.as_deref().unwrap_or_default();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        Companion::decode(text)
+            .map(Some)
+            .map_err(|problem| StoreError::Malformed {
+                store: self.name(),
+                problem: format!("the pending secret {}: {problem}", self.companion),
+            })
+    }
+
+    async fn set_companion(&self, companion: &Companion) -> Result<(), StoreError> {
+        let parameters = SetSecretParameters {
+            value: Some(companion.encode()),
+            content_type: Some("application/json".into()),
+            ..Default::default()
+        };
+        let body = parameters.try_into().map_err(|e| self.error(SET, e))?;
+        self.client
+            .set_secret(&self.companion, body, None)
+            .await
+            .map_err(|e| self.error(SET, e))?;
+        Ok(())
+    }
+
+    fn clear_hint(&self) -> String {
+        let vault = self
+            .vault
+            .trim_start_matches("https://")
+            .split('.')
+            .next()
+            .unwrap_or_default();
+        format!(
+            "If no rotation is running, clear it: az keyvault secret set --vault-name {vault} --name {} --value '{{\"pending\": null}}'",
+            self.companion
+        )
+    }
+}
+
+impl AzureStore {
+    /// Sets `request.document` as the newest version, with the
+    /// compare-and-swap described at the top.
+    async fn add_version(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
         let (current, secret) = self.get(None).await?;
         if tag(&secret, TAG_VERSION) == Some(request.token) {
             return Ok(current.version); // a retry of a publish that landed

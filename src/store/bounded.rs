@@ -55,7 +55,4 @@ impl SecretStore for Bounded {
     fn clear_pending_hint(&self, version: &str) -> String {
         self.inner.clear_pending_hint(version)
     }
-    fn keeps_pending(&self) -> bool {
-        self.inner.keeps_pending()
-    }
 }

@@ -16,10 +16,15 @@
 //! recognised by content: if the newest version already holds the document
 //! (whose password is new for each rotation), it is returned unchanged.
 //!
+//! Pending: a companion secret (`<secret>-pending`, see `companion.rs`),
+//! because a version added here would at once be `latest` for applications.
+//! It must exist; seesaw needs the same three permissions on it.
+//!
 //! Credentials: Application Default Credentials (Workload Identity on GKE, a
 //! service-account key file, gcloud's user credentials). A plain `http://`
 //! endpoint (an emulator) gets none, so a token never travels in cleartext.
 
+use super::companion::{self, Companion, WithCompanion};
 use super::{PublishRequest, SecretStore, StoreError, StoreState, Versioned};
 use crate::config::GcpStoreConfig;
 use crate::secret::SecretDocument;
@@ -38,7 +43,8 @@ pub struct GcpStore {
     client: SecretManagerService,
     /// `projects/<project>/secrets/<secret>`
     secret: String,
-    pending: super::in_process::InProcessPending,
+    /// `projects/<project>/secrets/<pending_secret>`
+    companion: String,
 }
 
 impl GcpStore {
@@ -49,6 +55,14 @@ impl GcpStore {
     pub async fn connect(config: &GcpStoreConfig) -> Result<GcpStore, StoreError> {
         crate::install_crypto_provider();
         let secret = format!("projects/{}/secrets/{}", config.project, config.secret);
+        let companion = format!(
+            "projects/{}/secrets/{}",
+            config.project,
+            config
+                .pending_secret
+                .clone()
+                .unwrap_or_else(|| format!("{}-pending", config.secret))
+        );
         // Throttling (429 / RESOURCE_EXHAUSTED) is retried whatever the
         // call: the request was refused, not half done. Other transient
         // failures only for idempotent calls (AIP-194). Then the caller's
@@ -82,7 +96,7 @@ impl GcpStore {
         Ok(GcpStore {
             client,
             secret,
-            pending: Default::default(),
+            companion,
         })
     }
 
@@ -230,57 +244,107 @@ impl SecretStore for GcpStore {
             .create_time
             .as_ref()
             .and_then(|t| chrono::DateTime::from_timestamp(t.seconds(), 0));
+        let pending = companion::pending(self, &current).await?;
         Ok(StoreState {
             current,
             previous,
-            pending: None,
+            pending,
             published_at,
         })
     }
 
-    /// No durable pending here (see `store/in_process.rs`): stage keeps the
-    /// document in this process, after checking the secret is unchanged.
     async fn stage(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
-        let state = self.read().await?;
-        if state.current.version != request.replaces && state.current.document != *request.document
-        {
-            return Err(StoreError::Conflict {
-                store: self.name(),
-                expected: request.replaces.into(),
-                found: state.current.version,
-            });
-        }
-        Ok(self
-            .pending
-            .stage(request.token, request.replaces, request.document))
+        companion::stage(self, request).await
     }
 
     async fn promote(&self, pending: &str, replaces: &str) -> Result<String, StoreError> {
-        let (staged, staged_replaces) = self.pending.take(self.name(), pending)?;
-        let version = self
-            .publish(PublishRequest {
-                document: &staged.document,
-                replaces: if replaces.is_empty() {
-                    &staged_replaces
-                } else {
-                    replaces
-                },
-                token: pending,
-            })
-            .await?;
-        self.pending.clear();
-        Ok(version)
+        companion::promote(self, pending, replaces).await
     }
 
     fn clear_pending_hint(&self, _version: &str) -> String {
-        "nothing to clear: this store keeps no pending version across runs".into()
+        self.clear_hint()
+    }
+}
+
+#[async_trait]
+impl WithCompanion for GcpStore {
+    fn name(&self) -> String {
+        GcpStore::name(self)
     }
 
-    fn keeps_pending(&self) -> bool {
-        false
+    async fn current(&self) -> Result<Versioned, StoreError> {
+        let versions = self.enabled().await?;
+        let newest = versions.first().ok_or_else(|| self.empty())?;
+        self.access(newest).await
     }
 
-    async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
+    async fn add(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
+        self.add_version(request).await
+    }
+
+    async fn companion(&self) -> Result<Option<Companion>, StoreError> {
+        let out = self
+            .client
+            .access_secret_version()
+            .set_name(format!("{}/versions/latest", self.companion))
+            .send()
+            .await;
+        let out = match out {
+            Ok(o) => o,
+            Err(e)
+                if e.status().map(|s| s.code) == Some(Code::NotFound)
+                    || e.http_status_code() == Some(404) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(self.error(ACCESS, e)),
+        };
+        let data = out.payload.map(|p| p.data).unwrap_or_default();
+        let text = String::from_utf8_lossy(&data);
+        Companion::decode(&text)
+            .map(Some)
+            .map_err(|problem| StoreError::Malformed {
+                store: self.name(),
+                problem: format!("the pending secret {}: {problem}", self.companion),
+            })
+    }
+
+    async fn set_companion(&self, companion: &Companion) -> Result<(), StoreError> {
+        let added = self
+            .client
+            .add_secret_version()
+            .set_parent(&self.companion)
+            .set_payload(SecretPayload::new().set_data(companion.encode().into_bytes()))
+            .send()
+            .await;
+        match added {
+            Ok(_) => Ok(()),
+            Err(e) if e.status().map(|s| s.code) == Some(Code::NotFound) || e.http_status_code() == Some(404) => Err(StoreError::NotFound {
+                store: self.name(),
+                hint: format!(
+                    "the pending secret {0} does not exist; seesaw keeps a rotation's new credential there before changing the database. Create it (gcloud secrets create {1} --project {2} --replication-policy=automatic) and grant seesaw the same roles on it ({POLICY}); nothing was changed",
+                    self.companion,
+                    version_id(&self.companion),
+                    self.companion.split('/').nth(1).unwrap_or_default()
+                ),
+            }),
+            Err(e) => Err(self.error(ADD, e)),
+        }
+    }
+
+    fn clear_hint(&self) -> String {
+        format!(
+            "If no rotation is running, clear it: printf '{{\"pending\": null}}' | gcloud secrets versions add {} --project {} --data-file=-",
+            version_id(&self.companion),
+            self.companion.split('/').nth(1).unwrap_or_default()
+        )
+    }
+}
+
+impl GcpStore {
+    /// Adds `request.document` as the newest version, with the
+    /// compare-and-swap described at the top.
+    async fn add_version(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
         let versions = self.enabled().await?;
         let newest = versions.first().ok_or_else(|| self.empty())?;
         let current = version_id(&newest.name).to_owned();

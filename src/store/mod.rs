@@ -19,11 +19,11 @@ mod aws;
 #[cfg(feature = "azure")]
 mod azure;
 mod bounded;
+#[cfg(any(feature = "gcp", feature = "azure"))]
+mod companion;
 mod file;
 #[cfg(feature = "gcp")]
 mod gcp;
-#[cfg(any(feature = "gcp", feature = "azure"))]
-mod in_process;
 
 #[cfg(feature = "aws")]
 pub use aws::AwsStore;
@@ -88,12 +88,6 @@ pub trait SecretStore: Send + Sync {
     /// The exact command (or edit) that removes the pending version
     /// `version`, for a person, when seesaw will not.
     fn clear_pending_hint(&self, version: &str) -> String;
-    /// False for stores that cannot keep a pending version across a crash
-    /// (it lives in this process until promoted); docs/protocol.md lists
-    /// them and what that costs.
-    fn keeps_pending(&self) -> bool {
-        true
-    }
     /// Stage, then promote: the new version replaces the current one.
     async fn publish(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
         let pending = self.stage(request).await?;

@@ -107,3 +107,89 @@ pub async fn not_found(store: &dyn SecretStore) {
         "the error names the store: {err}"
     );
 }
+
+/// The pending contract, on a store that holds [`adopted`] as its current
+/// version. `again` is a second instance on the same secret, as the next
+/// run (another process) would open it: a staged version must survive the
+/// process that staged it.
+pub async fn pending(store: &dyn SecretStore, again: &dyn SecretStore) {
+    let name = store.describe();
+    let state = store.read().await.unwrap();
+    assert!(state.pending.is_none(), "{name}: no pending version yet");
+    let v1 = state.current.version.clone();
+    let mut next = adopted();
+    next["username"] = json!("app_b");
+    next["password"] = json!("pending-Secret-4");
+    let next_doc = doc(next);
+    let request = PublishRequest {
+        document: &next_doc,
+        replaces: &v1,
+        token: "00000000000000000000000000000011",
+    };
+    let staged = store
+        .stage(request)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: stage: {e}"));
+    assert_eq!(
+        store.stage(request).await.unwrap(),
+        staged,
+        "{name}: a retried stage"
+    );
+    // Durable, and invisible as current: applications still read v1.
+    let seen = again.read().await.unwrap();
+    assert_eq!(
+        seen.current.version, v1,
+        "{name}: staging changed the current version"
+    );
+    let pending = seen
+        .pending
+        .expect("the pending version survives the process");
+    assert_eq!(
+        (pending.version.as_str(), &pending.document),
+        (staged.as_str(), &next_doc),
+        "{name}"
+    );
+    // Another credential may not replace it; the error says how to clear it.
+    let mut other = adopted();
+    other["password"] = json!("other-Secret-5");
+    let other_doc = doc(other);
+    let err = again
+        .stage(PublishRequest {
+            document: &other_doc,
+            replaces: &v1,
+            token: "00000000000000000000000000000012",
+        })
+        .await
+        .expect_err("a second pending version must be refused");
+    assert_eq!(err.kind(), "pending_exists", "{name}: {err}");
+    assert!(
+        err.to_string().contains(&again.clear_pending_hint(&staged)),
+        "{name}: {err}"
+    );
+    assert!(!err.to_string().contains("Secret-4") && !err.to_string().contains("Secret-5"));
+    // The next run promotes it; a retry of the promote changes nothing.
+    let v2 = again
+        .promote(&staged, &v1)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: promote: {e}"));
+    assert_eq!(
+        again.promote(&staged, &v1).await.unwrap(),
+        v2,
+        "{name}: a retried promote"
+    );
+    let done = store.read().await.unwrap();
+    assert_eq!(
+        (done.current.version.as_str(), &done.current.document),
+        (v2.as_str(), &next_doc),
+        "{name}"
+    );
+    assert_eq!(
+        done.previous.map(|p| p.version),
+        Some(v1),
+        "{name}: previous"
+    );
+    assert!(
+        done.pending.is_none(),
+        "{name}: promoted, so nothing is pending"
+    );
+}

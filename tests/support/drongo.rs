@@ -62,15 +62,26 @@ impl Drongo {
         serde_json::from_str(&body).unwrap()
     }
 
-    /// Creates `secret` holding `document` as its only version.
+    /// Creates `secret` holding `document` as its only version, and its
+    /// empty companion `<secret>-pending`, as the setup docs ask.
     pub async fn create(&self, secret: &str, document: &serde_json::Value) {
+        self.create_without_pending(secret, document).await;
+        self.create_empty(&format!("{secret}-pending")).await;
+    }
+
+    /// Creates `secret` only (no companion for pending versions).
+    pub async fn create_without_pending(&self, secret: &str, document: &serde_json::Value) {
+        self.create_empty(secret).await;
+        self.add(secret, document).await;
+    }
+
+    pub async fn create_empty(&self, secret: &str) {
         self.call(
             "POST",
             &format!("/v1/projects/{PROJECT}/secrets?secretId={secret}"),
             &serde_json::json!({"replication": {"automatic": {}}}),
         )
         .await;
-        self.add(secret, document).await;
     }
 
     /// Adds a version, as another writer would.
@@ -90,6 +101,7 @@ impl Drongo {
             project: PROJECT.into(),
             secret: secret.into(),
             endpoint: Some(self.url.clone()),
+            pending_secret: None,
             timeout: seesaw::config::default_store_timeout(),
         }
     }

@@ -133,9 +133,6 @@ impl SecretStore for FaultyStore {
     fn clear_pending_hint(&self, version: &str) -> String {
         self.inner.clear_pending_hint(version)
     }
-    fn keeps_pending(&self) -> bool {
-        self.inner.keeps_pending()
-    }
 }
 
 pub struct FaultyDatabase {

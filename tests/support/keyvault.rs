@@ -170,6 +170,7 @@ impl Vault {
             vault_url: self.url.clone(),
             secret: secret.into(),
             ca_file: Some(self.ca_file.clone()),
+            pending_secret: None,
             timeout: seesaw::config::default_store_timeout(),
         }
     }

@@ -28,6 +28,16 @@ async fn ready(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
         Some(false) => "standby",
         None => "leadership unknown",
     };
+    let stuck = shared.stuck();
+    if !stuck.is_empty() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not ready: rotation stuck past rotation_timeout: {}\n",
+                stuck.join(", ")
+            ),
+        );
+    }
     match (&r.reload_error, r.targets, r.leader) {
         (Some(e), _, _) => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -24,6 +24,13 @@ pub struct ResultLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepLabels {
+    pub target: String,
+    /// A step's fixed name (`rotation::Step::name`).
+    pub step: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GateLabels {
     pub target: String,
     /// A gate's fixed name: standby_sessions, rollouts, memberships, lock, ...
@@ -39,6 +46,8 @@ pub struct Metrics {
     gate_blocked: Family<GateLabels, Gauge>,
     standby_sessions: Family<TargetLabel, Gauge>,
     leader: Gauge,
+    step: Family<StepLabels, Gauge>,
+    running_since: Family<TargetLabel, Gauge<f64, AtomicU64>>,
 }
 
 fn seconds(t: DateTime<Utc>) -> f64 {
@@ -82,6 +91,18 @@ impl Default for Metrics {
             "Sessions of the standby user at the last attempt",
             standby_sessions.clone(),
         );
+        let step = Family::<StepLabels, Gauge>::default();
+        registry.register(
+            "rotation_step",
+            "1 for the step a running rotation is in",
+            step.clone(),
+        );
+        let running_since = Family::<TargetLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "rotation_started_timestamp_seconds",
+            "When the running rotation started; 0 when none runs",
+            running_since.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "leader",
@@ -97,6 +118,8 @@ impl Default for Metrics {
             gate_blocked,
             standby_sessions,
             leader,
+            step,
+            running_since,
         }
     }
 }
@@ -162,13 +185,51 @@ impl Metrics {
             .set(seconds(at));
     }
 
+    /// The step a rotation of `target` is in; `None` when it ended.
+    pub fn step(&self, target: &str, step: Option<&'static str>) {
+        let since = self.running_since.get_or_create(&Self::target(target));
+        match step {
+            Some(_) if since.get() == 0.0 => {
+                since.set(seconds(Utc::now()));
+            }
+            None => {
+                since.set(0.0);
+            }
+            Some(_) => {}
+        }
+        for name in STEPS {
+            let labels = StepLabels {
+                target: target.into(),
+                step: name,
+            };
+            if Some(name) == step {
+                self.step.get_or_create(&labels).set(1);
+            } else if self.step.get(&labels).is_some() {
+                self.step.get_or_create(&labels).set(0);
+            }
+        }
+    }
+
     pub fn leader(&self, is: bool) {
         self.leader.set(is as i64);
     }
 }
 
+/// Every step name (`rotation::Step::name`).
+const STEPS: [&str; 9] = [
+    "wait_for_sessions",
+    "terminate_sessions",
+    "grant_membership",
+    "revoke_membership",
+    "stage",
+    "set_password",
+    "verify",
+    "publish",
+    "propagate",
+];
+
 /// Every gate name (`rotation::Gate::name`), so a cleared gate reads 0.
-const GATES: [&str; 8] = [
+const GATES: [&str; 9] = [
     "lock",
     "standby_role",
     "standby_sessions",
@@ -177,4 +238,5 @@ const GATES: [&str; 8] = [
     "consumers",
     "rollouts",
     "previous",
+    "pending",
 ];

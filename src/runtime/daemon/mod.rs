@@ -65,6 +65,44 @@ pub(crate) struct Shared {
     rotations: Arc<Semaphore>,
     shutdown: CancellationToken,
     clock: Clock,
+    /// Rotations running now: target -> (current step, started).
+    in_flight: std::sync::Mutex<std::collections::HashMap<String, InFlight>>,
+    /// `rotation_timeout` of the running config.
+    rotation_timeout: std::sync::Mutex<std::time::Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    pub step: &'static str,
+    pub started: std::time::Instant,
+}
+
+impl Shared {
+    /// Rotations running longer than `rotation_timeout`: the engine stops a
+    /// run at its deadline, so one still here is stuck where a timer cannot
+    /// reach it (a blocking call), and /readyz says so.
+    fn stuck(&self) -> Vec<String> {
+        let limit = *self
+            .rotation_timeout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let flights = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stuck: Vec<String> = flights
+            .iter()
+            .filter(|(_, f)| f.started.elapsed() > limit + std::time::Duration::from_secs(30))
+            .map(|(t, f)| {
+                format!(
+                    "{t} (step {}, {} running)",
+                    f.step,
+                    crate::duration::format(std::time::Duration::from_secs(
+                        f.started.elapsed().as_secs()
+                    ))
+                )
+            })
+            .collect();
+        stuck.sort();
+        stuck
+    }
 }
 
 struct Logged;
@@ -94,6 +132,8 @@ pub async fn run(
         rotations: Arc::new(Semaphore::new(config.daemon.concurrency.rotations)),
         shutdown: stop.clone(),
         clock: options.clock,
+        in_flight: Default::default(),
+        rotation_timeout: std::sync::Mutex::new(config.daemon.rotation_timeout),
     });
     let address = options
         .http_address
@@ -159,6 +199,10 @@ pub async fn run(
             Ok((g, c)) => {
                 generation.cancel.cancel();
                 generation = g;
+                *shared
+                    .rotation_timeout
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = c.daemon.rotation_timeout;
                 shared
                     .readiness
                     .write()

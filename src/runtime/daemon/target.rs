@@ -13,13 +13,30 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// Stops a rotation between steps once shutdown begins: the protocol is
-/// safe to resume, so the next start completes the target.
-struct StopOnShutdown<'a>(&'a CancellationToken);
+/// What the daemon shows of a rotation while it runs (a log line and the
+/// step metric at each step, the in-flight table behind /readyz), and the
+/// stop between steps once shutdown begins: the protocol is safe to
+/// resume, so the next start completes the target.
+struct Watched<'a> {
+    shared: &'a Shared,
+}
 
-impl Progress for StopOnShutdown<'_> {
+impl Progress for Watched<'_> {
+    fn started(&self, target: &str, step: &Step) {
+        tracing::info!(target_name = %target, step = step.name(), "{} ...", step.describe());
+        self.shared.metrics.step(target, Some(step.name()));
+        if let Some(f) = self
+            .shared
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(target)
+        {
+            f.step = step.name();
+        }
+    }
     fn finished(&self, _: &str, _: &Step, _: Duration) -> Result<(), String> {
-        if self.0.is_cancelled() {
+        if self.shared.shutdown.is_cancelled() {
             Err("shutting down".into())
         } else {
             Ok(())
@@ -29,7 +46,7 @@ impl Progress for StopOnShutdown<'_> {
         tracing::info!(target_name = %target, "{message}");
     }
     fn cancelled(&self) -> bool {
-        self.0.is_cancelled()
+        self.shared.shutdown.is_cancelled()
     }
 }
 
@@ -67,7 +84,20 @@ pub(super) async fn run(
             continue;
         }
         let deadline = schedule.next_due(&name, due).unwrap_or(due);
-        attempt(&engine, &shared, &retry, deadline, &generation).await;
+        let options = RotateOptions {
+            // Re-decided under the lock: a second replica or process that
+            // got the lock right after a rotation finds it up to date.
+            min_interval: Some(schedule.min_interval),
+            now: Some(due),
+            timeout: Some(
+                *shared
+                    .rotation_timeout
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()),
+            ),
+            ..Default::default()
+        };
+        attempt(&engine, &shared, &retry, deadline, &generation, options).await;
     }
 }
 
@@ -78,6 +108,7 @@ async fn attempt(
     retry: &RetryConfig,
     deadline: chrono::DateTime<chrono::Utc>,
     generation: &CancellationToken,
+    options: RotateOptions,
 ) {
     let name = engine.name();
     let mut failures = 0u32;
@@ -90,12 +121,31 @@ async fn attempt(
             return;
         }
         let started = Instant::now();
-        let result = engine
-            .rotate(RotateOptions::default(), &StopOnShutdown(&shared.shutdown))
-            .await;
+        shared
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                name.to_owned(),
+                super::InFlight {
+                    step: "observe",
+                    started,
+                },
+            );
+        let result = engine.rotate(options, &Watched { shared }).await;
+        shared
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        shared.metrics.step(name, None);
         drop(permit);
         let took = started.elapsed();
         let wait = match result {
+            Ok(report) if report.up_to_date.is_some() => {
+                tracing::info!(target_name = %name, "up to date: {}", report.up_to_date.as_deref().unwrap_or_default());
+                return;
+            }
             Ok(report) => {
                 shared.metrics.outcome(name, "success", took);
                 shared
