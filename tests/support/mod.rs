@@ -8,6 +8,7 @@ pub mod http;
 pub mod keyvault;
 pub mod kube;
 pub mod lambda_api;
+pub mod memory;
 pub mod moto;
 pub mod pg;
 pub mod seesaw;
