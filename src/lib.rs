@@ -9,7 +9,8 @@
 //! - [`runtime`]: the engine that observes, plans and runs the steps; the
 //!   one-shot commands on top of it.
 //! - [`db`]: `trait Database` and PostgreSQL.
-//! - [`store`]: `trait SecretStore` and the file store.
+//! - [`store`]: `trait SecretStore` (read, stage pending, promote) and the
+//!   file, AWS, GCP and Azure stores.
 //! - [`consumers`]: `trait Consumers`, what reads the credential (Kubernetes
 //!   Secrets and workloads); [`k8s`] implements it and is the only module
 //!   that imports kube.
