@@ -70,7 +70,7 @@ pub enum Error {
 /// Query and permission errors already say what was being done.
 fn doing_prefix(doing: &str, source: &DbError) -> String {
     match source {
-        DbError::Query { .. } | DbError::Denied { .. } => String::new(),
+        DbError::Query { .. } | DbError::Denied { .. } | DbError::Lost { .. } => String::new(),
         _ => format!("{doing}: "),
     }
 }
@@ -115,6 +115,7 @@ impl Error {
             },
             Error::Database { source, .. } => match source {
                 DbError::Unreachable { .. } => "db_unreachable",
+                DbError::Lost { .. } => "db_connection_lost",
                 DbError::LoginFailed { .. } => "db_login_failed",
                 DbError::Tls { .. } => "db_tls",
                 DbError::Denied { .. } => "db_denied",

@@ -147,9 +147,11 @@ impl Clock {
     }
 }
 
+/// A UTC instant, for tests that name fixed times. Never used on input.
 pub fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
         .single()
+        // never panics: tests pass constant, valid times
         .expect("valid time")
 }
 

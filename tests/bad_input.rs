@@ -297,3 +297,29 @@ async fn lambda_outside_aws_lambda_says_what_it_needs() {
         run.stderr
     );
 }
+
+/// A server that is shutting down is an outage, not a store that does not
+/// match the database: no repair advice, and nothing changed.
+#[tokio::test]
+async fn a_database_shutting_down_is_an_outage_not_a_mismatch() {
+    let mut t = Target::new(["app_a", "app_b"]).await;
+    let open_session = t.cluster.superuser().await;
+    t.cluster.begin_smart_shutdown();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let run = rotate_changes_nothing_without_db(&t).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("shutting down"), "{}", run.stderr);
+    assert!(!run.stderr.contains("does not match"), "{}", run.stderr);
+    assert!(!run.stderr.contains("rollback"), "{}", run.stderr);
+    drop(open_session);
+}
+
+/// `rotate demo` fails and the store file is untouched (the database
+/// cannot be asked what changed).
+async fn rotate_changes_nothing_without_db(t: &Target) -> Run {
+    let before = std::fs::read(&t.store).ok();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_ne!(run.code, 0, "expected a failure: {}", run.all());
+    assert_eq!(std::fs::read(&t.store).ok(), before, "the store changed");
+    run
+}

@@ -358,6 +358,10 @@ async fn a_lost_lock_stops_the_publish_and_the_next_run_finishes_the_rotation() 
     let text = err.to_string();
     assert!(text.contains("nothing was published"), "{text}");
     assert!(
+        text.contains("the session holding it is gone (connection_lost)"),
+        "a dropped session is not reported as `cannot connect`: {text}"
+    );
+    assert!(
         text.contains("Checked just now") && text.contains("\"app_b\" logs in"),
         "the hint must come from a fresh probe: {text}"
     );
@@ -628,4 +632,137 @@ async fn a_store_that_never_answers_times_out_and_changes_nothing() {
         run.stderr
     );
     assert!(!t.cluster.server_log().contains("PASSWORD 'SCRAM-SHA-256"));
+}
+
+/// Points the target at a moto secret holding `app_a`'s credential.
+async fn on_moto(t: &Target, moto: &support::moto::Moto, secret: &str) -> StoreConfig {
+    moto.create(
+        secret,
+        &serde_json::json!({"username": "app_a", "password": "initial-Password-1"}),
+    )
+    .await;
+    let config = std::fs::read_to_string(&t.config).unwrap();
+    let file_store_line = format!("      file: {{ path: {} }}\n", t.store.display());
+    std::fs::write(
+        &t.config,
+        config.replace(
+            &file_store_line,
+            &format!(
+                "      aws: {{ secret_id: {secret}, region: us-east-1, endpoint_url: \"{}\" }}\n",
+                moto.url
+            ),
+        ),
+    )
+    .unwrap();
+    StoreConfig::Aws(moto.config(secret))
+}
+
+/// Issue item 1: killed after PutSecretValue (staged AWSPENDING) and before
+/// UpdateSecretVersionStage. The rerun finishes that version with its own
+/// password, and AWSPREVIOUS keeps logging in.
+#[tokio::test]
+async fn aws_a_version_left_pending_by_a_killed_run_is_finished_with_its_password() {
+    let Some(moto) = support::moto::Moto::start() else {
+        return;
+    };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let store = on_moto(&t, &moto, "left/app").await;
+    assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0); // app_b current, app_a previous
+    let aws = open(&store).await;
+    let state = aws.read().await.unwrap();
+    // What the killed run had written: app_a's next credential, pending.
+    let pending = state.current.document.with_credential(&Credential::new(
+        "app_a",
+        SecretString::from("left-pending-Password-7"),
+    ));
+    aws.stage(seesaw::store::PublishRequest {
+        document: &pending,
+        replaces: &state.current.version,
+        token: "77777777777777777777777777777777",
+    })
+    .await
+    .unwrap();
+    for rerun in 0..2 {
+        let run = t.seesaw(&["rotate", "demo", "--now"]).await;
+        assert_eq!(run.code, 0, "rerun {rerun}: {}", run.all());
+        let now = aws.read().await.unwrap();
+        assert!(now.pending.is_none());
+        assert!(logs_in(&t, &credential(&now.current)).await);
+        assert!(logs_in(&t, &credential(now.previous.as_ref().unwrap())).await);
+        if rerun == 0 {
+            assert_eq!(
+                credential(&now.current).password.expose_secret(),
+                "left-pending-Password-7",
+                "the rerun resumed the pending version instead of setting another password"
+            );
+        }
+    }
+}
+
+/// A pending version seesaw cannot explain (for the active user, or
+/// registered by RotateSecret without a value) is refused before the
+/// database changes, with the command that clears it.
+#[tokio::test]
+async fn aws_a_foreign_pending_version_is_refused_before_any_change() {
+    let Some(moto) = support::moto::Moto::start() else {
+        return;
+    };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let store = on_moto(&t, &moto, "foreign/app").await;
+    let aws = open(&store).await;
+    let state = aws.read().await.unwrap();
+    let foreign = state.current.document.with_credential(&Credential::new(
+        "app_a",
+        SecretString::from("someone-else-Password-8"),
+    ));
+    aws.stage(seesaw::store::PublishRequest {
+        document: &foreign,
+        replaces: &state.current.version,
+        token: "88888888888888888888888888888888",
+    })
+    .await
+    .unwrap();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stderr.contains("seesaw cannot explain it"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("update-secret-version-stage --secret-id foreign/app --version-stage AWSPENDING --remove-from-version-id 88888888888888888888888888888888"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.all().contains("someone-else-Password-8"));
+    assert!(!t.cluster.server_log().contains("PASSWORD 'SCRAM-SHA-256"));
+    // Cleared as told, the next run rotates.
+    moto.client()
+        .await
+        .update_secret_version_stage()
+        .secret_id("foreign/app")
+        .version_stage("AWSPENDING")
+        .remove_from_version_id("88888888888888888888888888888888")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0);
+    // A value-less AWSPENDING (RotateSecret registering a rotation for a
+    // Lambda) cannot be resumed either: reported, never overwritten.
+    moto.start_rotation("foreign/app", "99999999999999999999999999999999")
+        .await;
+    let run = t.seesaw(&["rotate", "demo", "--now"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("--remove-from-version-id 99999999999999999999999999999999"),
+        "{}",
+        run.stderr
+    );
+    let alter_roles = t
+        .cluster
+        .server_log()
+        .matches("PASSWORD 'SCRAM-SHA-256")
+        .count();
+    assert_eq!(alter_roles, 1, "only the one rotation changed a password");
 }

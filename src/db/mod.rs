@@ -77,6 +77,14 @@ pub fn lock_key(target: &str) -> i64 {
 pub enum DbError {
     #[error("{db}: cannot connect: {reason}")]
     Unreachable { db: String, reason: String },
+    /// An established session ended under us: the server restarted or shut
+    /// down, the session was terminated, the network dropped.
+    #[error("{db}: the connection was lost while trying to {doing} ({reason}); the server may be restarting, or the session was ended")]
+    Lost {
+        db: String,
+        doing: String,
+        reason: String,
+    },
     #[error("{db}: TLS: {reason}; check database.tls and database.ca_file (the server's certificate must chain to that CA and name database.host)")]
     Tls { db: String, reason: String },
     #[error("{db}: login as {user:?} failed: {reason}")]
@@ -106,12 +114,13 @@ impl DbError {
     /// An unreachable server may come back; a refused login or a denied
     /// statement will not without a change by a person.
     pub fn is_transient(&self) -> bool {
-        matches!(self, DbError::Unreachable { .. })
+        matches!(self, DbError::Unreachable { .. } | DbError::Lost { .. })
     }
 
     pub fn kind(&self) -> &'static str {
         match self {
             DbError::Unreachable { .. } => "unreachable",
+            DbError::Lost { .. } => "connection_lost",
             DbError::LoginFailed { .. } => "login_failed",
             DbError::Tls { .. } => "tls",
             DbError::Denied { .. } => "denied",

@@ -215,8 +215,8 @@ impl PgSession {
                 doing,
                 reason: format!("{reason}; create the role first (see `seesaw setup-sql`)"),
             },
-            None if e.is_closed() => DbError::Unreachable { db, reason },
-            Some(c) if is_outage(c) => DbError::Unreachable { db, reason },
+            None if e.is_closed() => DbError::Lost { db, doing, reason },
+            Some(c) if is_outage(c) => DbError::Lost { db, doing, reason },
             _ => DbError::Query { db, doing, reason },
         }
     }

@@ -272,9 +272,10 @@ async fn execute(
             out.print(&passes, |p| output::follow(p));
             Ok(0)
         }
-        Command::Run { .. } | Command::Lambda => {
-            unreachable!("handled before the config is loaded")
-        }
+        Command::Run { .. } | Command::Lambda => Err(Error::Inconsistent {
+            target: "-".into(),
+            message: "`run` and `lambda` are started before the config is loaded; this is a bug in seesaw".into(),
+        }),
         Command::SetupSql { target } => {
             stdout(&crate::setup_sql::render(config.target(target)?));
             Ok(0)

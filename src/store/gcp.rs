@@ -71,7 +71,10 @@ impl GcpStore {
             .with_initial_delay(std::time::Duration::from_millis(100))
             .with_maximum_delay(std::time::Duration::from_secs(2))
             .build()
-            .expect("valid constant backoff bounds");
+            .map_err(|e| StoreError::Other {
+                store: format!("gcp secret {secret}"),
+                message: format!("cannot set up the retry backoff: {e}"),
+            })?;
         let mut builder = SecretManagerService::builder()
             .with_retry_policy(
                 Aip194Strict

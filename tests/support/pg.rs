@@ -201,6 +201,23 @@ impl Cluster {
         }
     }
 
+    /// Starts a "smart" shutdown without waiting: the server refuses new
+    /// logins ("the database system is shutting down") while sessions stay
+    /// open. `start_again` recovers once they close.
+    pub fn begin_smart_shutdown(&mut self) {
+        let data = self.dir.path().join("data");
+        let out = self.run(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", "smart", "-W", "stop"],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.stopped = true;
+    }
+
     /// `pg_ctl start`, waiting until the server accepts connections.
     fn pg_ctl_start(&self) -> std::process::Output {
         let data = self.dir.path().join("data");
