@@ -36,6 +36,9 @@ pub trait Session: Send {
     /// before publishing: a session that was terminated or lost with a
     /// server restart no longer holds it, and another run may be acting).
     async fn lock_held(&mut self, key: i64) -> Result<bool, DbError>;
+    /// Releases the lock `key` now. Closing the session releases it too,
+    /// but only once the server notices, which a run right after may beat.
+    async fn unlock(&mut self, key: i64) -> Result<(), DbError>;
     async fn role_exists(&mut self, role: &str) -> Result<bool, DbError>;
     /// Sessions logged in as `role`, in every database of the server
     /// (visible to any role: `usename` is not hidden from non-superusers).

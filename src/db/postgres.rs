@@ -367,6 +367,14 @@ impl Session for PgSession {
         }
     }
 
+    async fn unlock(&mut self, key: i64) -> Result<(), DbError> {
+        self.client
+            .query_one("SELECT pg_advisory_unlock($1)", &[&key])
+            .await
+            .map_err(|e| self.error("release the advisory lock".into(), e))?;
+        Ok(())
+    }
+
     async fn lock_held(&mut self, key: i64) -> Result<bool, DbError> {
         // pg_advisory_lock(bigint) keeps the high half in classid and the
         // low half in objid, with objsubid 1.

@@ -188,10 +188,12 @@ impl Engine {
             Action::Rollback => Purpose::Rollback,
         };
         let seen = self.observe(purpose, &NoProgress).await?;
-        Ok(match action {
+        let plan = match action {
             Action::Rotate => rotation::rotate(&seen.observation, &self.policy(), force),
             Action::Rollback => rotation::rollback(&seen.observation),
-        })
+        };
+        seen.release().await;
+        Ok(plan)
     }
 
     /// Rotates the target: the standby gets a new password and becomes the
@@ -233,14 +235,20 @@ impl Engine {
         };
         let mut seen = self.observe(purpose, progress).await?;
         let plan = rotation::rotate(&seen.observation, &self.policy(), options.force);
-        if let Some(since) = self.recently_rotated(&seen, &options) {
-            let mut report = Report::new(&plan, options.dry_run);
-            report.planned.clear();
-            report.up_to_date = Some(since);
-            return Ok(report);
-        }
-        self.run(plan, &mut seen, options.dry_run, None, progress)
-            .await
+        let result = match self.recently_rotated(&seen, &options) {
+            Some(since) => {
+                let mut report = Report::new(&plan, options.dry_run);
+                report.planned.clear();
+                report.up_to_date = Some(since);
+                Ok(report)
+            }
+            None => {
+                self.run(plan, &mut seen, options.dry_run, None, progress)
+                    .await
+            }
+        };
+        seen.release().await;
+        result
     }
 
     /// "rotated 5s ago (min_interval 1h)" when the store's current version
@@ -274,6 +282,20 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<Report, Error> {
         let mut seen = self.observe(Purpose::Rotate, progress).await?;
+        let result = self
+            .set_standby_locked(&mut seen, username, password, progress)
+            .await;
+        seen.release().await;
+        result
+    }
+
+    async fn set_standby_locked(
+        &self,
+        seen: &mut Observed,
+        username: &str,
+        password: SecretString,
+        progress: &dyn Progress,
+    ) -> Result<Report, Error> {
         let mut plan = rotation::rotate(&seen.observation, &self.policy(), false);
         if plan.to != username && !plan.is_blocked() {
             return Err(Error::Inconsistent {
@@ -290,8 +312,7 @@ impl Engine {
                 Step::Stage { .. } | Step::Publish { .. } | Step::Propagate { .. }
             )
         });
-        self.run(plan, &mut seen, false, Some(password), progress)
-            .await
+        self.run(plan, seen, false, Some(password), progress).await
     }
 
     /// Republishes the previous version after proving it still logs in.
@@ -299,7 +320,9 @@ impl Engine {
     pub async fn rollback(&self, dry_run: bool, progress: &dyn Progress) -> Result<Report, Error> {
         let mut seen = self.observe(Purpose::Rollback, progress).await?;
         let plan = rotation::rollback(&seen.observation);
-        self.run(plan, &mut seen, dry_run, None, progress).await
+        let result = self.run(plan, &mut seen, dry_run, None, progress).await;
+        seen.release().await;
+        result
     }
 
     async fn run(

@@ -78,6 +78,7 @@ impl Engine {
                     .iter()
                     .any(|g| matches!(g.verdict, Verdict::Blocked | Verdict::Impossible));
                 report.gates = plan.gates;
+                seen.release().await;
             }
             Err(e) => report.error = Some(e.to_string()),
         }

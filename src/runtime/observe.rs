@@ -18,6 +18,20 @@ pub struct Observed {
     pub control: Box<dyn Session>,
 }
 
+impl Observed {
+    /// Releases the target's lock at the end of a run, success or not, so
+    /// the next run (a retry right after) finds it free. Best effort: a
+    /// session that is gone holds no lock.
+    pub async fn release(mut self) {
+        if self.observation.lock_acquired {
+            let _ = self
+                .control
+                .unlock(lock_key(&self.observation.target))
+                .await;
+        }
+    }
+}
+
 impl Engine {
     pub(super) async fn read_store(&self) -> Result<(StoreState, Credential), Error> {
         let state = self.store.read().await.map_err(|source| Error::Store {
@@ -167,6 +181,45 @@ impl Engine {
             .try_lock(lock_key(self.name()))
             .await
             .map_err(db_err("take the target's advisory lock"))?;
+        match self
+            .observe_locked(purpose, progress, &mut control, lock_acquired, &login)
+            .await
+        {
+            Ok((state, observation)) => Ok(Observed {
+                state,
+                observation,
+                control,
+            }),
+            Err(e) => {
+                if lock_acquired {
+                    let _ = control.unlock(lock_key(self.name())).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Observe's part under the lock (or without it, when another holds
+    /// it: then nothing is changed and the plan says so).
+    async fn observe_locked(
+        &self,
+        purpose: Purpose,
+        progress: &dyn Progress,
+        control: &mut Box<dyn Session>,
+        lock_acquired: bool,
+        login: &Credential,
+    ) -> Result<(StoreState, Observation), Error> {
+        let target = self.name().to_owned();
+        let db_err = |doing: &str| {
+            let target = target.clone();
+            let doing = doing.to_owned();
+            move |source| Error::Database {
+                target,
+                doing,
+                source,
+                hint: None,
+            }
+        };
         let (state, current) = self.read_store().await?;
         let proven = self.admin.is_none() && current.username == login.username;
         if purpose != Purpose::Rollback && !proven {
@@ -249,11 +302,7 @@ impl Engine {
             consumers,
             pending,
         };
-        Ok(Observed {
-            state,
-            observation,
-            control,
-        })
+        Ok((state, observation))
     }
 
     /// The hint when the current credential does not log in: an outage is

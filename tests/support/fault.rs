@@ -200,6 +200,10 @@ impl Session for FaultySession {
         )
         .await
     }
+    async fn unlock(&mut self, key: i64) -> Result<(), DbError> {
+        // Not a crash point: releasing is what ends every run.
+        self.inner.unlock(key).await
+    }
     async fn role_exists(&mut self, role: &str) -> Result<bool, DbError> {
         let f = self.faults.clone();
         f.around(

@@ -137,6 +137,14 @@ impl Session for MemorySession {
         let w = self.live().await?;
         Ok(w.locks.get(&key) == Some(&id))
     }
+    async fn unlock(&mut self, key: i64) -> Result<(), DbError> {
+        let id = self.id;
+        let mut w = self.live().await?;
+        if w.locks.get(&key) == Some(&id) {
+            w.locks.remove(&key);
+        }
+        Ok(())
+    }
     async fn role_exists(&mut self, role: &str) -> Result<bool, DbError> {
         Ok(self.live().await?.passwords.contains_key(role))
     }
