@@ -276,19 +276,7 @@ async fn a_stop_after_each_step_converges() {
 #[tokio::test]
 async fn a_second_process_is_kept_out_by_the_advisory_lock() {
     let t = Target::new(["app_a", "app_b"]).await;
-    // Hold the target's lock the way another seesaw would: on the target database.
-    let holder = t
-        .cluster
-        .connect("postgres", support::pg::SUPERUSER_PASSWORD, DB)
-        .await
-        .unwrap();
-    holder
-        .query_one(
-            "SELECT pg_advisory_lock($1)",
-            &[&seesaw::db::lock_key("demo")],
-        )
-        .await
-        .unwrap();
+    let holder = t.hold_lock().await;
     let before = std::fs::read(&t.store).unwrap();
     let run = t.seesaw(&["rotate", "demo", "--force"]).await;
     assert_eq!(run.code, 3, "{}", run.all());
@@ -565,25 +553,7 @@ async fn aws_killing_the_process_converges() {
         return;
     };
     let t = Target::new(["app_a", "app_b"]).await;
-    moto.create(
-        "kills/app",
-        &serde_json::json!({"username": "app_a", "password": "initial-Password-1"}),
-    )
-    .await;
-    let config = std::fs::read_to_string(&t.config).unwrap();
-    let file_store_line = format!("      file: {{ path: {} }}\n", t.store.display());
-    std::fs::write(
-        &t.config,
-        config.replace(
-            &file_store_line,
-            &format!(
-                "      aws: {{ secret_id: kills/app, region: us-east-1, endpoint_url: \"{}\" }}\n",
-                moto.url
-            ),
-        ),
-    )
-    .unwrap();
-    let store = StoreConfig::Aws(moto.config("kills/app"));
+    let store = on_moto(&t, &moto, "kills/app").await;
     killing_the_process_converges(&t, &store, "aws").await;
 }
 
@@ -600,16 +570,9 @@ async fn a_store_that_never_answers_times_out_and_changes_nothing() {
             held.push(socket); // accepted, never answered
         }
     });
-    let config = std::fs::read_to_string(&t.config).unwrap();
-    let file_store_line = format!("      file: {{ path: {} }}\n", t.store.display());
-    std::fs::write(
-        &t.config,
-        config.replace(
-            &file_store_line,
-            &format!("      aws: {{ secret_id: silent/app, region: us-east-1, endpoint_url: \"{url}\", timeout: 2s }}\n"),
-        ),
-    )
-    .unwrap();
+    t.use_store(&format!(
+        "aws: {{ secret_id: silent/app, region: us-east-1, endpoint_url: \"{url}\", timeout: 2s }}"
+    ));
     let started = std::time::Instant::now();
     let run = t
         .seesaw_with(
@@ -641,20 +604,29 @@ async fn on_moto(t: &Target, moto: &support::moto::Moto, secret: &str) -> StoreC
         &serde_json::json!({"username": "app_a", "password": "initial-Password-1"}),
     )
     .await;
-    let config = std::fs::read_to_string(&t.config).unwrap();
-    let file_store_line = format!("      file: {{ path: {} }}\n", t.store.display());
-    std::fs::write(
-        &t.config,
-        config.replace(
-            &file_store_line,
-            &format!(
-                "      aws: {{ secret_id: {secret}, region: us-east-1, endpoint_url: \"{}\" }}\n",
-                moto.url
-            ),
-        ),
-    )
-    .unwrap();
+    t.use_store(&format!(
+        "aws: {{ secret_id: {secret}, region: us-east-1, endpoint_url: \"{}\" }}",
+        moto.url
+    ));
     StoreConfig::Aws(moto.config(secret))
+}
+
+/// Writes `user`'s credential as the store's pending version, as a run
+/// killed right after staging (or another tool) would leave it.
+async fn stage(store: &dyn SecretStore, user: &str, password: &str, token: &str) {
+    let state = store.read().await.unwrap();
+    let document = state.current.document.with_credential(&Credential::new(
+        user,
+        SecretString::from(password.to_owned()),
+    ));
+    store
+        .stage(seesaw::store::PublishRequest {
+            document: &document,
+            replaces: &state.current.version,
+            token,
+        })
+        .await
+        .unwrap();
 }
 
 /// Issue item 1: killed after PutSecretValue (staged AWSPENDING) and before
@@ -669,19 +641,14 @@ async fn aws_a_version_left_pending_by_a_killed_run_is_finished_with_its_passwor
     let store = on_moto(&t, &moto, "left/app").await;
     assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0); // app_b current, app_a previous
     let aws = open(&store).await;
-    let state = aws.read().await.unwrap();
     // What the killed run had written: app_a's next credential, pending.
-    let pending = state.current.document.with_credential(&Credential::new(
+    stage(
+        aws.as_ref(),
         "app_a",
-        SecretString::from("left-pending-Password-7"),
-    ));
-    aws.stage(seesaw::store::PublishRequest {
-        document: &pending,
-        replaces: &state.current.version,
-        token: "77777777777777777777777777777777",
-    })
-    .await
-    .unwrap();
+        "left-pending-Password-7",
+        "77777777777777777777777777777777",
+    )
+    .await;
     for rerun in 0..2 {
         let run = t.seesaw(&["rotate", "demo", "--now"]).await;
         assert_eq!(run.code, 0, "rerun {rerun}: {}", run.all());
@@ -710,18 +677,13 @@ async fn aws_a_foreign_pending_version_is_refused_before_any_change() {
     let t = Target::new(["app_a", "app_b"]).await;
     let store = on_moto(&t, &moto, "foreign/app").await;
     let aws = open(&store).await;
-    let state = aws.read().await.unwrap();
-    let foreign = state.current.document.with_credential(&Credential::new(
+    stage(
+        aws.as_ref(),
         "app_a",
-        SecretString::from("someone-else-Password-8"),
-    ));
-    aws.stage(seesaw::store::PublishRequest {
-        document: &foreign,
-        replaces: &state.current.version,
-        token: "88888888888888888888888888888888",
-    })
-    .await
-    .unwrap();
+        "someone-else-Password-8",
+        "88888888888888888888888888888888",
+    )
+    .await;
     let run = t.seesaw(&["rotate", "demo"]).await;
     assert_eq!(run.code, 3, "{}", run.all());
     assert!(

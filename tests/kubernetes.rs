@@ -245,18 +245,7 @@ async fn a_run_without_the_lock_heals_nothing() {
     let mut secret = kube.get("secrets", NS, "app-db").unwrap();
     secret["data"]["password"] = json!("aGFuZC1lZGl0ZWQ="); // "hand-edited"
     kube.put("secrets", NS, secret);
-    let holder = t
-        .cluster
-        .connect("postgres", support::pg::SUPERUSER_PASSWORD, DB)
-        .await
-        .unwrap();
-    holder
-        .query_one(
-            "SELECT pg_advisory_lock($1)",
-            &[&seesaw::db::lock_key("demo")],
-        )
-        .await
-        .unwrap();
+    let holder = t.hold_lock().await;
     let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
     assert_eq!(run.code, 3, "{}", run.all());
     assert_eq!(

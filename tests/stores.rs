@@ -90,14 +90,7 @@ async fn aws_reports_a_stuck_pending_version() {
 /// then rotates three times: the users alternate, the store's current and
 /// previous both log in, and no password reaches the output.
 async fn rotate_three_times(t: &Target, store_yaml: &str, store: &dyn SecretStore) {
-    let config = std::fs::read_to_string(&t.config).unwrap();
-    let file_store = format!("      file: {{ path: {} }}\n", t.store.display());
-    assert!(config.contains(&file_store));
-    std::fs::write(
-        &t.config,
-        config.replace(&file_store, &format!("      {store_yaml}\n")),
-    )
-    .unwrap();
+    t.use_store(store_yaml);
     for expected in ["app_b", "app_a", "app_b"] {
         let run = t.seesaw(&["rotate", "demo"]).await;
         assert_eq!(run.code, 0, "{}", run.all());
@@ -184,20 +177,11 @@ async fn gcp_without_its_pending_secret_changes_nothing_and_says_how_to_create_i
     };
     let t = Target::new(["app_a", "app_b"]).await;
     drongo.create_without_pending("lonely", &initial()).await;
-    let config = std::fs::read_to_string(&t.config).unwrap();
-    let file_store = format!("      file: {{ path: {} }}\n", t.store.display());
-    std::fs::write(
-        &t.config,
-        config.replace(
-            &file_store,
-            &format!(
-                "      gcp: {{ project: {}, secret: lonely, endpoint: \"{}\" }}\n",
-                support::drongo::PROJECT,
-                drongo.url
-            ),
-        ),
-    )
-    .unwrap();
+    t.use_store(&format!(
+        "gcp: {{ project: {}, secret: lonely, endpoint: \"{}\" }}",
+        support::drongo::PROJECT,
+        drongo.url
+    ));
     let run = t.seesaw(&["rotate", "demo"]).await;
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(

@@ -442,7 +442,7 @@ impl Engine {
         })
     }
 
-    fn db_error(
+    pub(super) fn db_error(
         &self,
         doing: String,
         hint: Option<String>,

@@ -166,21 +166,10 @@ impl Engine {
             _ => first.clone(),
         };
         let mut control = self.control_session(&login).await?;
-        let target = self.name().to_owned();
-        let db_err = |doing: &str| {
-            let target = target.clone();
-            let doing = doing.to_owned();
-            move |source| Error::Database {
-                target,
-                doing,
-                source,
-                hint: None,
-            }
-        };
         let lock_acquired = control
             .try_lock(lock_key(self.name()))
             .await
-            .map_err(db_err("take the target's advisory lock"))?;
+            .map_err(self.db_error("take the target's advisory lock".into(), None))?;
         match self
             .observe_locked(purpose, progress, &mut control, lock_acquired, &login)
             .await
@@ -209,17 +198,7 @@ impl Engine {
         lock_acquired: bool,
         login: &Credential,
     ) -> Result<(StoreState, Observation), Error> {
-        let target = self.name().to_owned();
-        let db_err = |doing: &str| {
-            let target = target.clone();
-            let doing = doing.to_owned();
-            move |source| Error::Database {
-                target,
-                doing,
-                source,
-                hint: None,
-            }
-        };
+        let db_err = |doing: &str| self.db_error(doing.to_owned(), None);
         let (state, current) = self.read_store().await?;
         let proven = self.admin.is_none() && current.username == login.username;
         if purpose != Purpose::Rollback && !proven {
@@ -289,7 +268,7 @@ impl Engine {
             ),
         };
         let observation = Observation {
-            target,
+            target: self.name().to_owned(),
             users,
             active: current.username.clone(),
             current_version: state.current.version.clone(),

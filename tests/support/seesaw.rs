@@ -100,6 +100,24 @@ impl Target {
         t
     }
 
+    /// Takes target `demo`'s advisory lock the way another seesaw would,
+    /// on the target database; dropping the client releases it.
+    pub async fn hold_lock(&self) -> tokio_postgres::Client {
+        let holder = self
+            .cluster
+            .connect("postgres", super::pg::SUPERUSER_PASSWORD, DB)
+            .await
+            .unwrap();
+        holder
+            .query_one(
+                "SELECT pg_advisory_lock($1)",
+                &[&seesaw::db::lock_key("demo")],
+            )
+            .await
+            .unwrap();
+        holder
+    }
+
     pub async fn set_password(&self, user: &str, password: &str) {
         let su = self.cluster.superuser().await;
         su.batch_execute(&format!(
@@ -127,6 +145,22 @@ impl Target {
             self.target_extra
         );
         std::fs::write(&self.config, yaml).unwrap();
+    }
+
+    /// Points the config's `store:` at `yaml` (one line, e.g.
+    /// `aws: { secret_id: ... }`) instead of the file store.
+    pub fn use_store(&self, yaml: &str) {
+        let config = std::fs::read_to_string(&self.config).unwrap();
+        let file_store = format!("      file: {{ path: {} }}\n", self.store.display());
+        assert!(
+            config.contains(&file_store),
+            "the config has no file store line"
+        );
+        std::fs::write(
+            &self.config,
+            config.replace(&file_store, &format!("      {yaml}\n")),
+        )
+        .unwrap();
     }
 
     pub fn write_store(&self, value: Value) {
