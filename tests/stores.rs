@@ -395,3 +395,81 @@ async fn azure_throttling_is_retried_then_classified_and_denied_names_the_permis
         "{err}"
     );
 }
+
+/// No AWS credentials anywhere is a configuration problem, said once with
+/// the fix, not a transient failure retried forever.
+#[tokio::test]
+async fn aws_without_credentials_says_so_and_is_not_retried() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    moto.create("nocreds/app", &initial()).await;
+    t.use_store(&format!(
+        "aws: {{ secret_id: nocreds/app, region: us-east-1, endpoint_url: \"{}\" }}",
+        moto.url
+    ));
+    let none = std::ffi::OsStr::new("/nonexistent");
+    let started = std::time::Instant::now();
+    let run = t
+        .seesaw_with(
+            &["rotate", "demo", "--output", "json"],
+            &[
+                ("AWS_ACCESS_KEY_ID", None),
+                ("AWS_SECRET_ACCESS_KEY", None),
+                ("AWS_SESSION_TOKEN", None),
+                ("AWS_PROFILE", None),
+                ("AWS_ROLE_ARN", None),
+                ("AWS_WEB_IDENTITY_TOKEN_FILE", None),
+                ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", None),
+                ("AWS_CONTAINER_CREDENTIALS_FULL_URI", None),
+                ("AWS_CONFIG_FILE", Some(none)),
+                ("AWS_SHARED_CREDENTIALS_FILE", Some(none)),
+                ("AWS_EC2_METADATA_DISABLED", Some("true".as_ref())),
+            ],
+        )
+        .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let error: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(error["error"]["kind"], "store_denied", "{}", run.stdout);
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains("none were found"), "{message}");
+    assert!(message.contains("AWS_PROFILE"), "{message}");
+}
+
+/// An endpoint that answers something other than Secrets Manager (a
+/// proxy's HTML page) is described, never an empty message.
+#[tokio::test]
+async fn aws_an_answer_that_is_not_secrets_manager_is_described() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 65536];
+            let _ = socket.read(&mut buf).await;
+            let body = "<html><body>Access denied by proxy</body></html>";
+            let reply = format!(
+                "HTTP/1.1 403 Forbidden\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    let store = AwsStore::connect(&seesaw::config::AwsStoreConfig {
+        secret_id: "proxied/app".into(),
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(url),
+        timeout: seesaw::config::default_store_timeout(),
+    })
+    .await;
+    let err = store.read().await.unwrap_err();
+    server.abort();
+    let text = err.to_string();
+    assert!(
+        text.contains("GetSecretValue: unexpected answer HTTP 403"),
+        "{text}"
+    );
+    assert!(text.contains("endpoint_url"), "{text}");
+}

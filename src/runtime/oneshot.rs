@@ -263,9 +263,8 @@ async fn execute(
                     message,
                 })
             })?;
-            let shutdown = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
+            // SIGTERM (a pod stopping) or Ctrl-C ends it between passes.
+            let shutdown = terminated();
             let passes = engine
                 .follow(interval, *once, out.progress(), shutdown)
                 .await?;
