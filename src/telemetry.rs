@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 pub fn init(format: LogFormat, verbose: u8) {
+    use tracing_subscriber::prelude::*;
     let default = match verbose {
         0 => "warn",
         1 => "info,seesaw=info",
@@ -18,15 +19,27 @@ pub fn init(format: LogFormat, verbose: u8) {
         LogFormat::Text => false,
         LogFormat::Auto => !std::io::stderr().is_terminal(),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false);
-    let result = if json {
-        builder.json().flatten_event(true).try_init()
+    let layer = if json {
+        fmt.json().flatten_event(true).boxed()
     } else {
-        builder.try_init()
+        fmt.boxed()
     };
+    let layer = layer
+        .with_filter(filter)
+        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+            !is_lambda_runtime_echo(meta)
+        }));
     // A second init (tests) keeps the first subscriber.
-    let _ = result;
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// lambda_runtime logs every error a handler returns (`error!("{e:?}")`
+/// in its panic layer), after seesaw's own structured line for the same
+/// error: one error, two lines. That call site has no `error` field; the
+/// same layer's report of a real panic has one and is kept.
+fn is_lambda_runtime_echo(meta: &tracing::Metadata<'_>) -> bool {
+    meta.target() == "lambda_runtime::layers::panic" && meta.fields().field("error").is_none()
 }

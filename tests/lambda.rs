@@ -560,9 +560,20 @@ async fn the_binary_reports_fatal_and_retryable_errors_and_keeps_serving() {
         event("setSecret", &token),
     ])
     .await;
-    let mut child = api.bootstrap(&moto.url).spawn().unwrap();
+    let mut child = api
+        .bootstrap(&moto.url)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let results: Vec<String> = api.wait_for(4).await.into_iter().map(|(_, r)| r).collect();
-    child.kill().await.unwrap();
+    child.start_kill().unwrap();
+    let log = child.wait_with_output().await.unwrap();
+    let log = String::from_utf8_lossy(&log.stderr);
+    // One log line per error (lambda_runtime's own echo is filtered out).
+    for kind in ["unknown_version", "db_unreachable"] {
+        let lines = log.lines().filter(|l| l.contains(kind)).count();
+        assert_eq!(lines, 1, "{kind} logged {lines} times:\n{log}");
+    }
     let error_type = |r: &str| -> String {
         let body: Value = serde_json::from_str(r.strip_prefix("error: ").unwrap_or("{}"))
             .unwrap_or_else(|_| panic!("not an error report: {r}"));
