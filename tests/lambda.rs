@@ -641,3 +641,174 @@ async fn a_hostile_user_name_gets_its_clone_and_rotates_back() {
     );
     assert_eq!(role_settings(&t, &clone).await.len(), 1);
 }
+
+/// The environment the emulator hands the bootstrap: the AWS endpoint and
+/// test credentials (moto accepts any), the region, and seesaw's settings.
+fn rie_env(moto: &Moto) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", moto.url.clone()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("SEESAW_DB_TLS", "disable".into()),
+    ]
+}
+
+fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The real binary under AWS's Runtime Interface Emulator: two full
+/// rotations (the second warm, in the same process), and a handler error
+/// in between, which the emulator returns as `errorType`/`errorMessage`.
+#[tokio::test]
+async fn under_the_runtime_interface_emulator_two_rotations_and_a_handler_error() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(&moto, &t, json!({"seesaw": {"users": ["app_a", "app_b"]}})).await;
+    let env = rie_env(&moto);
+    let Some(rie) = support::rie::Rie::start(&env_refs(&env)) else {
+        return;
+    };
+    let mut timings = Vec::new();
+    for round in 0..2 {
+        let token = format!("{:032x}", 700 + round);
+        let before = stage(&moto, &secret, "AWSCURRENT").await;
+        moto.start_rotation(&secret, &token).await;
+        for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+            let event = json!({"Step": step, "SecretId": secret, "ClientRequestToken": token});
+            let (status, body, took) = rie.invoke(&event).await;
+            assert_eq!(
+                (status, body.as_str()),
+                (200, "null"),
+                "{step}: {}",
+                rie.log()
+            );
+            timings.push((round, step, took));
+        }
+        assert_rotated_from(&moto, &t, &secret, &before).await;
+        if round == 0 {
+            // A token Secrets Manager never registered: a handler error.
+            let event = json!({"Step": "setSecret", "SecretId": secret, "ClientRequestToken": "e".repeat(32)});
+            let (status, body, _) = rie.invoke(&event).await;
+            assert_eq!(status, 200, "{body}");
+            let error: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(error["errorType"], "Fatal.unknown_version", "{body}");
+            assert!(error["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains(&"e".repeat(32)));
+        }
+    }
+    let log = rie.log();
+    assert_eq!(
+        log.matches("INIT START").count(),
+        1,
+        "one cold start, then warm invocations in the same process:\n{log}"
+    );
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("unknown_version") && l.starts_with('{'))
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("initial-Password-1"), "{log}");
+    for (round, step, took) in &timings {
+        eprintln!(
+            "RIE round {round} {step}: {:.1} ms",
+            took.as_secs_f64() * 1e3
+        );
+    }
+}
+
+/// Settings that cannot be used fail the init phase, reported to the
+/// runtime API's /init/error, which the emulator returns as
+/// `Fatal.settings` with the message (not an anonymous exit).
+#[tokio::test]
+async fn under_the_runtime_interface_emulator_bad_settings_fail_init_with_their_message() {
+    let Some(moto) = Moto::start() else { return };
+    let mut env = rie_env(&moto);
+    env.retain(|(k, _)| *k != "SEESAW_DB_TLS");
+    env.push(("SEESAW_DB_TLS", "sometimes".into()));
+    let Some(rie) = support::rie::Rie::start(&env_refs(&env)) else {
+        return;
+    };
+    let event =
+        json!({"Step": "createSecret", "SecretId": "x", "ClientRequestToken": "1".repeat(32)});
+    let (_, body, _) = rie.invoke(&event).await;
+    let error: Value =
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}\n{}", rie.log()));
+    assert_eq!(error["errorType"], "Fatal.settings", "{body}");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("SEESAW_DB_TLS"),
+        "{body}"
+    );
+}
+
+/// A step that outlives the function's timeout (its database accepts the
+/// connection and never answers) is stopped by the emulator ("Task timed
+/// out"), which starts a new sandbox; the next rotation works there.
+#[tokio::test]
+async fn under_the_runtime_interface_emulator_a_timed_out_invocation_resets_the_sandbox() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let good = secrets(&moto, &t, json!({"seesaw": {"users": ["app_a", "app_b"]}})).await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    moto.create(
+        "rds/hang",
+        &json!({"engine": "postgres", "host": "127.0.0.1", "port": silent_port, "dbname": DB,
+                "username": "app_a", "password": "initial-Password-1", "masterarn": "rds/master",
+                "seesaw": {"users": ["app_a", "app_b"]}}),
+    )
+    .await;
+    let mut env = rie_env(&moto);
+    env.push(("AWS_LAMBDA_FUNCTION_TIMEOUT", "3".into()));
+    let Some(rie) = support::rie::Rie::start(&env_refs(&env)) else {
+        return;
+    };
+    let hang = "3".repeat(32);
+    moto.start_rotation("rds/hang", &hang).await;
+    let event = |secret: &str, step: &str, token: &str| json!({"Step": step, "SecretId": secret, "ClientRequestToken": token});
+    assert_eq!(
+        rie.invoke(&event("rds/hang", "createSecret", &hang))
+            .await
+            .1,
+        "null"
+    );
+    let (_, body, took) = rie.invoke(&event("rds/hang", "setSecret", &hang)).await;
+    assert!(
+        body.contains("Task timed out after 3.00 seconds"),
+        "{body}\n{}",
+        rie.log()
+    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    hold.abort();
+    let token = "4".repeat(32);
+    let before = stage(&moto, &good, "AWSCURRENT").await;
+    moto.start_rotation(&good, &token).await;
+    for step in ["createSecret", "setSecret", "testSecret", "finishSecret"] {
+        assert_eq!(
+            rie.invoke(&event(&good, step, &token)).await.1,
+            "null",
+            "{step}: {}",
+            rie.log()
+        );
+    }
+    assert_rotated_from(&moto, &t, &good, &before).await;
+    assert_eq!(
+        rie.log().matches("INIT START").count(),
+        2,
+        "a new sandbox after the timeout"
+    );
+}

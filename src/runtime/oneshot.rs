@@ -287,8 +287,8 @@ async fn lambda() -> i32 {
     match crate::runtime::lambda::serve().await {
         Ok(()) => 0,
         Err(e) => {
+            // One line: JSON logs are what CloudWatch keeps.
             tracing::error!("{e}");
-            eprintln!("error: {e}");
             1
         }
     }

@@ -11,5 +11,6 @@ pub mod lambda_api;
 pub mod memory;
 pub mod moto;
 pub mod pg;
+pub mod rie;
 pub mod seesaw;
 pub mod tls;

@@ -11,6 +11,7 @@
 //! and membership gates, then the password as a SCRAM verifier.
 
 mod event;
+mod init_error;
 mod invocation;
 mod settings;
 mod steps;
@@ -64,7 +65,18 @@ pub async fn serve() -> Result<(), String> {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none_or(|v| v.is_empty()) {
         return Err("`seesaw lambda` serves the AWS Lambda runtime API and AWS_LAMBDA_RUNTIME_API is not set: deploy the binary as a Lambda function's bootstrap (deploy/lambda/README.md), or run it under the Lambda Runtime Interface Emulator. To rotate from a shell, use `seesaw rotate TARGET`".into());
     }
-    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            let message = e.to_string();
+            if let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") {
+                if let Err(why) = init_error::report(&api, "Fatal.settings", &message).await {
+                    tracing::warn!("{why}");
+                }
+            }
+            return Err(message);
+        }
+    };
     let function = &Function::new(settings).await;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<
