@@ -368,8 +368,9 @@ impl Session for PgSession {
     }
 
     async fn unlock(&mut self, key: i64) -> Result<(), DbError> {
+        // A simple query: one round trip, no prepare (the key is a number).
         self.client
-            .query_one("SELECT pg_advisory_unlock($1)", &[&key])
+            .simple_query(&format!("SELECT pg_advisory_unlock({key})"))
             .await
             .map_err(|e| self.error("release the advisory lock".into(), e))?;
         Ok(())
@@ -377,18 +378,21 @@ impl Session for PgSession {
 
     async fn lock_held(&mut self, key: i64) -> Result<bool, DbError> {
         // pg_advisory_lock(bigint) keeps the high half in classid and the
-        // low half in objid, with objsubid 1.
-        let high = key >> 32;
-        let low = key & 0xffff_ffff;
-        let row = self
+        // low half in objid, with objsubid 1. One simple query (no prepare
+        // round trip) on pg_lock_status() itself: on a fresh session the
+        // pg_locks view costs a millisecond of catalog loading more.
+        let (classid, objid) = ((key >> 32) as u32, (key & 0xffff_ffff) as u32);
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_lock_status() l WHERE l.locktype = 'advisory' AND l.pid = pg_backend_pid() AND l.granted AND l.objsubid = 1 AND l.classid = {classid} AND l.objid = {objid})"
+        );
+        let messages = self
             .client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted AND objsubid = 1 AND classid::bigint = ($1::bigint & 4294967295) AND objid::bigint = $2)",
-                &[&high, &low],
-            )
+            .simple_query(&sql)
             .await
             .map_err(|e| self.error("check that the advisory lock is still held".into(), e))?;
-        Ok(row.get(0))
+        Ok(messages.iter().any(|m| {
+            matches!(m, tokio_postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))
+        }))
     }
 
     async fn create_login_role_like(
