@@ -43,14 +43,13 @@ pub fn render(t: &TargetConfig) -> String {
             sql += &format!(
                 "\n-- The admin seesaw logs in as: allowed to change the two users' passwords.\n\
                  CREATE ROLE {adm} LOGIN CREATEROLE;\n\
-                 -- PostgreSQL 16 and later also need ADMIN OPTION on each role it alters:\n\
-                 -- GRANT {ua} TO {adm} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;\n\
-                 -- GRANT {ub} TO {adm} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;\n\
-                 -- GRANT {o} TO {adm} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE;  -- for memberships: fix\n",
+                 -- PostgreSQL 16 and later also require ADMIN OPTION on each role it alters\n\
+                 -- (and on the owner, for memberships: fix). INHERIT FALSE and SET FALSE\n\
+                 -- keep the admin from using the roles' privileges. Older versions neither\n\
+                 -- need nor parse these grants, hence the version check.\n\
+                 {block}",
                 adm = ident(&admin.username),
-                ua = ident(a),
-                ub = ident(b),
-                o = ident(&owner),
+                block = pg16_admin_grants(&[a, b, &owner], &admin.username),
             );
             if db.standby_sessions == SessionPolicy::Terminate {
                 sql += &format!(
@@ -75,6 +74,32 @@ pub fn render(t: &TargetConfig) -> String {
          -- The first rotation then sets {b:?}'s password; {a:?}'s is never changed by adoption.\n"
     );
     sql
+}
+
+/// A DO block that, on PostgreSQL 16+, grants `admin` ADMIN OPTION (and
+/// nothing else) on each of `roles`. The statements are literals inside a
+/// dollar-quoted body whose tag appears nowhere in it, so no role name can
+/// end the body early.
+fn pg16_admin_grants(roles: &[&String], admin: &str) -> String {
+    let body: String = roles
+        .iter()
+        .map(|role| {
+            let grant = format!(
+                "GRANT {} TO {} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE",
+                ident(role),
+                ident(admin)
+            );
+            format!("    EXECUTE {};\n", literal(&grant))
+        })
+        .collect();
+    let body = format!(
+        "BEGIN\n  IF current_setting('server_version_num')::int >= 160000 THEN\n{body}  END IF;\nEND\n"
+    );
+    let mut tag = "seesaw".to_owned();
+    while body.contains(&format!("${tag}$")) {
+        tag.push('_');
+    }
+    format!("DO ${tag}$\n{body}${tag}$;\n")
 }
 
 fn shell_word(s: &str) -> String {
@@ -115,5 +140,14 @@ targets:
         assert!(sql.contains(r#"CREATE ROLE "Space Man" LOGIN"#));
         assert!(sql.contains("ALTER ROLE \"Space Man\" SET role = 'app_owner';"));
         assert!(sql.contains("no admin role is needed"));
+    }
+
+    #[test]
+    fn a_role_name_cannot_end_the_pg16_block_early() {
+        let users = ["x$seesaw$y".to_owned(), "b".to_owned()];
+        let block = pg16_admin_grants(&[&users[0], &users[1]], "adm");
+        assert!(block.starts_with("DO $seesaw_$\n"), "{block}");
+        assert!(block.trim_end().ends_with("$seesaw_$;"), "{block}");
+        assert_eq!(block.matches("$seesaw_$").count(), 2, "{block}");
     }
 }

@@ -151,9 +151,15 @@ async fn terminate_policy_ends_the_session_and_rotates() {
 async fn membership_drift_is_reported_blocks_under_check_and_is_fixed_under_fix() {
     let mut t = Target::new(["app_a", "app_b"]).await;
     let su = t.cluster.superuser().await;
-    su.batch_execute("CREATE ROLE reporting NOLOGIN; GRANT reporting TO app_a; CREATE ROLE stale NOLOGIN; GRANT stale TO app_b")
-        .await
-        .unwrap();
+    // The admin may manage both groups; the drift was made by it (on
+    // PostgreSQL 16+ only the grantor or a superuser can revoke a grant).
+    su.batch_execute(
+        "CREATE ROLE reporting NOLOGIN; GRANT reporting TO app_a; CREATE ROLE stale NOLOGIN; \
+         GRANT reporting TO seesaw_admin WITH ADMIN OPTION; GRANT stale TO seesaw_admin WITH ADMIN OPTION; \
+         GRANT stale TO app_b GRANTED BY seesaw_admin",
+    )
+    .await
+    .unwrap();
 
     let plan = t.seesaw(&["plan", "demo"]).await;
     assert_eq!(plan.code, 3, "{}", plan.all());
@@ -184,10 +190,6 @@ async fn membership_drift_is_reported_blocks_under_check_and_is_fixed_under_fix(
 
     t.database_extra = "      memberships: fix\n".into();
     t.write_config();
-    // The admin needs ADMIN OPTION on the groups it grants.
-    su.batch_execute("GRANT reporting TO seesaw_admin WITH ADMIN OPTION; GRANT stale TO seesaw_admin WITH ADMIN OPTION")
-        .await
-        .unwrap();
     let run = t.seesaw(&["rotate", "demo"]).await;
     assert_eq!(run.code, 0, "{}", run.all());
     let rows = su

@@ -328,15 +328,67 @@ impl Session for PgSession {
     }
 
     async fn revoke_membership(&mut self, group: &str, role: &str) -> Result<(), DbError> {
-        let sql = format!(
+        let doing = format!("revoke {group:?} from {role:?}");
+        // PostgreSQL 16+ records who granted a membership, and a plain
+        // REVOKE removes only the current user's grant (the others stay,
+        // with a mere warning). So revoke each recorded grant by name, then
+        // check that the membership is really gone.
+        let grantors = self
+            .client
+            .query(
+                "SELECT DISTINCT gr.rolname::text FROM pg_auth_members m \
+                 JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member \
+                 JOIN pg_roles gr ON gr.oid = m.grantor \
+                 WHERE g.rolname = $1 AND u.rolname = $2 AND current_setting('server_version_num')::int >= 160000",
+                &[&group, &role],
+            )
+            .await
+            .map_err(|e| self.error(doing.clone(), e))?;
+        let grantors: Vec<String> = grantors.iter().map(|r| r.get(0)).collect();
+        let revoke = format!(
             "REVOKE {} FROM {}",
             escape_identifier(group),
             escape_identifier(role)
         );
-        self.client
-            .batch_execute(&sql)
-            .await
-            .map_err(|e| self.error(format!("revoke {group:?} from {role:?}"), e))
+        let statements: Vec<String> = if grantors.is_empty() {
+            vec![revoke]
+        } else {
+            grantors
+                .iter()
+                .map(|g| format!("{revoke} GRANTED BY {}", escape_identifier(g)))
+                .collect()
+        };
+        let superuser_fix = || {
+            format!(
+                "a grant made by another role (PostgreSQL 16+) can be revoked only by that role or a superuser; as a superuser run: {}",
+                statements.join("; ")
+            )
+        };
+        for sql in &statements {
+            if let Err(e) = self.client.batch_execute(sql).await {
+                return Err(match e.code() {
+                    Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => DbError::Denied {
+                        db: self.db.clone(),
+                        doing: doing.clone(),
+                        reason: reason(&e),
+                        hint: superuser_fix(),
+                    },
+                    _ => self.error(doing.clone(), e),
+                });
+            }
+        }
+        if self.memberships(role).await?.contains(group) {
+            return Err(DbError::Denied {
+                db: self.db.clone(),
+                doing,
+                reason: format!(
+                    "the membership was granted by {} and the admin cannot revoke another role's grant",
+                    grantors.join(", ")
+                ),
+                hint: superuser_fix(),
+            });
+        }
+        Ok(())
     }
 
     async fn set_password(&mut self, role: &str, password: &SecretString) -> Result<(), DbError> {
