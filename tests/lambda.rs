@@ -812,3 +812,124 @@ async fn under_the_runtime_interface_emulator_a_timed_out_invocation_resets_the_
         "a new sandbox after the timeout"
     );
 }
+
+/// What AWS's `SecretsManagerRDSPostgreSQLRotationMultiUser` does in one
+/// rotation, as a fixture (no AWS code): the other user of the pair is
+/// `<user>_clone` (created on first use as `CREATE ROLE ... ; GRANT <user>
+/// TO <user>_clone`, so the clone is a member of the user), it gets a new
+/// password (`ALTER ROLE`, by the master), staged AWSPENDING, then made
+/// AWSCURRENT.
+async fn aws_function_rotates(moto: &Moto, t: &Target, secret: &str, n: u32) {
+    use postgres_protocol::escape::{escape_identifier as ident, escape_literal as lit};
+    let current = stage(moto, secret, "AWSCURRENT").await;
+    let user = current["username"].as_str().unwrap().to_owned();
+    let other = match user.strip_suffix("_clone") {
+        Some(base) => base.to_owned(),
+        None => format!("{user}_clone"),
+    };
+    let password = format!("aws-made-Password-{n}");
+    let su = t.cluster.superuser().await;
+    let exists: bool = su
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)",
+            &[&other],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    if !exists {
+        su.batch_execute(&format!(
+            "CREATE ROLE {} WITH LOGIN PASSWORD {}; GRANT {} TO {}",
+            ident(&other),
+            lit(&password),
+            ident(&user),
+            ident(&other)
+        ))
+        .await
+        .unwrap();
+    }
+    su.batch_execute(&format!(
+        "ALTER ROLE {} WITH PASSWORD {}",
+        ident(&other),
+        lit(&password)
+    ))
+    .await
+    .unwrap();
+    let mut next = current.clone();
+    next["username"] = json!(other);
+    next["password"] = json!(password);
+    let client = moto.client().await;
+    let token = format!("{:032x}", 9000 + n);
+    client
+        .put_secret_value()
+        .secret_id(secret)
+        .client_request_token(&token)
+        .secret_string(next.to_string())
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .unwrap();
+    let described = client
+        .describe_secret()
+        .secret_id(secret)
+        .send()
+        .await
+        .unwrap();
+    let current_id = described
+        .version_ids_to_stages()
+        .unwrap()
+        .iter()
+        .find(|(_, s)| s.iter().any(|x| x == "AWSCURRENT"))
+        .map(|(v, _)| v.clone())
+        .unwrap();
+    client
+        .update_secret_version_stage()
+        .secret_id(secret)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(&token)
+        .remove_from_version_id(current_id)
+        .send()
+        .await
+        .unwrap();
+    client
+        .update_secret_version_stage()
+        .secret_id(secret)
+        .version_stage("AWSPENDING")
+        .remove_from_version_id(&token)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A team switching its rotation function: AWS's function x2, then
+/// seesaw x2, then AWS's again x2, on one secret. AWS's clone is a member
+/// of the user; seesaw's parity rule accepts that (it inherits the user's
+/// memberships), and both staged credentials log in after every rotation.
+#[tokio::test]
+async fn rotations_alternate_freely_between_aws_function_and_seesaw() {
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(&moto, &t, json!({})).await;
+    let s = settings(&moto);
+    let mut n = 0;
+    for who in ["aws", "aws", "seesaw", "seesaw", "aws", "aws"] {
+        n += 1;
+        let before = stage(&moto, &secret, "AWSCURRENT").await;
+        if who == "aws" {
+            aws_function_rotates(&moto, &t, &secret, n).await;
+        } else {
+            let token = format!("{:032x}", 800 + n);
+            moto.start_rotation(&secret, &token).await;
+            for step in STEPS {
+                invoke(step, &secret, &token, &s)
+                    .await
+                    .unwrap_or_else(|e| panic!("rotation {n} ({who}), {step}: {e}"));
+            }
+        }
+        let current = assert_rotated_from(&moto, &t, &secret, &before).await;
+        assert_ne!(
+            current["username"], before["username"],
+            "rotation {n} ({who})"
+        );
+    }
+}

@@ -139,14 +139,24 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
     };
     gates.push(sessions);
 
-    let missing: Vec<_> = obs
-        .active_memberships
-        .difference(&obs.standby_memberships)
+    let active_effective = effective(
+        obs,
+        &obs.active_memberships,
+        &obs.standby_memberships,
+        &standby,
+    );
+    let standby_effective = effective(
+        obs,
+        &obs.standby_memberships,
+        &obs.active_memberships,
+        &obs.active,
+    );
+    let missing: Vec<_> = active_effective
+        .difference(&standby_effective)
         .cloned()
         .collect();
-    let extra: Vec<_> = obs
-        .standby_memberships
-        .difference(&obs.active_memberships)
+    let extra: Vec<_> = standby_effective
+        .difference(&active_effective)
         .cloned()
         .collect();
     if missing.is_empty() && extra.is_empty() {
@@ -280,6 +290,25 @@ fn self_admin_gate(obs: &Observation, standby: &str) -> Gate {
             format!("`admin: self` needs {standby:?}'s password in the store's previous version, and there is none yet (an adopted secret); rotate once with an admin login, or add {standby:?}'s credential as `previous`"),
         ),
     }
+}
+
+/// A user's memberships as parity sees them. A user that is a member of
+/// the other user of the pair has that user's privileges and memberships
+/// (AWS's alternating-users function creates `<user>_clone` with
+/// `GRANT <user> TO <user>_clone`), so it counts as having them; the pair's
+/// own names are left out.
+fn effective(
+    obs: &Observation,
+    own: &std::collections::BTreeSet<String>,
+    partners: &std::collections::BTreeSet<String>,
+    partner: &str,
+) -> std::collections::BTreeSet<String> {
+    let mut set = own.clone();
+    if own.contains(partner) {
+        set.extend(partners.iter().cloned());
+    }
+    set.retain(|g| !obs.users.contains(g));
+    set
 }
 
 fn describe_drift(active: &str, standby: &str, missing: &[String], extra: &[String]) -> String {
@@ -619,5 +648,32 @@ mod tests {
         let g = rollback(&o).blockers()[0].clone();
         assert_eq!(g.name, "pending");
         assert!(g.detail.contains("seesaw rotate demo"), "{}", g.detail);
+    }
+
+    #[test]
+    fn a_clone_that_is_a_member_of_the_user_has_parity_both_ways() {
+        // AWS's pattern: `GRANT a TO b`, a's own memberships on a only.
+        let mut o = obs();
+        o.active_memberships = BTreeSet::from(["owner".to_string(), "reporting".to_string()]);
+        o.standby_memberships = BTreeSet::from(["a".to_string()]);
+        let plan = rotate(&o, &policy(), false);
+        assert!(!plan.is_blocked(), "{:?}", plan.blockers());
+        // And when the clone is the active one.
+        let mut o = obs();
+        o.active = "b".into();
+        o.users = ["a".into(), "b".into()];
+        o.active_memberships = BTreeSet::from(["a".to_string()]);
+        o.standby_memberships = BTreeSet::from(["owner".to_string(), "reporting".to_string()]);
+        assert!(!rotate(&o, &policy(), false).is_blocked());
+        // Being a member of the other user does not hide a real difference.
+        let mut o = obs();
+        o.active_memberships = BTreeSet::from(["owner".to_string()]);
+        o.standby_memberships = BTreeSet::from(["a".to_string(), "superpowers".to_string()]);
+        let plan = rotate(&o, &policy(), false);
+        assert!(
+            plan.blockers()[0].detail.contains("superpowers"),
+            "{:?}",
+            plan.blockers()
+        );
     }
 }
