@@ -363,6 +363,11 @@ impl WithCompanion for AzureStore {
         Ok(self.get(None).await?.0)
     }
 
+    async fn current_version(&self) -> Result<String, StoreError> {
+        // The value comes with the id in one call.
+        Ok(self.get(None).await?.0.version)
+    }
+
     async fn add(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
         self.add_version(request).await
     }

@@ -72,6 +72,9 @@ pub trait WithCompanion: Send + Sync {
     fn name(&self) -> String;
     /// The main secret's current version.
     async fn current(&self) -> Result<Versioned, StoreError>;
+    /// Only the current version's id (cheaper where the value is a second
+    /// call).
+    async fn current_version(&self) -> Result<String, StoreError>;
     /// Adds `request.document` to the main secret as its new current
     /// version, if the current is still `request.replaces`.
     async fn add(&self, request: PublishRequest<'_>) -> Result<String, StoreError>;
@@ -101,13 +104,23 @@ pub async fn pending(
     })
 }
 
+/// Common path: the current version's id, the companion, one write.
 pub async fn stage(
     store: &dyn WithCompanion,
     request: PublishRequest<'_>,
 ) -> Result<String, StoreError> {
-    let current = store.current().await?;
-    if current.document == *request.document {
-        return Ok(request.token.to_owned()); // a retry of a publish that landed
+    let version = store.current_version().await?;
+    if version != request.replaces {
+        // A retry of a publish that landed has our document on top.
+        let current = store.current().await?;
+        if current.document == *request.document {
+            return Ok(request.token.to_owned());
+        }
+        return Err(StoreError::Conflict {
+            store: store.name(),
+            expected: request.replaces.into(),
+            found: current.version,
+        });
     }
     if let Some(Companion {
         token,
@@ -118,7 +131,9 @@ pub async fn stage(
         if document == *request.document {
             return Ok(token); // a retried stage
         }
-        if document != current.document {
+        // Another pending document: refused, unless it is the current one
+        // (promoted, the companion not yet cleared).
+        if document != store.current().await?.document {
             return Err(StoreError::PendingExists {
                 store: store.name(),
                 pending: token,
@@ -126,13 +141,6 @@ pub async fn stage(
                 hint: store.clear_hint(),
             });
         }
-    }
-    if current.version != request.replaces {
-        return Err(StoreError::Conflict {
-            store: store.name(),
-            expected: request.replaces.into(),
-            found: current.version,
-        });
     }
     store
         .set_companion(&Companion {
@@ -144,6 +152,8 @@ pub async fn stage(
     Ok(request.token.to_owned())
 }
 
+/// The companion, then the main secret's own conditional add (which also
+/// recognises a retry whose add landed), then the companion cleared.
 pub async fn promote(
     store: &dyn WithCompanion,
     pending: &str,
@@ -162,28 +172,24 @@ pub async fn promote(
             found: "another or no pending version".into(),
         });
     };
-    let cleared = Companion {
-        token: token.clone(),
-        replaces: staged_replaces.clone(),
-        pending: None,
-    };
     let Some(document) = staged else {
         // Promoted already: this is a retry.
-        return Ok(store.current().await?.version);
+        return store.current_version().await;
     };
-    let current = store.current().await?;
-    let version = if current.document == document {
-        current.version // promoted; the companion was not cleared yet
-    } else {
-        store
-            .add(PublishRequest {
-                document: &document,
-                replaces,
-                token: &token,
-            })
-            .await?
-    };
-    store.set_companion(&cleared).await?;
+    let version = store
+        .add(PublishRequest {
+            document: &document,
+            replaces,
+            token: &token,
+        })
+        .await?;
+    store
+        .set_companion(&Companion {
+            token,
+            replaces: staged_replaces,
+            pending: None,
+        })
+        .await?;
     Ok(version)
 }
 

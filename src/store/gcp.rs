@@ -281,6 +281,12 @@ impl WithCompanion for GcpStore {
         self.access(newest).await
     }
 
+    async fn current_version(&self) -> Result<String, StoreError> {
+        let versions = self.enabled().await?;
+        let newest = versions.first().ok_or_else(|| self.empty())?;
+        Ok(version_id(&newest.name).to_owned())
+    }
+
     async fn add(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
         self.add_version(request).await
     }
