@@ -1,7 +1,7 @@
 //! The function's environment, read once at cold start. Unset means the
 //! safe default: TLS `verify-full`, standby sessions `fail`.
 
-use crate::config::{SessionPolicy, TlsMode};
+use crate::config::{MembershipPolicy, SessionPolicy, TlsMode};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Default)]
@@ -14,6 +14,10 @@ pub struct Settings {
     pub users: Option<[String; 2]>,
     /// `SEESAW_STANDBY_SESSIONS`: fail (default) | wait | terminate.
     pub standby_sessions: SessionPolicy,
+    /// `SEESAW_MEMBERSHIPS`: check (default) | fix, when the standby's role
+    /// memberships differ from the active user's (AWS's `<user>_clone`,
+    /// a member of the user, counts as equal).
+    pub memberships: MembershipPolicy,
     /// Secrets Manager endpoint (`AWS_ENDPOINT_URL_SECRETS_MANAGER` or
     /// `AWS_ENDPOINT_URL`; a VPC endpoint's DNS name needs none).
     pub endpoint_url: Option<String>,
@@ -70,6 +74,7 @@ impl Settings {
                 })?,
             standby_sessions: enum_value("SEESAW_STANDBY_SESSIONS", "fail, wait, terminate")?
                 .unwrap_or_default(),
+            memberships: enum_value("SEESAW_MEMBERSHIPS", "check, fix")?.unwrap_or_default(),
             endpoint_url: var("AWS_ENDPOINT_URL_SECRETS_MANAGER")
                 .or_else(|| var("AWS_ENDPOINT_URL")),
         })

@@ -15,7 +15,7 @@
 use super::event::{Rotation, Step};
 use super::settings::Settings;
 use super::Function;
-use crate::config::{Config, SessionPolicy, TlsMode};
+use crate::config::{Config, MembershipPolicy, SessionPolicy, TlsMode};
 use crate::db::{Database, Postgres};
 use crate::error::Error;
 use crate::progress::Progress;
@@ -569,6 +569,10 @@ impl Target {
             SessionPolicy::Wait => "wait",
             SessionPolicy::Terminate => "terminate",
         };
+        let memberships = match settings.memberships {
+            MembershipPolicy::Check => "check",
+            MembershipPolicy::Fix => "fix",
+        };
         let mut database = json!({
             "engine": "postgres",
             "host": host,
@@ -580,6 +584,7 @@ impl Target {
             // engine directly; "self" here only shapes messages.
             "admin": "self",
             "standby_sessions": sessions,
+            "memberships": memberships,
         });
         if let Some(ca) = &settings.ca_file {
             database["ca_file"] = json!(ca);
