@@ -828,7 +828,9 @@ async fn aws_function_rotates(moto: &Moto, t: &Target, secret: &str, n: u32) {
         None => format!("{user}_clone"),
     };
     let password = format!("aws-made-Password-{n}");
-    let su = t.cluster.superuser().await;
+    // AWS's function acts as the master user (masterarn), which on
+    // PostgreSQL 16+ then holds ADMIN OPTION on the clone it created.
+    let su = t.cluster.connect(ADMIN, ADMIN_PASSWORD, DB).await.unwrap();
     let exists: bool = su
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)",
