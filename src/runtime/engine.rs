@@ -668,12 +668,13 @@ impl Engine {
                 Ok("login verified".into())
             }
             Step::Publish { username, replaces } => {
-                let staged = match plan.action {
-                    Action::Rotate => scratch.pending.as_ref(),
-                    Action::Rollback => scratch.pending.as_ref(),
-                }
-                .filter(|p| &p.credential.username == username)
-                .ok_or_else(|| self.no_credential_for(username))?;
+                // Staged by this run (or resumed): a rotation's new
+                // credential, or a rollback's previous one.
+                let staged = scratch
+                    .pending
+                    .as_ref()
+                    .filter(|p| &p.credential.username == username)
+                    .ok_or_else(|| self.no_credential_for(username))?;
                 self.still_locked(seen).await?;
                 let version = self.store.promote(&staged.version, replaces).await;
                 let version = match version {

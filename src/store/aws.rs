@@ -342,7 +342,6 @@ impl AwsStore {
             Some((stuck, _)) => Err(StoreError::PendingExists {
                 store: self.name(),
                 pending: format!("{stuck} (staged AWSPENDING by a rotation that did not finish)"),
-                found_current: String::new(),
                 hint: self.clear_pending_hint(stuck),
             }),
             None => Ok(()),

@@ -137,7 +137,6 @@ pub async fn stage(
             return Err(StoreError::PendingExists {
                 store: store.name(),
                 pending: token,
-                found_current: String::new(),
                 hint: store.clear_hint(),
             });
         }

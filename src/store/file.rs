@@ -277,7 +277,6 @@ impl SecretStore for FileStore {
                         return Err(StoreError::PendingExists {
                             store: self.name(),
                             pending: p.version.clone(),
-                            found_current: String::new(),
                             hint: self.clear_pending_hint(&p.version),
                         })
                     }

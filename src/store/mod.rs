@@ -113,11 +113,10 @@ pub enum StoreError {
         expected: String,
         found: String,
     },
-    #[error("{store}: version {pending} is already pending{}; seesaw will not overwrite it. {hint}", if found_current.is_empty() { String::new() } else { format!(" (current is {found_current})") })]
+    #[error("{store}: version {pending} is already pending; seesaw will not overwrite it. {hint}")]
     PendingExists {
         store: String,
         pending: String,
-        found_current: String,
         hint: String,
     },
     #[error("{store}: {problem}")]

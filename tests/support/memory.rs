@@ -281,7 +281,6 @@ impl SecretStore for MemoryStore {
                 return Err(StoreError::PendingExists {
                     store: "memory store".into(),
                     pending: p.version.clone(),
-                    found_current: String::new(),
                     hint: self.clear_pending_hint(&p.version),
                 })
             }
