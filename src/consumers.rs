@@ -63,14 +63,16 @@ pub trait Consumers: Send + Sync {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumerError {
-    #[error("kubernetes: {verb} {resource} {object}: forbidden ({message}). Add to seesaw's Role: {{apiGroups: [\"{group}\"], resources: [\"{resource}\"], verbs: [\"{verb}\"], resourceNames: [\"{name}\"]}} (see policies/kubernetes/README.md)")]
+    /// `rule` is one Kubernetes can authorize: `resourceNames` only for
+    /// verbs that name an object (never `create`).
+    #[error("kubernetes: {verb} {resource} {object}: forbidden ({message}). Add to seesaw's Role: {rule}{alternative} (see policies/kubernetes/README.md)")]
     Denied {
         verb: String,
-        group: String,
         resource: String,
         object: String,
-        name: String,
         message: String,
+        rule: String,
+        alternative: String,
     },
     #[error("kubernetes: {kind} {object} not found: {hint}")]
     NotFound {
@@ -86,6 +88,10 @@ pub enum ConsumerError {
     },
     #[error("kubernetes: rollout not finished after {waited}: {pending}. The new credential is published and the previous user still works; check the workloads (kubectl rollout status), then run `seesaw rotate` again only after they finish")]
     RolloutTimeout { waited: String, pending: String },
+    #[error("kubernetes: rollout of {workload} failed: {message}. The new credential is published and the previous user still works; fix the workload (kubectl rollout status / kubectl describe), then run `seesaw rotate` again only after it finishes")]
+    RolloutFailed { workload: String, message: String },
+    #[error("kubernetes: secret {secret} is immutable (`immutable: true`), so Kubernetes refuses any change to its data. Delete it and let seesaw create it (pods restarted after that read the new one), or point `kubernetes.secrets` at a new name")]
+    Immutable { secret: String },
     #[error("kubernetes: {doing}: {message}")]
     Api {
         doing: String,
@@ -111,6 +117,8 @@ impl ConsumerError {
             ConsumerError::NotFound { .. } => "k8s_not_found",
             ConsumerError::Template { .. } => "k8s_template",
             ConsumerError::RolloutTimeout { .. } => "k8s_rollout_timeout",
+            ConsumerError::RolloutFailed { .. } => "k8s_rollout_failed",
+            ConsumerError::Immutable { .. } => "k8s_immutable",
             ConsumerError::Api { .. } => "k8s_api",
         }
     }

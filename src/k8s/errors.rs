@@ -21,11 +21,11 @@ impl Call<'_> {
             kube::Error::Api(status) => match status.code {
                 403 => ConsumerError::Denied {
                     verb: self.verb.into(),
-                    group: self.group.into(),
                     resource: self.resource.into(),
                     object,
-                    name: self.name.into(),
                     message: status.message.clone(),
+                    rule: self.rule(),
+                    alternative: self.alternative(),
                 },
                 404 => ConsumerError::NotFound {
                     kind: self.resource.trim_end_matches('s').into(),
@@ -44,6 +44,33 @@ impl Call<'_> {
                 message: other.to_string(),
                 transient: true,
             },
+        }
+    }
+}
+
+impl Call<'_> {
+    /// The RBAC rule that allows this call. Kubernetes checks
+    /// `resourceNames` only for requests that name an object: a `create`
+    /// (and list/watch) carries no name, so such a rule could never match.
+    fn rule(&self) -> String {
+        let names = match self.verb {
+            "create" | "list" | "watch" | "deletecollection" => String::new(),
+            _ => format!(", resourceNames: [\"{}\"]", self.name),
+        };
+        format!(
+            "{{apiGroups: [\"{}\"], resources: [\"{}\"], verbs: [\"{}\"]{names}}}",
+            self.group, self.resource, self.verb
+        )
+    }
+
+    /// A way out that needs no wider rule, where there is one.
+    fn alternative(&self) -> String {
+        match (self.verb, self.resource) {
+            ("create", "secrets") => format!(
+                " (it cannot be limited to one name), or create the Secret first: kubectl create secret generic {} -n {}; seesaw then only needs get and patch on it",
+                self.name, self.namespace
+            ),
+            _ => String::new(),
         }
     }
 }

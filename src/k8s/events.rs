@@ -4,10 +4,36 @@
 
 use crate::config::{SecretSpec, WorkloadKind, WorkloadRef};
 use k8s_openapi::api::core::v1::Event;
-use kube::api::PostParams;
 use kube::Api;
 
 pub const REASON: &str = "CredentialRotated";
+/// On a workload seesaw could not roll (paused, OnDelete).
+pub const NOT_ROLLED: &str = "CredentialNotRolledOut";
+
+/// What an Event says.
+pub(super) struct Note<'a> {
+    reason: &'static str,
+    kind: &'static str,
+    message: &'a str,
+}
+
+impl<'a> Note<'a> {
+    pub fn rotated(message: &'a str) -> Self {
+        Note {
+            reason: REASON,
+            kind: "Normal",
+            message,
+        }
+    }
+
+    pub fn warning(message: &'a str) -> Self {
+        Note {
+            reason: NOT_ROLLED,
+            kind: "Warning",
+            message,
+        }
+    }
+}
 
 pub(super) struct Subject {
     kind: &'static str,
@@ -41,7 +67,7 @@ impl Subject {
     }
 }
 
-pub(super) async fn record(client: &kube::Client, subject: Subject, message: &str) {
+pub(super) async fn record(client: &kube::Client, subject: Subject, note: &Note<'_>) {
     let now = chrono::Utc::now();
     let micro = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let secs = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -55,9 +81,9 @@ pub(super) async fn record(client: &kube::Client, subject: Subject, message: &st
             "name": subject.name,
             "namespace": subject.namespace,
         },
-        "reason": REASON,
-        "message": message,
-        "type": "Normal",
+        "reason": note.reason,
+        "message": note.message,
+        "type": note.kind,
         "action": "Rotate",
         "source": {"component": "seesaw"},
         "reportingComponent": "seesaw",
@@ -75,7 +101,8 @@ pub(super) async fn record(client: &kube::Client, subject: Subject, message: &st
         }
     };
     let api: Api<Event> = Api::namespaced(client.clone(), &subject.namespace);
-    if let Err(e) = api.create(&PostParams::default(), &event).await {
+    let params = super::post_params();
+    if let Err(e) = api.create(&params, &event).await {
         tracing::warn!(kind = subject.kind, name = %subject.name, namespace = %subject.namespace, error = %e, "could not record a Kubernetes Event");
     }
 }

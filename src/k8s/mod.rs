@@ -24,6 +24,23 @@ use kube::config::KubeConfigOptions;
 pub const VERSION_ANNOTATION: &str = "seesaw.io/credential-version";
 /// Annotation on pod templates: when seesaw last restarted the workload.
 pub const RESTARTED_AT_ANNOTATION: &str = "seesaw.io/restarted-at";
+/// The field manager of every write, so `kubectl get -o yaml
+/// --show-managed-fields` says which fields are seesaw's.
+pub const FIELD_MANAGER: &str = "seesaw";
+
+fn patch_params() -> kube::api::PatchParams {
+    kube::api::PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
+
+fn post_params() -> kube::api::PostParams {
+    kube::api::PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
+}
 
 /// A client from the in-cluster service account when running in a pod
 /// (and no context is asked for), else from the kubeconfig
@@ -114,7 +131,12 @@ impl Consumers for Kubernetes {
                 done.secrets_written
                     .push(format!("{}/{}", spec.namespace, spec.name));
                 if !dry_run {
-                    events::record(&self.client, events::Subject::secret(spec), &message).await;
+                    events::record(
+                        &self.client,
+                        events::Subject::secret(spec),
+                        &events::Note::rotated(&message),
+                    )
+                    .await;
                 }
             }
         }
@@ -132,16 +154,34 @@ impl Consumers for Kubernetes {
             if !stale {
                 continue;
             }
-            if state.paused {
-                let why = format!("{w}: paused, not restarted; `kubectl rollout resume` it to pick up the new credential");
-                tracing::warn!(target_name = %target, workload = %w, "{why}");
+            if let Some(why) = state.manual {
+                let why = format!("{w}: {why}");
+                tracing::warn!(target_name = %target, workload = %w, "not restarted: {why}");
                 progress.waiting(target, &why);
+                if !dry_run {
+                    events::record(
+                        &self.client,
+                        events::Subject::workload(w),
+                        &events::Note::warning(&why),
+                    )
+                    .await;
+                }
                 done.skipped.push(why);
                 continue;
             }
             if !dry_run {
                 workloads::restart(&self.client, w, version).await?;
-                events::record(&self.client, events::Subject::workload(w), &message).await;
+                events::record(
+                    &self.client,
+                    events::Subject::workload(w),
+                    &events::Note::rotated(&message),
+                )
+                .await;
+            }
+            if let Some(why) = state.partial {
+                let why = format!("{w}: {why}");
+                tracing::warn!(target_name = %target, workload = %w, "{why}");
+                done.skipped.push(why);
             }
             done.workloads_restarted.push(w.to_string());
             restarted.push(w.clone());
@@ -164,7 +204,9 @@ impl Consumers for Kubernetes {
         let mut pending = Vec::new();
         for w in &self.spec.workloads {
             let state = workloads::state(&self.client, w).await?;
-            if !state.rollout.done {
+            // One Kubernetes will not roll is no rollout to wait for: the
+            // standby-sessions gate protects its pods instead.
+            if state.manual.is_none() && !state.rollout.done() {
                 pending.push(format!("{w}: {}", state.rollout.detail));
             }
         }

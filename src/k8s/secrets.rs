@@ -7,7 +7,7 @@ use crate::consumers::ConsumerError;
 use crate::secret::SecretDocument;
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::Patch;
 use kube::Api;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -95,7 +95,8 @@ async fn write(
                 message: e.to_string(),
                 transient: false,
             })?;
-            match api.create(&PostParams::default(), &secret).await {
+            let params = super::post_params();
+            match api.create(&params, &secret).await {
                 Ok(_) => return Ok(true),
                 // Created meanwhile by someone else: compare with theirs.
                 Err(e) if is_conflict(&e) => continue,
@@ -108,6 +109,11 @@ async fn write(
             .all(|(k, v)| current.get(k).is_some_and(|b| b.0 == v.as_bytes()));
         if matches {
             return Ok(false);
+        }
+        if existing.immutable == Some(true) {
+            return Err(ConsumerError::Immutable {
+                secret: format!("{}/{}", spec.namespace, spec.name),
+            });
         }
         if dry_run {
             return Ok(true);
@@ -122,7 +128,7 @@ async fn write(
             "data": encoded,
         });
         match api
-            .patch(&spec.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch(&spec.name, &super::patch_params(), &Patch::Merge(&patch))
             .await
         {
             Ok(_) => return Ok(true),

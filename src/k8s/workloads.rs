@@ -6,22 +6,48 @@ use crate::config::{WorkloadKind, WorkloadRef};
 use crate::consumers::ConsumerError;
 use crate::progress::Progress;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Patch, PatchParams};
+use kube::api::Patch;
 use kube::Api;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+/// Where a workload's latest rollout stands, judged the way
+/// `kubectl rollout status` judges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Phase {
+    Done,
+    Waiting,
+    /// The controller gave up (a Deployment past its progress deadline):
+    /// waiting longer cannot help.
+    Failed(String),
+}
+
 pub(super) struct Rollout {
-    pub done: bool,
+    pub phase: Phase,
     pub detail: String,
+}
+
+impl Rollout {
+    pub fn done(&self) -> bool {
+        self.phase == Phase::Done
+    }
 }
 
 pub(super) struct State {
     /// The credential version on the pod template, if seesaw set one.
     pub version: Option<String>,
-    pub paused: bool,
+    /// Why Kubernetes will not replace this workload's pods on a template
+    /// change (a paused Deployment, an OnDelete update strategy). Such a
+    /// workload is reported, never restarted or waited for: its pods keep
+    /// the previous credential until someone deletes them, and the next
+    /// rotation's standby-sessions gate protects them meanwhile.
+    pub manual: Option<String>,
+    /// What a restart leaves on the old credential even when it completes
+    /// (a StatefulSet partition), reported after the restart.
+    pub partial: Option<String>,
     pub rollout: Rollout,
 }
 
@@ -43,8 +69,13 @@ fn call<'a>(w: &'a WorkloadRef, verb: &'a str) -> Call<'a> {
     }
 }
 
-fn template_version(annotations: Option<&BTreeMap<String, String>>) -> Option<String> {
-    annotations.and_then(|a| a.get(VERSION_ANNOTATION)).cloned()
+fn template_version(template: &PodTemplateSpec) -> Option<String> {
+    template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get(VERSION_ANNOTATION))
+        .cloned()
 }
 
 /// Has the controller seen the latest spec?
@@ -52,11 +83,134 @@ fn observed(meta: &ObjectMeta, observed_generation: Option<i64>) -> bool {
     observed_generation.unwrap_or(0) >= meta.generation.unwrap_or(0)
 }
 
+fn phase(done: bool) -> Phase {
+    if done {
+        Phase::Done
+    } else {
+        Phase::Waiting
+    }
+}
+
+/// What happens to pods Kubernetes does not replace.
+const KEEP: &str = "keep the previous credential until they are deleted (the next rotation waits for their sessions on the standby user to end)";
+
+fn on_delete_message() -> String {
+    format!("updateStrategy OnDelete: Kubernetes does not replace its pods on a template change; they {KEEP}")
+}
+
+fn deployment(d: Deployment) -> State {
+    let spec = d.spec.unwrap_or_default();
+    let status = d.status.unwrap_or_default();
+    let want = spec.replicas.unwrap_or(1);
+    let updated = status.updated_replicas.unwrap_or(0);
+    let total = status.replicas.unwrap_or(0);
+    let available = status.available_replicas.unwrap_or(0);
+    let seen = observed(&d.metadata, status.observed_generation);
+    let deadline = status.conditions.unwrap_or_default().into_iter().find(|c| {
+        c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    });
+    let rollout = match deadline {
+        Some(c) if seen => Rollout {
+            phase: Phase::Failed(format!(
+                "ProgressDeadlineExceeded: {}",
+                c.message.unwrap_or_default()
+            )),
+            detail: format!(
+                "{updated}/{want} updated, {available} available, past its progress deadline"
+            ),
+        },
+        // No pod of an older ReplicaSet left: total == updated.
+        _ => Rollout {
+            phase: phase(seen && updated == want && total == want && available == want),
+            detail: format!(
+                "{updated}/{want} updated, {available} available, {} old",
+                (total - updated).max(0)
+            ),
+        },
+    };
+    State {
+        version: template_version(&spec.template),
+        manual: spec.paused.unwrap_or(false).then(|| {
+            "paused, not restarted; `kubectl rollout resume` it to pick up the new credential"
+                .to_owned()
+        }),
+        partial: None,
+        rollout,
+    }
+}
+
+fn stateful_set(s: StatefulSet) -> State {
+    let spec = s.spec.unwrap_or_default();
+    let status = s.status.unwrap_or_default();
+    let want = spec.replicas.unwrap_or(1);
+    let updated = status.updated_replicas.unwrap_or(0);
+    let ready = status.ready_replicas.unwrap_or(0);
+    let strategy = spec.update_strategy.unwrap_or_default();
+    let seen = observed(&s.metadata, status.observed_generation);
+    let on_delete = strategy.type_.as_deref() == Some("OnDelete");
+    let partition = strategy
+        .rolling_update
+        .and_then(|r| r.partition)
+        .unwrap_or(0)
+        .clamp(0, want);
+    // kubectl: with a partition, done once the pods at ordinals >=
+    // partition are updated (the revisions never converge); otherwise
+    // done when the current revision is the update revision.
+    let done = if partition > 0 {
+        seen && ready >= want && updated >= want - partition
+    } else {
+        seen && updated == want
+            && ready == want
+            && status.current_revision == status.update_revision
+    };
+    State {
+        version: template_version(&spec.template),
+        manual: on_delete.then(on_delete_message),
+        partial: (partition > 0 && !on_delete).then(|| {
+            format!("rollingUpdate.partition {partition}: pods with an ordinal below {partition} are not replaced; they {KEEP}")
+        }),
+        rollout: Rollout {
+            phase: phase(done),
+            detail: if partition > 0 {
+                format!("{updated}/{} updated (partition {partition}), {ready} ready", want - partition)
+            } else {
+                format!("{updated}/{want} updated, {ready} ready")
+            },
+        },
+    }
+}
+
+fn daemon_set(d: DaemonSet) -> State {
+    let spec = d.spec.unwrap_or_default();
+    let status = d.status.unwrap_or_default();
+    let want = status.desired_number_scheduled;
+    let updated = status.updated_number_scheduled.unwrap_or(0);
+    let available = status.number_available.unwrap_or(0);
+    let on_delete = spec
+        .update_strategy
+        .as_ref()
+        .and_then(|s| s.type_.as_deref())
+        == Some("OnDelete");
+    State {
+        version: template_version(&spec.template),
+        manual: on_delete.then(on_delete_message),
+        partial: None,
+        rollout: Rollout {
+            phase: phase(
+                observed(&d.metadata, status.observed_generation)
+                    && updated == want
+                    && available == want,
+            ),
+            detail: format!("{updated}/{want} updated, {available} available"),
+        },
+    }
+}
+
 pub(super) async fn state(client: &kube::Client, w: &WorkloadRef) -> Result<State, ConsumerError> {
     let c = client.clone();
     let ns = &w.namespace;
-    let not_found = |e: ConsumerError| {
-        match e {
+    let get_err = |e| {
+        match call(w, "get").error(e) {
         ConsumerError::NotFound { kind, object, .. } => ConsumerError::NotFound {
             kind,
             object,
@@ -65,93 +219,25 @@ pub(super) async fn state(client: &kube::Client, w: &WorkloadRef) -> Result<Stat
         other => other,
     }
     };
-    let get_err = |e| not_found(call(w, "get").error(e));
     Ok(match w.kind {
-        WorkloadKind::Deployment => {
-            let d = Api::<Deployment>::namespaced(c, ns)
+        WorkloadKind::Deployment => deployment(
+            Api::<Deployment>::namespaced(c, ns)
                 .get(&w.name)
                 .await
-                .map_err(get_err)?;
-            let spec = d.spec.unwrap_or_default();
-            let status = d.status.unwrap_or_default();
-            let want = spec.replicas.unwrap_or(1);
-            let updated = status.updated_replicas.unwrap_or(0);
-            let total = status.replicas.unwrap_or(0);
-            let available = status.available_replicas.unwrap_or(0);
-            State {
-                version: template_version(
-                    spec.template
-                        .metadata
-                        .as_ref()
-                        .and_then(|m| m.annotations.as_ref()),
-                ),
-                paused: spec.paused.unwrap_or(false),
-                rollout: Rollout {
-                    // No pod of an older ReplicaSet left: total == updated.
-                    done: observed(&d.metadata, status.observed_generation)
-                        && updated == want
-                        && total == want
-                        && available == want,
-                    detail: format!(
-                        "{updated}/{want} updated, {available} available, {} old",
-                        (total - updated).max(0)
-                    ),
-                },
-            }
-        }
-        WorkloadKind::StatefulSet => {
-            let s = Api::<StatefulSet>::namespaced(c, ns)
+                .map_err(get_err)?,
+        ),
+        WorkloadKind::StatefulSet => stateful_set(
+            Api::<StatefulSet>::namespaced(c, ns)
                 .get(&w.name)
                 .await
-                .map_err(get_err)?;
-            let spec = s.spec.unwrap_or_default();
-            let status = s.status.unwrap_or_default();
-            let want = spec.replicas.unwrap_or(1);
-            let updated = status.updated_replicas.unwrap_or(0);
-            let ready = status.ready_replicas.unwrap_or(0);
-            State {
-                version: template_version(
-                    spec.template
-                        .metadata
-                        .as_ref()
-                        .and_then(|m| m.annotations.as_ref()),
-                ),
-                paused: false,
-                rollout: Rollout {
-                    done: observed(&s.metadata, status.observed_generation)
-                        && updated == want
-                        && ready == want
-                        && status.current_revision == status.update_revision,
-                    detail: format!("{updated}/{want} updated, {ready} ready"),
-                },
-            }
-        }
-        WorkloadKind::DaemonSet => {
-            let d = Api::<DaemonSet>::namespaced(c, ns)
+                .map_err(get_err)?,
+        ),
+        WorkloadKind::DaemonSet => daemon_set(
+            Api::<DaemonSet>::namespaced(c, ns)
                 .get(&w.name)
                 .await
-                .map_err(get_err)?;
-            let spec = d.spec.unwrap_or_default();
-            let status = d.status.unwrap_or_default();
-            let want = status.desired_number_scheduled;
-            let updated = status.updated_number_scheduled.unwrap_or(0);
-            let available = status.number_available.unwrap_or(0);
-            State {
-                version: template_version(
-                    spec.template
-                        .metadata
-                        .as_ref()
-                        .and_then(|m| m.annotations.as_ref()),
-                ),
-                paused: false,
-                rollout: Rollout {
-                    done: observed(&d.metadata, status.observed_generation)
-                        && updated == want
-                        && available == want,
-                    detail: format!("{updated}/{want} updated, {available} available"),
-                },
-            }
-        }
+                .map_err(get_err)?,
+        ),
     })
 }
 
@@ -166,7 +252,7 @@ pub(super) async fn restart(
         RESTARTED_AT_ANNOTATION: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         VERSION_ANNOTATION: version,
     }}}}});
-    let params = PatchParams::default();
+    let params = super::patch_params();
     let patch = Patch::Merge(&patch);
     let c = client.clone();
     let ns = &w.namespace;
@@ -209,8 +295,15 @@ pub(super) async fn wait(
                 progress.waiting(target, &format!("{w}: {}", state.rollout.detail));
                 last.insert(w, state.rollout.detail.clone());
             }
-            if !state.rollout.done {
-                pending.push(format!("{w} ({})", state.rollout.detail));
+            match state.rollout.phase {
+                Phase::Done => {}
+                Phase::Waiting => pending.push(format!("{w} ({})", state.rollout.detail)),
+                Phase::Failed(message) => {
+                    return Err(ConsumerError::RolloutFailed {
+                        workload: w.to_string(),
+                        message,
+                    })
+                }
             }
         }
         if pending.is_empty() {

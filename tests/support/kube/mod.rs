@@ -21,6 +21,7 @@
 
 mod discovery;
 mod merge;
+pub mod real;
 pub mod sim;
 
 use axum::body::Bytes;
