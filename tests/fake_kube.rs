@@ -11,7 +11,7 @@ use support::kube::FakeKube;
 
 async fn api(kube: &FakeKube) -> Api<Secret> {
     let config = kube::Config::new(kube.url.parse().unwrap());
-    Api::namespaced(kube::Client::try_from(config).unwrap(), "ns")
+    Api::namespaced(kube::Client::try_from(config).unwrap(), "shop")
 }
 
 fn code(e: kube::Error) -> u16 {
@@ -30,6 +30,34 @@ async fn secrets_fold_string_data_and_validate() {
             .unwrap();
     let created = secrets.create(&PostParams::default(), &s).await.unwrap();
     assert_eq!(created.data.unwrap()["k"].0, b"v");
+    // An immutable Secret refuses a change of its data (422).
+    let frozen: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "frozen"}, "immutable": true, "stringData": {"k": "v"}}),
+    )
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &frozen)
+        .await
+        .unwrap();
+    let change = json!({"data": {"k": "dw=="}});
+    let err = secrets
+        .patch("frozen", &PatchParams::default(), &Patch::Merge(&change))
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), 422);
+    // As on a real API server: no writes into a namespace that is not there.
+    let config = kube::Config::new(kube.url.parse().unwrap());
+    let elsewhere: Api<Secret> =
+        Api::namespaced(kube::Client::try_from(config).unwrap(), "nowhere");
+    assert_eq!(
+        code(
+            elsewhere
+                .create(&PostParams::default(), &s)
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
     assert!(created.string_data.is_none());
     assert_eq!(
         code(

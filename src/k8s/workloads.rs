@@ -5,6 +5,7 @@ use super::{RESTARTED_AT_ANNOTATION, VERSION_ANNOTATION};
 use crate::config::{WorkloadKind, WorkloadRef};
 use crate::consumers::ConsumerError;
 use crate::progress::Progress;
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -90,6 +91,11 @@ fn phase(done: bool) -> Phase {
         Phase::Waiting
     }
 }
+
+/// Workload reads in flight at once while waiting: enough to make a pass
+/// over 100 workloads one round trip or a few, few enough not to open a
+/// connection per workload.
+const CONCURRENT_GETS: usize = 16;
 
 /// What happens to pods Kubernetes does not replace.
 const KEEP: &str = "keep the previous credential until they are deleted (the next rotation waits for their sessions on the standby user to end)";
@@ -286,18 +292,32 @@ pub(super) async fn wait(
 ) -> Result<(), ConsumerError> {
     let started = Instant::now();
     let mut last: BTreeMap<&WorkloadRef, String> = BTreeMap::new();
-    let mut poll = Duration::from_millis(20);
+    // A finished rollout stays finished: only the others are asked again,
+    // all at once (one round trip per pass, not one per workload).
+    let mut remaining: Vec<&WorkloadRef> = workloads.iter().collect();
     loop {
+        let mut reads = Vec::with_capacity(remaining.len());
+        for w in &remaining {
+            reads.push(state(client, w));
+        }
+        let states: Vec<_> = futures::stream::iter(reads)
+            .buffered(CONCURRENT_GETS)
+            .collect()
+            .await;
         let mut pending = Vec::new();
-        for w in workloads {
-            let state = state(client, w).await?;
+        let mut still = Vec::new();
+        for (w, state) in remaining.iter().copied().zip(states) {
+            let state = state?;
             if last.get(w) != Some(&state.rollout.detail) {
                 progress.waiting(target, &format!("{w}: {}", state.rollout.detail));
                 last.insert(w, state.rollout.detail.clone());
             }
             match state.rollout.phase {
                 Phase::Done => {}
-                Phase::Waiting => pending.push(format!("{w} ({})", state.rollout.detail)),
+                Phase::Waiting => {
+                    pending.push(format!("{w} ({})", state.rollout.detail));
+                    still.push(w);
+                }
                 Phase::Failed(message) => {
                     return Err(ConsumerError::RolloutFailed {
                         workload: w.to_string(),
@@ -306,6 +326,7 @@ pub(super) async fn wait(
                 }
             }
         }
+        remaining = still;
         if pending.is_empty() {
             return Ok(());
         }
@@ -325,8 +346,13 @@ pub(super) async fn wait(
                 pending: pending.join(", "),
             });
         }
-        // Fast rollouts are noticed quickly, slow ones polled gently.
+        // Most rollouts finish within seconds: poll briskly at first (the
+        // delay to notice one is at most a tick), then gently.
+        let poll = if started.elapsed() < Duration::from_secs(5) {
+            Duration::from_millis(50)
+        } else {
+            Duration::from_millis(500)
+        };
         tokio::time::sleep(poll).await;
-        poll = (poll * 2).min(Duration::from_secs(1));
     }
 }

@@ -48,6 +48,9 @@ pub struct Inner {
     pub requests: Vec<String>,
     /// Server-side apply field ownership: object -> field path -> manager.
     managed: BTreeMap<Key, BTreeMap<String, String>>,
+    /// Namespaces that exist: a create elsewhere is 404, as on a real
+    /// API server.
+    pub namespaces: std::collections::BTreeSet<String>,
 }
 
 /// Leaf paths of an object's fields (arrays are leaves), skipping the
@@ -264,6 +267,11 @@ async fn handle(
             Some(v) => Json(v).into_response(),
             None => not_found(&shown_name),
         },
+        "create" if !inner.namespaces.contains(&req.namespace) => status(
+            404,
+            "NotFound",
+            format!("namespaces \"{}\" not found", req.namespace),
+        ),
         "create" => {
             let Ok(mut obj) = serde_json::from_slice::<Value>(&body) else {
                 return status(400, "BadRequest", "body is not JSON".into());
@@ -373,6 +381,13 @@ async fn handle(
             } else {
                 merge::merge(&old, &incoming)
             };
+            if old["immutable"] == json!(true) && obj["data"] != old["data"] {
+                return status(
+                    422,
+                    "Invalid",
+                    format!("Secret \"{shown_name}\" is invalid: data: Forbidden: field is immutable when `immutable` is set"),
+                );
+            }
             if let Err(m) = admit(&req.resource, &mut obj) {
                 return status(
                     422,
@@ -469,7 +484,10 @@ impl FakeKube {
     /// `database` when given.
     pub async fn start(database: Option<sim::Database>) -> FakeKube {
         seesaw::install_crypto_provider();
-        let state = Arc::new(Mutex::new(Inner::default()));
+        let state = Arc::new(Mutex::new(Inner {
+            namespaces: ["default", "shop", "ops"].map(String::from).into(),
+            ..Default::default()
+        }));
         let shared = Arc::new(Shared {
             state: state.clone(),
         });

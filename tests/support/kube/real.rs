@@ -146,6 +146,19 @@ impl RealKube {
     }
 }
 
+impl Drop for RealKube {
+    /// The namespace goes with the test (its pods would otherwise fill the
+    /// fake nodes over a run); `shop`, which the manifests name, stays.
+    fn drop(&mut self) {
+        if self.ns.starts_with("t-") {
+            let _ = self
+                .kubectl()
+                .args(["delete", "namespace", &self.ns, "--wait=false"])
+                .output();
+        }
+    }
+}
+
 fn decode(s: &Secret) -> BTreeMap<String, String> {
     s.data
         .clone()

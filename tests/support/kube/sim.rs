@@ -99,24 +99,84 @@ impl Simulator {
         }
     }
 
-    /// The credentials a new pod of `obj` gets from its Secret, read now.
+    /// The credentials a new pod of `obj` gets, read now as the kubelet
+    /// reads them at container start: `envFrom` Secrets, env
+    /// `secretKeyRef`s and mounted Secret volumes, of every container
+    /// (names `username`/`PGUSER`, `password`/`PGPASSWORD`). `None`: the
+    /// pod reads no Secret; `Some(None)`: a Secret it reads is missing, so
+    /// its container cannot start.
     fn credentials(
         inner: &Inner,
         namespace: &str,
         obj: &Value,
     ) -> Option<Option<(String, String)>> {
-        let secret_name = obj["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]
-            ["secretRef"]["name"]
-            .as_str()?;
-        let secret = inner
-            .objects
-            .get(&("secrets".into(), namespace.into(), secret_name.into()));
-        let decode = |k: &str| -> Option<String> {
-            let v = secret?["data"][k].as_str()?;
-            String::from_utf8(base64::engine::general_purpose::STANDARD.decode(v).ok()?).ok()
+        let spec = &obj["spec"]["template"]["spec"];
+        let read = |name: &str| -> Option<BTreeMap<String, String>> {
+            let secret = inner
+                .objects
+                .get(&("secrets".into(), namespace.into(), name.into()))?;
+            let data = secret["data"].as_object().cloned().unwrap_or_default();
+            Some(
+                data.into_iter()
+                    .filter_map(|(k, v)| {
+                        let bytes = base64::engine::general_purpose::STANDARD
+                            .decode(v.as_str()?)
+                            .ok()?;
+                        Some((k, String::from_utf8(bytes).ok()?))
+                    })
+                    .collect(),
+            )
         };
-        // Some(None): the Secret is missing, the container cannot start.
-        Some(decode("username").zip(decode("password")))
+        let mut seen = BTreeMap::new();
+        let mut reads_any = false;
+        let empty = Vec::new();
+        let list = |v: &Value| v.as_array().unwrap_or(&empty).clone();
+        for c in list(&spec["containers"]) {
+            for e in list(&c["envFrom"]) {
+                if let Some(name) = e["secretRef"]["name"].as_str() {
+                    reads_any = true;
+                    let prefix = e["prefix"].as_str().unwrap_or_default();
+                    let Some(data) = read(name) else {
+                        return Some(None);
+                    };
+                    for (k, v) in data {
+                        seen.insert(format!("{prefix}{k}"), v);
+                    }
+                }
+            }
+            for e in list(&c["env"]) {
+                let r = &e["valueFrom"]["secretKeyRef"];
+                if let (Some(env), Some(name), Some(key)) =
+                    (e["name"].as_str(), r["name"].as_str(), r["key"].as_str())
+                {
+                    reads_any = true;
+                    let Some(v) = read(name).and_then(|d| d.get(key).cloned()) else {
+                        return Some(None);
+                    };
+                    seen.insert(env.to_owned(), v);
+                }
+            }
+            for m in list(&c["volumeMounts"]) {
+                let volume = list(&spec["volumes"])
+                    .into_iter()
+                    .find(|v| v["name"] == m["name"]);
+                if let Some(name) = volume
+                    .as_ref()
+                    .and_then(|v| v["secret"]["secretName"].as_str())
+                {
+                    reads_any = true;
+                    let Some(data) = read(name) else {
+                        return Some(None);
+                    };
+                    seen.extend(data);
+                }
+            }
+        }
+        if !reads_any {
+            return None;
+        }
+        let pick = |names: [&str; 2]| names.iter().find_map(|n| seen.get(*n).cloned());
+        Some(pick(["username", "PGUSER"]).zip(pick(["password", "PGPASSWORD"])))
     }
 
     fn start_pod(&self, template: u64, credentials: Option<Option<(String, String)>>) -> Pod {
