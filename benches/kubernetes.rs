@@ -83,21 +83,7 @@ impl Backend {
         if let Backend::Real(k) = self {
             k.create::<Secret>(json!({"metadata": {"name": "app-db"}}))
                 .await;
-            let status = k
-                .kubectl()
-                .args([
-                    "-n",
-                    &k.ns,
-                    "rollout",
-                    "status",
-                    "deployment",
-                    "-l",
-                    "bench=1",
-                    "--timeout=5m",
-                ])
-                .output()
-                .unwrap();
-            assert!(status.status.success(), "{status:?}");
+            rollout(k, "status");
         }
     }
 
@@ -111,28 +97,21 @@ impl Backend {
         // within it; not part of the measurement.
         std::thread::sleep(Duration::from_millis(1100));
         let started = Instant::now();
-        for args in [
-            vec!["rollout", "restart", "deployment", "-l", "bench=1"],
-            vec![
-                "rollout",
-                "status",
-                "deployment",
-                "-l",
-                "bench=1",
-                "--timeout=5m",
-            ],
-        ] {
-            let out = k
-                .kubectl()
-                .arg("-n")
-                .arg(&k.ns)
-                .args(args)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{out:?}");
-        }
+        rollout(k, "restart");
+        rollout(k, "status");
         Some(started.elapsed())
     }
+}
+
+/// `kubectl rollout VERB` of the benchmark's Deployments.
+fn rollout(k: &support::kube::real::RealKube, verb: &str) {
+    let out = k
+        .kubectl()
+        .args(["-n", &k.ns, "rollout", verb, "deployment", "-l", "bench=1"])
+        .args((verb == "status").then_some("--timeout=5m"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "kubectl rollout {verb}: {out:?}");
 }
 
 fn main() {

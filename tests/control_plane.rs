@@ -126,6 +126,17 @@ async fn setup(listed: &[(&str, &str)]) -> Option<Setup> {
 }
 
 impl Setup {
+    /// Rewrites the target's `kubernetes:` section for `workloads` in `ns`.
+    fn list(&self, ns: &str, workloads: &[(&str, &str)]) {
+        let config = std::fs::read_to_string(&self.t.config).unwrap();
+        let at = config.find("    kubernetes:").unwrap();
+        std::fs::write(
+            &self.t.config,
+            format!("{}{}", &config[..at], kube_section(ns, workloads)),
+        )
+        .unwrap();
+    }
+
     async fn seesaw(&self, args: &[&str]) -> Run {
         let env = [
             ("KUBECONFIG", Some(self.kube.kubeconfig.as_os_str())),
@@ -274,9 +285,10 @@ async fn control_without_rollouts_the_pods_fail_to_log_in() {
 }
 
 /// A partitioned StatefulSet counts as rolled out once its pods at and
-/// above the partition are updated, an OnDelete one is reported and not
-/// waited for; the pods they leave on the old credential hold the next
-/// rotation at the standby-sessions gate until they are replaced.
+/// above the partition are updated; OnDelete ones are reported and not
+/// waited for. The pods left on the old credential hold the next rotation
+/// (the rollout gate for OnDelete, the standby-sessions gate for the
+/// partition's lower ordinals) until they are replaced.
 #[tokio::test]
 async fn partition_and_on_delete_are_reported_and_their_old_pods_protected() {
     let listed = [
@@ -284,9 +296,14 @@ async fn partition_and_on_delete_are_reported_and_their_old_pods_protected() {
         ("StatefulSet", "manual"),
         ("DaemonSet", "node-agent"),
     ];
-    let Some(s) = setup(&listed).await else {
+    let Some(s) = setup(&[]).await else {
         return;
     };
+    // A first rotation, before the workloads exist, completes the Secret
+    // (its DATABASE_URL): a Secret change is what OnDelete pods miss.
+    let run = s.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    s.list(&s.kube.ns, &listed);
     s.kube
         .create::<StatefulSet>(stateful_set(
             "part",
@@ -323,11 +340,16 @@ async fn partition_and_on_delete_are_reported_and_their_old_pods_protected() {
         .collect();
     assert!(warnings.contains(&"manual".to_string()), "{warnings:?}");
 
-    // The next rotation would change the password the old pods use: their
-    // sessions hold it at the gate (exit 3), naming them.
+    // The next rotation would change the password the old pods use: the
+    // OnDelete workloads' status counts them (seesaw annotated the
+    // template), so the rollout gate holds it (exit 3) and says what to do.
     let run = s.seesaw(&["rotate", "demo", "--now"]).await;
     assert_eq!(run.code, 3, "{}", run.all());
-    assert!(run.stderr.contains("session"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("[rollouts]") && run.stderr.contains("delete its old pods"),
+        "{}",
+        run.stderr
+    );
 
     // The operator replaces them; then the rotation goes through.
     s.kube.delete_pods("app in (manual, node-agent)").await;
@@ -491,17 +513,7 @@ async fn the_shipped_role_allows_exactly_what_seesaw_does() {
             .await;
         s.kube.create::<Deployment>(deployment(name, 1)).await;
     }
-    let config = std::fs::read_to_string(&s.t.config).unwrap();
-    let at = config.find("    kubernetes:").unwrap();
-    std::fs::write(
-        &s.t.config,
-        format!(
-            "{}{}",
-            &config[..at],
-            kube_section("shop", &[("Deployment", "api"), ("Deployment", "worker")])
-        ),
-    )
-    .unwrap();
+    s.list("shop", &[("Deployment", "api"), ("Deployment", "worker")]);
     let token =
         must(
             s.kube
@@ -592,8 +604,8 @@ async fn the_shipped_role_allows_exactly_what_seesaw_does() {
     assert_eq!(data["username"], s.t.login("current").0);
 }
 
-/// deploy/kubernetes (with its kustomization) and the Helm chart are
-/// accepted by the real API server (server-side dry run: admission and
+/// deploy/kubernetes (with its kustomization) and the Helm chart (which
+/// passes `helm lint --strict`) are accepted by the real API server (server-side dry run: admission and
 /// schema validation, nothing stored).
 #[tokio::test]
 async fn the_shipped_manifests_and_chart_are_accepted() {
@@ -614,6 +626,11 @@ async fn the_shipped_manifests_and_chart_are_accepted() {
     ] {
         assert!(out.contains(kind), "{kind} not applied: {out}");
     }
+    must(
+        std::process::Command::new(kube.bin.join("helm"))
+            .args(["lint", "--strict"])
+            .arg(format!("{dir}/deploy/helm/seesaw")),
+    );
     let rendered = must(
         std::process::Command::new(kube.bin.join("helm"))
             .args(["template", "seesaw", "--namespace", "shop"])

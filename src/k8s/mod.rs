@@ -19,6 +19,7 @@ use crate::progress::Progress;
 use crate::secret::SecretDocument;
 use async_trait::async_trait;
 use kube::config::KubeConfigOptions;
+use workloads::Manual;
 
 /// Annotation on Secrets and pod templates: the store version they carry.
 pub const VERSION_ANNOTATION: &str = "seesaw.io/credential-version";
@@ -154,11 +155,18 @@ impl Consumers for Kubernetes {
             if !stale {
                 continue;
             }
-            if let Some(why) = state.manual {
+            if let Some(manual) = &state.manual {
+                let (why, annotate) = match manual {
+                    Manual::Paused(why) => (why, false),
+                    Manual::OnDelete(why) => (why, true),
+                };
                 let why = format!("{w}: {why}");
-                tracing::warn!(target_name = %target, workload = %w, "not restarted: {why}");
+                tracing::warn!(target_name = %target, workload = %w, "not rolled: {why}");
                 progress.waiting(target, &why);
                 if !dry_run {
+                    if annotate {
+                        workloads::restart(&self.client, w, version).await?;
+                    }
                     events::record(
                         &self.client,
                         events::Subject::workload(w),
@@ -204,10 +212,16 @@ impl Consumers for Kubernetes {
         let mut pending = Vec::new();
         for w in &self.spec.workloads {
             let state = workloads::state(&self.client, w).await?;
-            // One Kubernetes will not roll is no rollout to wait for: the
-            // standby-sessions gate protects its pods instead.
-            if state.manual.is_none() && !state.rollout.done() {
-                pending.push(format!("{w}: {}", state.rollout.detail));
+            // A paused Deployment rolls when resumed: nothing to wait for
+            // (the standby-sessions gate protects its pods). An OnDelete
+            // workload counts until its old pods are deleted.
+            let counts = !matches!(state.manual, Some(Manual::Paused(_)));
+            if counts && !state.rollout.done() {
+                let how = match state.manual {
+                    Some(Manual::OnDelete(_)) => " (OnDelete: delete its old pods to roll them)",
+                    _ => "",
+                };
+                pending.push(format!("{w}: {}{how}", state.rollout.detail));
             }
         }
         Ok(pending)

@@ -37,15 +37,22 @@ impl Rollout {
     }
 }
 
+/// A workload whose pods Kubernetes does not replace on a template change.
+/// Reported, never waited for.
+pub(super) enum Manual {
+    /// A paused Deployment: not annotated either (it rolls when resumed).
+    Paused(String),
+    /// An OnDelete StatefulSet or DaemonSet: annotated, so its status
+    /// counts the pods still on the old template, and the next rotation's
+    /// rollout gate holds until someone deletes them.
+    OnDelete(String),
+}
+
 pub(super) struct State {
     /// The credential version on the pod template, if seesaw set one.
     pub version: Option<String>,
-    /// Why Kubernetes will not replace this workload's pods on a template
-    /// change (a paused Deployment, an OnDelete update strategy). Such a
-    /// workload is reported, never restarted or waited for: its pods keep
-    /// the previous credential until someone deletes them, and the next
-    /// rotation's standby-sessions gate protects them meanwhile.
-    pub manual: Option<String>,
+    /// Why Kubernetes will not roll this workload's pods by itself.
+    pub manual: Option<Manual>,
     /// What a restart leaves on the old credential even when it completes
     /// (a StatefulSet partition), reported after the restart.
     pub partial: Option<String>,
@@ -97,11 +104,8 @@ fn phase(done: bool) -> Phase {
 /// connection per workload.
 const CONCURRENT_GETS: usize = 16;
 
-/// What happens to pods Kubernetes does not replace.
-const KEEP: &str = "keep the previous credential until they are deleted (the next rotation waits for their sessions on the standby user to end)";
-
-fn on_delete_message() -> String {
-    format!("updateStrategy OnDelete: Kubernetes does not replace its pods on a template change; they {KEEP}")
+fn on_delete_manual() -> Manual {
+    Manual::OnDelete("updateStrategy OnDelete: Kubernetes does not replace its pods; they keep the previous credential until they are deleted (`kubectl delete pod`), and the next rotation waits until they are".into())
 }
 
 fn deployment(d: Deployment) -> State {
@@ -137,8 +141,10 @@ fn deployment(d: Deployment) -> State {
     State {
         version: template_version(&spec.template),
         manual: spec.paused.unwrap_or(false).then(|| {
-            "paused, not restarted; `kubectl rollout resume` it to pick up the new credential"
-                .to_owned()
+            Manual::Paused(
+                "paused, not restarted; `kubectl rollout resume` it to pick up the new credential"
+                    .to_owned(),
+            )
         }),
         partial: None,
         rollout,
@@ -165,15 +171,18 @@ fn stateful_set(s: StatefulSet) -> State {
     let done = if partition > 0 {
         seen && ready >= want && updated >= want - partition
     } else {
+        // The controller never advances currentRevision under OnDelete
+        // (seen on the real control plane): there the updated count is
+        // the whole answer.
         seen && updated == want
             && ready == want
-            && status.current_revision == status.update_revision
+            && (on_delete || status.current_revision == status.update_revision)
     };
     State {
         version: template_version(&spec.template),
-        manual: on_delete.then(on_delete_message),
+        manual: on_delete.then(on_delete_manual),
         partial: (partition > 0 && !on_delete).then(|| {
-            format!("rollingUpdate.partition {partition}: pods with an ordinal below {partition} are not replaced; they {KEEP}")
+            format!("rollingUpdate.partition {partition}: pods with an ordinal below {partition} are not replaced; they keep the previous credential until they are deleted (the next rotation waits for their sessions on the standby user to end)")
         }),
         rollout: Rollout {
             phase: phase(done),
@@ -199,7 +208,7 @@ fn daemon_set(d: DaemonSet) -> State {
         == Some("OnDelete");
     State {
         version: template_version(&spec.template),
-        manual: on_delete.then(on_delete_message),
+        manual: on_delete.then(on_delete_manual),
         partial: None,
         rollout: Rollout {
             phase: phase(
