@@ -205,3 +205,58 @@ async fn membership_drift_is_reported_blocks_under_check_and_is_fixed_under_fix(
     let check = t.seesaw(&["check"]).await;
     assert_eq!(check.code, 0, "{}", check.all());
 }
+
+/// Ctrl-C during a rotation: the step in flight ends, the run stops at the
+/// step boundary with exit 130 and says how to finish; nothing is changed
+/// halfway, and a rerun completes the rotation.
+#[tokio::test]
+async fn ctrl_c_stops_at_a_step_boundary_with_130_and_a_rerun_converges() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let t = rotated_once("wait").await;
+    let session = standby_session(&t).await;
+    let before = std::fs::read(&t.store).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
+        .arg("--config")
+        .arg(&t.config)
+        .args(["rotate", "demo"])
+        .env("TEST_ADMIN_PASSWORD", support::seesaw::ADMIN_PASSWORD)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    // Up to the gate's wait for the standby's session, then Ctrl-C.
+    while let Some(line) = lines.next_line().await.unwrap() {
+        seen += &format!("{line}\n");
+        if line.contains("waiting") {
+            break;
+        }
+    }
+    assert!(seen.contains("waiting"), "{seen}");
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("stops within a poll of the wait, not after the 20s timeout")
+        .unwrap();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        seen += &format!("{line}\n");
+    }
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(
+        seen.contains("stopping after the step in progress"),
+        "{seen}"
+    );
+    assert!(seen.contains("stopped after step"), "{seen}");
+    assert_eq!(std::fs::read(&t.store).unwrap(), before, "nothing changed");
+    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+    drop(session);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+}

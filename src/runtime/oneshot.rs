@@ -6,8 +6,23 @@ use crate::config::{Config, TargetConfig};
 use crate::error::Error;
 use crate::output;
 use crate::rotation::{Action, Step};
-use crate::runtime::{Engine, EngineOptions, NoProgress, Progress, RotateOptions};
+use crate::runtime::{Engine, EngineOptions, Progress, RotateOptions};
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set by the first Ctrl-C (or SIGTERM): the engine finishes the step in
+/// flight, then stops at the step boundary, where every stored credential
+/// still logs in and a rerun converges. A second Ctrl-C exits at once.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+const INTERRUPT_REASON: &str = "interrupted (Ctrl-C or SIGTERM)";
+
+fn interrupted() -> Result<(), String> {
+    match INTERRUPTED.load(Ordering::SeqCst) {
+        true => Err(INTERRUPT_REASON.into()),
+        false => Ok(()),
+    }
+}
 
 /// Step-by-step progress on stderr, for people watching.
 struct Terminal;
@@ -16,9 +31,39 @@ impl Progress for Terminal {
     fn started(&self, target: &str, step: &Step) {
         stderr(&format!("[{target}] {} ...\n", step.describe()));
     }
+    fn finished(&self, _: &str, _: &Step, _: std::time::Duration) -> Result<(), String> {
+        interrupted()
+    }
     fn waiting(&self, target: &str, message: &str) {
         stderr(&format!("[{target}]   {message}\n"));
     }
+    fn cancelled(&self) -> bool {
+        INTERRUPTED.load(Ordering::SeqCst)
+    }
+}
+
+/// No progress output (JSON mode), but the same interruption rule.
+struct Quiet;
+
+impl Progress for Quiet {
+    fn finished(&self, _: &str, _: &Step, _: std::time::Duration) -> Result<(), String> {
+        interrupted()
+    }
+    fn cancelled(&self) -> bool {
+        INTERRUPTED.load(Ordering::SeqCst)
+    }
+}
+
+/// Watches for Ctrl-C / SIGTERM while a one-shot command runs.
+fn watch_interrupts() {
+    tokio::spawn(async {
+        terminated().await;
+        INTERRUPTED.store(true, Ordering::SeqCst);
+        stderr("\nstopping after the step in progress (every stored credential keeps working; run the command again to finish); Ctrl-C again to exit now\n");
+        let _ = tokio::signal::ctrl_c().await;
+        stderr("exiting now; run the command again: it resumes from the store's pending version\n");
+        std::process::exit(130);
+    });
 }
 
 struct Printer(Output);
@@ -65,13 +110,17 @@ impl Printer {
             Output::Human => stderr(&format!("error: {e}\n")),
             Output::Json => stdout(&format!("{}\n", output::error_json(e))),
         }
-        e.exit_code()
+        match e {
+            // The shell's convention for a run ended by the user.
+            Error::Interrupted { .. } if INTERRUPTED.load(Ordering::SeqCst) => 130,
+            _ => e.exit_code(),
+        }
     }
 
     fn progress(&self) -> &'static dyn Progress {
         match self.0 {
             Output::Human => &Terminal,
-            Output::Json => &NoProgress,
+            Output::Json => &Quiet,
         }
     }
 }
@@ -106,6 +155,7 @@ pub async fn run(cli: Cli) -> i32 {
         Ok(c) => c,
         Err(e) => return out.error(&Error::Config(e)),
     };
+    watch_interrupts();
     let options = EngineOptions {
         kube_context: cli.kube_context.clone(),
         kubeconfig: cli.kubeconfig.clone(),
