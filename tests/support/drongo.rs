@@ -30,13 +30,15 @@ impl Drongo {
             eprintln!("drongo not installed: skipping (pip install drongo)");
             return None;
         };
-        let port = super::moto::free_port();
-        let child = Command::new(bin)
-            .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
-            .stdout(Stdio::null())
+        // Port 0, then the port it prints (see `moto::announced_port`).
+        let mut child = Command::new(bin)
+            .args(["server", "--host", "127.0.0.1", "--port", "0"])
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start drongo");
+        let port =
+            super::moto::announced_port(child.stdout.take().expect("drongo stdout"), "drongo");
         let started = Instant::now();
         let url = format!("http://127.0.0.1:{port}");
         loop {

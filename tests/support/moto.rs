@@ -39,6 +39,34 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The port a server started with port 0 prints ("... http://127.0.0.1:PORT"
+/// on `stream`). Asking for port 0 is what makes the port the server's own:
+/// a port picked here, released and bound later can be taken meanwhile by
+/// another test's server, and this test would talk to that one. The stream
+/// is read to its end in the background (servers log requests there, and a
+/// full pipe would stall them).
+pub fn announced_port(stream: impl std::io::Read + Send + 'static, what: &str) -> u16 {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            let port = line
+                .split("http://127.0.0.1:")
+                .nth(1)
+                .and_then(|p| p.trim().parse::<u16>().ok());
+            if let Some(port) = port {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(port);
+                }
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("{what} did not say its port within 30 s"))
+}
+
 impl Moto {
     /// Starts moto_server; `None` (outside CI) when it is not installed.
     pub fn start() -> Option<Moto> {
@@ -54,38 +82,17 @@ impl Moto {
         std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
         std::env::set_var("AWS_REGION", "us-east-1");
-        // Port 0, then the port it prints: a port picked here and bound
-        // later can be taken meanwhile by another test's moto, and this
-        // test would talk to that one.
+        // Port 0, then the port it prints (see `announced_port`).
         let mut child = Command::new(bin)
             .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start moto_server");
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().expect("moto_server stderr");
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            let mut tx = Some(tx);
-            // Keep reading after the port: moto logs every request here,
-            // and a full pipe would stall it.
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(port) = line
-                    .split("Running on http://127.0.0.1:")
-                    .nth(1)
-                    .and_then(|p| p.trim().parse::<u16>().ok())
-                {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(port);
-                    }
-                }
-            }
-        });
-        let port = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("moto_server did not say its port within 30 s");
+        let port = announced_port(
+            child.stderr.take().expect("moto_server stderr"),
+            "moto_server",
+        );
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
