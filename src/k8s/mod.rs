@@ -155,36 +155,30 @@ impl Consumers for Kubernetes {
             if !stale {
                 continue;
             }
-            if let Some(manual) = &state.manual {
-                let (why, annotate) = match manual {
-                    Manual::Paused(why) => (why, false),
-                    Manual::OnDelete(why) => (why, true),
-                };
-                let why = format!("{w}: {why}");
+            // A workload Kubernetes will not roll by itself is reported
+            // instead of restarted; an OnDelete one is still annotated so
+            // its status counts the pods left on the old template.
+            let manual = state.manual.as_ref().map(|m| match m {
+                Manual::Paused(why) => (format!("{w}: {why}"), false),
+                Manual::OnDelete(why) => (format!("{w}: {why}"), true),
+            });
+            if let Some((why, _)) = &manual {
                 tracing::warn!(target_name = %target, workload = %w, "not rolled: {why}");
-                progress.waiting(target, &why);
-                if !dry_run {
-                    if annotate {
-                        workloads::restart(&self.client, w, version).await?;
-                    }
-                    events::record(
-                        &self.client,
-                        events::Subject::workload(w),
-                        &events::Note::warning(&why),
-                    )
-                    .await;
-                }
-                done.skipped.push(why);
-                continue;
+                progress.waiting(target, why);
             }
             if !dry_run {
-                workloads::restart(&self.client, w, version).await?;
-                events::record(
-                    &self.client,
-                    events::Subject::workload(w),
-                    &events::Note::rotated(&message),
-                )
-                .await;
+                if manual.as_ref().is_none_or(|(_, annotate)| *annotate) {
+                    workloads::restart(&self.client, w, version).await?;
+                }
+                let note = match &manual {
+                    Some((why, _)) => events::Note::warning(why),
+                    None => events::Note::rotated(&message),
+                };
+                events::record(&self.client, events::Subject::workload(w), &note).await;
+            }
+            if let Some((why, _)) = manual {
+                done.skipped.push(why);
+                continue;
             }
             if let Some(why) = state.partial {
                 let why = format!("{w}: {why}");
