@@ -315,7 +315,9 @@ async fn a_set_secret_stopped_inside_the_engine_is_resumed_by_its_retry() {
     let t = Target::new(["app_a", "app_b"]).await;
     let secret = secrets(&moto, &t, json!({"seesaw": {"users": ["app_a", "app_b"]}})).await;
     let s = settings(&moto);
-    for (n, stop_after) in ["set_password", "verify"].into_iter().enumerate() {
+    // setSecret's last engine step is set_password (testSecret verifies):
+    // stopped right after it, the retry finds the password set.
+    for (n, stop_after) in ["set_password"].into_iter().enumerate() {
         let token = format!("{:032x}", 200 + n);
         let before = stage(&moto, &secret, "AWSCURRENT").await;
         moto.start_rotation(&secret, &token).await;

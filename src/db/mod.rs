@@ -4,10 +4,12 @@
 //! else happens on a session, so the same calls serve the admin login, the
 //! `admin: self` login and the verification of a new password.
 
+mod kept;
 mod postgres;
 mod role_config;
 mod tls;
 
+pub use self::kept::Keeper;
 pub use self::postgres::Postgres;
 
 use crate::secret::Credential;

@@ -148,7 +148,7 @@ impl Engine {
 
     /// When the store's current version was published, if it says.
     pub async fn last_publish(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>, Error> {
-        Ok(self.read_store().await?.0.published_at)
+        Ok(self.read_store(false).await?.0.published_at)
     }
 
     pub fn has_consumers(&self) -> bool {
@@ -273,8 +273,9 @@ impl Engine {
 
     /// The Lambda's `setSecret`: observe and decide exactly as a rotation
     /// does (lock, the current credential logs in, every gate), then give
-    /// the standby the pending password (staged by `createSecret`) and
-    /// prove it logs in. Publishing is left to `finishSecret`.
+    /// the standby the pending password (staged by `createSecret`).
+    /// Proving it logs in is `testSecret`'s, the next invocation, and
+    /// publishing `finishSecret`'s.
     pub async fn set_standby(
         &self,
         username: &str,
@@ -309,7 +310,10 @@ impl Engine {
         plan.steps.retain(|s| {
             !matches!(
                 s,
-                Step::Stage { .. } | Step::Publish { .. } | Step::Propagate { .. }
+                Step::Stage { .. }
+                    | Step::Verify { .. }
+                    | Step::Publish { .. }
+                    | Step::Propagate { .. }
             )
         });
         self.run(plan, seen, false, Some(password), progress).await

@@ -42,7 +42,7 @@ impl Engine {
         tokio::pin!(shutdown);
         loop {
             let pass = async {
-                let (state, current) = self.read_store().await?;
+                let (state, current) = self.read_store(false).await?;
                 if followed.as_deref() == Some(state.current.version.as_str()) {
                     return Ok(None);
                 }

@@ -19,7 +19,7 @@ impl Engine {
             next_due: None,
             problems: Vec::new(),
         };
-        let (state, current) = match self.read_store().await {
+        let (state, current) = match self.read_store(true).await {
             Ok(found) => found,
             Err(e) => {
                 status.problems.push(e.to_string());

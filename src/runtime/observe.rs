@@ -33,8 +33,18 @@ impl Observed {
 }
 
 impl Engine {
-    pub(super) async fn read_store(&self) -> Result<(StoreState, Credential), Error> {
-        let state = self.store.read().await.map_err(|source| Error::Store {
+    /// The store's state and current credential; the previous version only
+    /// `with_previous` (see [`crate::store::SecretStore::read_latest`]).
+    pub(super) async fn read_store(
+        &self,
+        with_previous: bool,
+    ) -> Result<(StoreState, Credential), Error> {
+        let read = if with_previous {
+            self.store.read().await
+        } else {
+            self.store.read_latest().await
+        };
+        let state = read.map_err(|source| Error::Store {
             target: self.name().into(),
             doing: "read the current secret".into(),
             source,
@@ -153,17 +163,27 @@ impl Engine {
         purpose: Purpose,
         progress: &dyn Progress,
     ) -> Result<Observed, Error> {
-        let (first_state, first) = self.read_store().await?;
-        let login = match (purpose, &self.admin) {
-            (Purpose::Rollback, None) => first_state
-                .previous
-                .as_ref()
-                .and_then(|p| p.document.credential().ok())
-                .ok_or_else(|| Error::Inconsistent {
-                    target: self.name().into(),
-                    message: "rollback under `admin: self` logs in with the store's previous credential, and there is none".into(),
-                })?,
-            _ => first.clone(),
+        // Only `admin: self` needs the store before the lock: its login is
+        // a credential the store holds. Under the lock the store is read
+        // again either way; the previous version only when the run can use
+        // it (`admin: self` acts with it, a rollback returns to it).
+        let with_previous = self.admin.is_none() || purpose == Purpose::Rollback;
+        let login = match &self.admin {
+            Some(admin) => admin.clone(),
+            None => {
+                let (first_state, first) = self.read_store(true).await?;
+                match purpose {
+                    Purpose::Rollback => first_state
+                        .previous
+                        .as_ref()
+                        .and_then(|p| p.document.credential().ok())
+                        .ok_or_else(|| Error::Inconsistent {
+                            target: self.name().into(),
+                            message: "rollback under `admin: self` logs in with the store's previous credential, and there is none".into(),
+                        })?,
+                    _ => first,
+                }
+            }
         };
         let mut control = self.control_session(&login).await?;
         let lock_acquired = control
@@ -171,7 +191,14 @@ impl Engine {
             .await
             .map_err(self.db_error("take the target's advisory lock".into(), None))?;
         match self
-            .observe_locked(purpose, progress, &mut control, lock_acquired, &login)
+            .observe_locked(
+                purpose,
+                progress,
+                &mut control,
+                lock_acquired,
+                &login,
+                with_previous,
+            )
             .await
         {
             Ok((state, observation)) => Ok(Observed {
@@ -197,9 +224,10 @@ impl Engine {
         control: &mut Box<dyn Session>,
         lock_acquired: bool,
         login: &Credential,
+        with_previous: bool,
     ) -> Result<(StoreState, Observation), Error> {
         let db_err = |doing: &str| self.db_error(doing.to_owned(), None);
-        let (state, current) = self.read_store().await?;
+        let (state, current) = self.read_store(with_previous).await?;
         let proven = self.admin.is_none() && current.username == login.username;
         if purpose != Purpose::Rollback && !proven {
             let doing = format!(
@@ -221,7 +249,7 @@ impl Engine {
                         target,
                         doing,
                         source,
-                        hint: Some(self.mismatch_hint(&state).await),
+                        hint: Some(self.mismatch_hint().await),
                     })
                 }
                 Err(e) => return Err(e),
@@ -287,8 +315,10 @@ impl Engine {
     /// The hint when the current credential does not log in: an outage is
     /// not a mismatch, and rollback is offered only when the previous
     /// credential is proven to work.
-    async fn mismatch_hint(&self, state: &StoreState) -> String {
-        let previous_works = match state.previous.as_ref().map(|p| p.document.credential()) {
+    async fn mismatch_hint(&self) -> String {
+        // Read afresh: the observation may not have read the previous version.
+        let previous = self.store.read().await.ok().and_then(|s| s.previous);
+        let previous_works = match previous.map(|p| p.document.credential()) {
             Some(Ok(c)) => self.prove_login(&c, String::new(), None).await.is_ok(),
             _ => false,
         };

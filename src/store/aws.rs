@@ -17,6 +17,12 @@
 //!
 //! Credentials come from the default chain: environment, profile, IRSA web
 //! identity, ECS, IMDS.
+//!
+//! A *snapshot* store ([`AwsStore::snapshot`], the Lambda's, one per
+//! invocation) describes the secret once and reads each version once, by
+//! its id: every later read in the same invocation is answered from what
+//! was read (a write forgets the stage map). The daemon and the CLI read
+//! afresh every time, because they read again under the lock on purpose.
 
 use super::{PublishRequest, SecretStore, StoreError, StoreState, Versioned};
 use crate::config::AwsStoreConfig;
@@ -37,6 +43,23 @@ const STAGE: &str = "UpdateSecretVersionStage";
 pub struct AwsStore {
     client: Client,
     secret_id: String,
+    snapshot: Option<std::sync::Mutex<Snapshot>>,
+}
+
+type Stages = std::collections::HashMap<String, Vec<String>>;
+
+/// What one invocation has read: the stage map, and each version by id
+/// (`None`: registered by RotateSecret without a value yet).
+#[derive(Default)]
+struct Snapshot {
+    stages: Option<Stages>,
+    versions: std::collections::HashMap<String, Option<Read>>,
+}
+
+#[derive(Clone)]
+struct Read {
+    versioned: Versioned,
+    created: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl AwsStore {
@@ -84,7 +107,29 @@ impl AwsStore {
         AwsStore {
             client,
             secret_id: secret_id.to_owned(),
+            snapshot: None,
         }
+    }
+
+    /// A store for one short unit of work (a Lambda invocation) that reads
+    /// each version at most once; see the module's doc.
+    pub fn snapshot(client: Client, secret_id: &str) -> AwsStore {
+        AwsStore {
+            snapshot: Some(Default::default()),
+            ..Self::with_client(client, secret_id)
+        }
+    }
+
+    fn remembered<T>(&self, f: impl FnOnce(&mut Snapshot) -> T) -> Option<T> {
+        // A poisoned lock only means a panic elsewhere; the map is still whole.
+        self.snapshot
+            .as_ref()
+            .map(|m| f(&mut m.lock().unwrap_or_else(|e| e.into_inner())))
+    }
+
+    /// After a write the stage map is stale: read it again when asked.
+    fn forget_stages(&self) {
+        self.remembered(|s| s.stages = None);
     }
 
     fn name(&self) -> String {
@@ -149,9 +194,18 @@ impl AwsStore {
     }
 
     /// `AWSCURRENT` and when its version was created.
-    async fn current(
+    pub async fn current(
         &self,
     ) -> Result<(Versioned, Option<chrono::DateTime<chrono::Utc>>), StoreError> {
+        if self.snapshot.is_some() {
+            let stages = self.stages().await?;
+            if let Some(id) = staged(&stages, CURRENT) {
+                if let Some(read) = self.by_id(&id).await? {
+                    return Ok((read.versioned, read.created));
+                }
+            }
+            // No AWSCURRENT with a value: the plain read says why.
+        }
         let out = self
             .client
             .get_secret_value()
@@ -160,13 +214,17 @@ impl AwsStore {
             .send()
             .await
             .map_err(|e| self.error(GET, e))?;
-        let created = out
-            .created_date()
-            .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), 0));
-        Ok((self.parse(CURRENT, &out)?, created))
+        let read = self.keep(CURRENT, &out)?;
+        Ok((read.versioned, read.created))
     }
 
     async fn version(&self, stage: &str) -> Result<Option<Versioned>, StoreError> {
+        if self.snapshot.is_some() {
+            return match staged(&self.stages().await?, stage) {
+                Some(id) => Ok(self.by_id(&id).await?.map(|r| r.versioned)),
+                None => Ok(None),
+            };
+        }
         let out = self
             .client
             .get_secret_value()
@@ -182,6 +240,47 @@ impl AwsStore {
             Err(e) => return Err(self.error(GET, e)),
         };
         self.parse(stage, &out).map(Some)
+    }
+
+    /// The version `id`, read once per snapshot; `None` when it has no
+    /// value yet.
+    async fn by_id(&self, id: &str) -> Result<Option<Read>, StoreError> {
+        if let Some(Some(known)) = self.remembered(|s| s.versions.get(id).cloned()) {
+            return Ok(known);
+        }
+        let out = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .version_id(id)
+            .send()
+            .await;
+        let read = match out {
+            Ok(o) => Some(self.keep(&format!("version {id}"), &o)?),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => None,
+            Err(e) => return Err(self.error(GET, e)),
+        };
+        self.remembered(|s| s.versions.insert(id.to_owned(), read.clone()));
+        Ok(read)
+    }
+
+    /// Parses an answer and remembers it by its version id.
+    fn keep(
+        &self,
+        what: &str,
+        out: &aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput,
+    ) -> Result<Read, StoreError> {
+        let read = Read {
+            versioned: self.parse(what, out)?,
+            created: out
+                .created_date()
+                .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), 0)),
+        };
+        self.remembered(|s| {
+            s.versions
+                .insert(read.versioned.version.clone(), Some(read.clone()))
+        });
+        Ok(read)
     }
 
     /// The document a GetSecretValue answer holds; `what` names it.
@@ -214,8 +313,16 @@ impl SecretStore for AwsStore {
     }
 
     async fn read(&self) -> Result<StoreState, StoreError> {
+        let state = self.read_latest().await?;
+        Ok(StoreState {
+            previous: self.version(PREVIOUS).await?,
+            ..state
+        })
+    }
+
+    async fn read_latest(&self) -> Result<StoreState, StoreError> {
         let (current, published_at) = self.current().await?;
-        let previous = self.version(PREVIOUS).await?;
+        let previous = None;
         let pending = self
             .version(PENDING)
             .await?
@@ -271,6 +378,7 @@ impl SecretStore for AwsStore {
             }
             if let Err(e) = self.move_current(pending, replaces).await {
                 // Refused: find out why from the secret itself.
+                self.forget_stages();
                 let now = self.stages().await?;
                 let found = staged(&now, CURRENT).unwrap_or_default();
                 if found != replaces && found != pending {
@@ -309,7 +417,7 @@ fn is_missing_credentials(context: &str) -> bool {
 }
 
 /// The version carrying `stage`.
-fn staged(stages: &std::collections::HashMap<String, Vec<String>>, stage: &str) -> Option<String> {
+fn staged(stages: &Stages, stage: &str) -> Option<String> {
     stages
         .iter()
         .find(|(_, s)| s.iter().any(|x| x == stage))
@@ -317,7 +425,7 @@ fn staged(stages: &std::collections::HashMap<String, Vec<String>>, stage: &str) 
 }
 
 /// The version staged `AWSPENDING` that is not also current.
-fn staged_pending(stages: &std::collections::HashMap<String, Vec<String>>) -> Option<String> {
+fn staged_pending(stages: &Stages) -> Option<String> {
     stages
         .iter()
         .find(|(_, s)| s.iter().any(|x| x == PENDING) && !s.iter().any(|x| x == CURRENT))
@@ -332,7 +440,7 @@ impl AwsStore {
     /// whose pending password may already be set in the database.
     pub fn no_stuck_pending(
         &self,
-        stages: &std::collections::HashMap<String, Vec<String>>,
+        stages: &Stages,
         token: &str,
     ) -> Result<(), StoreError> {
         let stuck = stages.iter().find(|(v, s)| {
@@ -348,10 +456,11 @@ impl AwsStore {
         }
     }
 
-    /// Version id -> its staging labels.
-    pub async fn stages(
-        &self,
-    ) -> Result<std::collections::HashMap<String, Vec<String>>, StoreError> {
+    /// Version id -> its staging labels (once per snapshot).
+    pub async fn stages(&self) -> Result<Stages, StoreError> {
+        if let Some(Some(known)) = self.remembered(|s| s.stages.clone()) {
+            return Ok(known);
+        }
         let described = self
             .client
             .describe_secret()
@@ -359,10 +468,12 @@ impl AwsStore {
             .send()
             .await
             .map_err(|e| self.error(DESCRIBE, e))?;
-        Ok(described
+        let stages = described
             .version_ids_to_stages()
             .cloned()
-            .unwrap_or_default())
+            .unwrap_or_default();
+        self.remembered(|s| s.stages = Some(stages.clone()));
+        Ok(stages)
     }
 
     /// The version `id` (optionally only if it carries `stage`); `None`
@@ -372,6 +483,16 @@ impl AwsStore {
         id: &str,
         stage: Option<&str>,
     ) -> Result<Option<Versioned>, StoreError> {
+        if self.snapshot.is_some() {
+            let stages = self.stages().await?;
+            let carries = stages
+                .get(id)
+                .is_some_and(|s| stage.is_none_or(|want| s.iter().any(|x| x == want)));
+            if !carries {
+                return Ok(None);
+            }
+            return Ok(self.by_id(id).await?.map(|r| r.versioned));
+        }
         let out = self
             .client
             .get_secret_value()
@@ -408,6 +529,10 @@ impl AwsStore {
             .send()
             .await
             .map_err(|e| self.error(PUT, e))?;
+        self.remembered(|s| {
+            s.stages = None;
+            s.versions.remove(token);
+        });
         Ok(())
     }
 
@@ -428,6 +553,7 @@ impl AwsStore {
             .send()
             .await
             .map_err(|e| self.error(STAGE, e))?;
+        self.forget_stages();
         Ok(())
     }
 
@@ -440,6 +566,7 @@ impl AwsStore {
             .send()
             .await
             .map_err(|e| self.error(STAGE, e))?;
+        self.forget_stages();
         Ok(())
     }
 }

@@ -41,6 +41,9 @@ impl SecretStore for Bounded {
     async fn read(&self) -> Result<StoreState, StoreError> {
         self.bound("read", self.inner.read()).await
     }
+    async fn read_latest(&self) -> Result<StoreState, StoreError> {
+        self.bound("read", self.inner.read_latest()).await
+    }
     async fn stage(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
         self.bound("write the pending version", self.inner.stage(request))
             .await

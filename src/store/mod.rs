@@ -49,6 +49,7 @@ pub struct Versioned {
 #[derive(Debug, Clone)]
 pub struct StoreState {
     pub current: Versioned,
+    /// Always `None` from [`SecretStore::read_latest`].
     pub previous: Option<Versioned>,
     /// A credential staged by a rotation that has not been promoted yet
     /// (the run is in progress, or died): the next run resumes it.
@@ -75,6 +76,16 @@ pub trait SecretStore: Send + Sync {
     /// "file store /etc/seesaw/demo.json": names the store in messages.
     fn describe(&self) -> String;
     async fn read(&self) -> Result<StoreState, StoreError>;
+    /// `read` without the previous version (`previous` is `None`), for a
+    /// rotation with an admin login, which never needs it. Stores where
+    /// the previous version costs a call of its own skip that call.
+    async fn read_latest(&self) -> Result<StoreState, StoreError> {
+        let state = self.read().await?;
+        Ok(StoreState {
+            previous: None,
+            ..state
+        })
+    }
     /// Writes `document` as the pending version, if the current version is
     /// still `replaces` and no other version is pending. Returns the
     /// pending version's id. A retry (same token and document) writes

@@ -25,12 +25,14 @@ use crate::progress::Progress;
 use crate::store::AwsStore;
 use lambda_runtime::{service_fn, LambdaEvent};
 
-/// The rotation function as one sandbox holds it: its settings, and one
+/// The rotation function as one sandbox holds it: its settings, one
 /// Secrets Manager client whose connections outlive an invocation (a warm
-/// sandbox skips the TLS handshakes of the next step).
+/// sandbox skips the TLS handshakes of the next step), and the master's
+/// database session, kept idle between invocations (`db::Keeper`).
 pub struct Function {
     pub settings: Settings,
     secrets: aws_sdk_secretsmanager::Client,
+    pub master_session: crate::db::Keeper,
 }
 
 impl Function {
@@ -41,7 +43,11 @@ impl Function {
             crate::config::default_store_timeout(),
         )
         .await;
-        Function { settings, secrets }
+        Function {
+            settings,
+            secrets,
+            master_session: Default::default(),
+        }
     }
 
     /// Runs one step of `rotation`; see `steps.rs`.
@@ -53,8 +59,9 @@ impl Function {
         steps::handle(rotation, self, progress).await
     }
 
+    /// The secret as one invocation sees it: each version read once.
     fn store(&self, secret_id: &str) -> AwsStore {
-        AwsStore::with_client(self.secrets.clone(), secret_id)
+        AwsStore::snapshot(self.secrets.clone(), secret_id)
     }
 }
 

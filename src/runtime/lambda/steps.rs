@@ -5,10 +5,18 @@
 //!   value -> done. Else the standby's document with a new password is put
 //!   as `AWSPENDING` under the token (PutSecretValue with the token as
 //!   `ClientRequestToken` is idempotent itself).
-//! - `setSecret`: the pending credential already logs in -> done. Else the
-//!   engine sets it: lock, the current credential logs in to the host the
-//!   secret names (confused deputy), the gates, the verifier, a login.
-//! - `testSecret`: the pending credential logs in as the user it names.
+//! - `setSecret`: the engine observes as a rotation does: lock, the
+//!   current credential logs in to the host the secret names (confused
+//!   deputy), the pending credential is tried (already logs in -> done),
+//!   the gates; then the verifier.
+//! - `testSecret`: the pending credential logs in as the user it names
+//!   (the verification of the new password: setSecret does not repeat it).
+//!
+//! Cost per rotation, measured by `benches/lambda_vs_aws.rs` and held by
+//! `tests/lambda.rs`: each step describes the secret once and reads each
+//! version it needs once (the store is a snapshot per invocation); logins
+//! are the proofs only (current, pending, and the new one in testSecret),
+//! the master's session is kept between warm invocations.
 //! - `finishSecret`: `AWSCURRENT` already on the token -> done. Else it is
 //!   moved there with `RemoveFromVersionId` (AWS moves `AWSPREVIOUS`).
 
@@ -216,11 +224,10 @@ async fn create(
     store
         .no_stuck_pending(stages, &rotation.token)
         .map_err(store_err)?;
-    let state = store.read().await.map_err(store_err)?;
-    let target = Target::from_document(rotation, settings, &state.current.document)?;
+    let (current, _) = store.current().await.map_err(store_err)?;
+    let target = Target::from_document(rotation, settings, &current.document)?;
     let password = target.config.targets[0].password.generate();
-    let pending = state
-        .current
+    let pending = current
         .document
         .with_credential(&Credential::new(target.standby.clone(), password));
     store
@@ -259,15 +266,13 @@ async fn set(
     let fail = |kind: &str, message: String| {
         LambdaError::fatal(rotation.step.as_str(), &rotation.secret_id, kind, message)
     };
+    let store_err = |e| LambdaError::from_store(rotation, e);
     let pending = pending(rotation, &store).await?;
     let new = pending
         .credential()
         .map_err(|e| fail("malformed", format!("the pending version: {e}")))?;
-    let state = store
-        .read()
-        .await
-        .map_err(|e| LambdaError::from_store(rotation, e))?;
-    let target = Target::from_document(rotation, settings, &state.current.document)?;
+    let (current, _) = store.current().await.map_err(store_err)?;
+    let target = Target::from_document(rotation, settings, &current.document)?;
     if new.username != target.standby {
         return Err(fail("inconsistent", format!(
             "the pending version is for {:?}, but the standby of current user {:?} is {:?}; the secret changed since createSecret. Remove the AWSPENDING stage and rotate again",
@@ -275,43 +280,53 @@ async fn set(
         )));
     }
     let config = target.config.targets[0].clone();
-    let db = Postgres::new(&config.database)
+    let postgres = Postgres::new(&config.database)
         .map_err(|e| fail("config", format!("the database in the secret: {e}")))?;
-    if login_as(&db, &new).await {
-        return Ok("the pending password is already set");
-    }
-    let admin = match state
-        .current
-        .document
-        .get("masterarn")
-        .and_then(Value::as_str)
-    {
+    let admin = match current.document.get("masterarn").and_then(Value::as_str) {
         Some(arn) => Some(master_credential(rotation, function, arn).await?),
-        // Self mode: the standby logs in with its password from AWSPREVIOUS.
-        None if state.previous.is_none() => {
-            return Err(fail("no_master", format!(
-                "without \"masterarn\", {:?} changes its own password and logs in with the one in AWSPREVIOUS, which this secret does not have yet (its first rotation). Add \"masterarn\" (the ARN of a secret holding a role with CREATEROLE) for the first rotation, or put {:?}'s credential into the secret as a version before AWSCURRENT",
-                target.standby, target.standby
-            )))
+        None => {
+            // Self mode: the standby logs in with its password from
+            // AWSPREVIOUS (read only in this mode).
+            let state = store.read().await.map_err(store_err)?;
+            if state.previous.is_none() {
+                return Err(fail("no_master", format!(
+                    "without \"masterarn\", {:?} changes its own password and logs in with the one in AWSPREVIOUS, which this secret does not have yet (its first rotation). Add \"masterarn\" (the ARN of a secret holding a role with CREATEROLE) for the first rotation, or put {:?}'s credential into the secret as a version before AWSCURRENT",
+                    target.standby, target.standby
+                )));
+            }
+            None
         }
-        None => None,
+    };
+    let db: Box<dyn Database> = match &admin {
+        Some(master) => function
+            .master_session
+            .around(Box::new(postgres), master.clone()),
+        None => Box::new(postgres),
     };
     if target.clone_convention {
         ensure_clone(
             rotation,
-            &db,
-            &state.current.document,
+            db.as_ref(),
+            &current.document,
             admin.as_ref(),
             &target,
         )
         .await?;
     }
-    let engine = Engine::with_backends(config, Box::new(db), Box::new(store), admin);
-    engine
+    let engine = Engine::with_backends(config, db, Box::new(store), admin);
+    let report = engine
         .set_standby(&new.username, new.password.clone(), progress)
         .await
         .map_err(|e| LambdaError::from_error(rotation, e))?;
-    Ok("standby password set and verified")
+    let set = report
+        .steps
+        .iter()
+        .any(|s| matches!(s.step, crate::rotation::Step::SetPassword { .. }));
+    Ok(if set {
+        "standby password set (testSecret verifies it)"
+    } else {
+        "the pending password is already set"
+    })
 }
 
 async fn test(
@@ -352,28 +367,18 @@ async fn test(
     Ok("the pending credential logs in")
 }
 
-async fn login_as(db: &Postgres, credential: &Credential) -> bool {
-    match db.login(credential).await {
-        Ok(mut session) => session
-            .probe()
-            .await
-            .is_ok_and(|user| user == credential.username),
-        Err(_) => false,
-    }
-}
-
 /// The role named by the secret `masterarn` points at (RDS's convention).
 async fn master_credential(
     rotation: &Rotation,
     function: &Function,
     arn: &str,
 ) -> Result<Credential, LambdaError> {
-    let master = function.store(arn);
-    let state = master
-        .read()
+    let (master, _) = function
+        .store(arn)
+        .current()
         .await
         .map_err(|e| LambdaError::from_store(rotation, e))?;
-    state.current.document.credential().map_err(|e| {
+    master.document.credential().map_err(|e| {
         LambdaError::fatal(
             rotation.step.as_str(),
             &rotation.secret_id,
@@ -387,10 +392,12 @@ async fn master_credential(
 /// rotation with the memberships and role settings of `<user>` (so it can
 /// do what the application does, as the same owner role), in one
 /// transaction so a crash never leaves a half-made clone behind, and needs
-/// the master credential to do so.
+/// the master credential to do so. The existence check uses the master's
+/// session (kept between invocations), so a rotation whose clone exists
+/// costs no login here.
 async fn ensure_clone(
     rotation: &Rotation,
-    db: &Postgres,
+    db: &dyn Database,
     current: &SecretDocument,
     admin: Option<&Credential>,
     target: &Target,
@@ -402,29 +409,32 @@ async fn ensure_clone(
     let active = current
         .credential()
         .map_err(|e| fail("malformed", format!("the current version: {e}")))?;
-    // The current credential must log in before anything is created (the
-    // confused-deputy check, also made again by the engine).
-    let mut own = db
-        .login(&active)
+    let (who, as_whom) = match admin {
+        Some(admin) => (admin, "the master credential"),
+        None => (&active, "the current credential"),
+    };
+    let mut session = db
+        .login(who)
         .await
-        .map_err(|e| db_err("log in with the current credential", e))?;
-    if own
+        .map_err(|e| db_err(&format!("log in with {as_whom}"), e))?;
+    if session
         .role_exists(&target.standby)
         .await
         .map_err(|e| db_err("look up the clone", e))?
     {
         return Ok(());
     }
-    let Some(admin) = admin else {
+    let Some(_) = admin else {
         return Err(fail("no_master", format!(
             "{:?} does not exist, and creating it needs a master credential: add \"masterarn\" (the ARN of a secret holding a role with CREATEROLE) to the secret, or create the role yourself",
             target.standby
         )));
     };
-    let mut session = db
-        .login(admin)
+    // The current credential must log in before anything is created (the
+    // confused-deputy check, made again by the engine).
+    db.login(&active)
         .await
-        .map_err(|e| db_err("log in with the master credential", e))?;
+        .map_err(|e| db_err("log in with the current credential", e))?;
     let copied = session
         .create_login_role_like(&target.standby, &target.active)
         .await
