@@ -937,3 +937,80 @@ async fn rotations_alternate_freely_between_aws_function_and_seesaw() {
         );
     }
 }
+
+/// What AWS's `SecretsManagerRDSPostgreSQLRotationMultiUser` costs per step
+/// (read from its source): Secrets Manager calls, and database login
+/// attempts with `"ssl": false` (with TLS on and no `ssl` key it may try
+/// each login twice). createSecret: DescribeSecret, GetSecretValue x2,
+/// GetRandomPassword, PutSecretValue; setSecret: DescribeSecret,
+/// GetSecretValue x3 (current, pending, master), logins as pending,
+/// current and master; testSecret: DescribeSecret, GetSecretValue, a login;
+/// finishSecret: DescribeSecret x2, UpdateSecretVersionStage.
+const AWS_BUDGET: [(Step, u32, u32); 4] = [
+    (Step::CreateSecret, 5, 0),
+    (Step::SetSecret, 4, 3),
+    (Step::TestSecret, 2, 1),
+    (Step::FinishSecret, 3, 0),
+];
+
+/// seesaw in one warm sandbox, as Secrets Manager drives it: no step makes
+/// more Secrets Manager calls or login attempts than AWS's function makes
+/// in the same step, and once warm the master's session is reused (no
+/// master login in setSecret).
+#[tokio::test]
+async fn no_step_costs_more_calls_or_logins_than_aws_function() {
+    use support::calls::{logins, CallCounter};
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(&moto, &t, json!({})).await;
+    let counter = CallCounter::start(&moto.url).await;
+    let function = Function::new(Settings {
+        endpoint_url: Some(counter.url.clone()),
+        ..settings(&moto)
+    })
+    .await;
+    for n in 1..=3u32 {
+        let token = format!("{:032x}", 700 + n);
+        let before = stage(&moto, &secret, "AWSCURRENT").await;
+        moto.start_rotation(&secret, &token).await;
+        counter.take();
+        for (step, sm_budget, login_budget) in AWS_BUDGET {
+            let from = t.cluster.server_log().len();
+            let rotation = Rotation {
+                step,
+                secret_id: secret.clone(),
+                token: token.clone(),
+            };
+            function
+                .handle(&rotation, &NoProgress)
+                .await
+                .unwrap_or_else(|e| panic!("rotation {n}, {step}: {e}"));
+            let calls = counter.take();
+            let sm: u32 = calls.values().sum();
+            let by_user = logins(&t.cluster.server_log(), from);
+            let attempts: u32 = by_user.values().map(|(ok, refused)| ok + refused).sum();
+            eprintln!(
+                "rotation {n} {step:<13} {sm} calls {calls:?}, {attempts} logins {by_user:?}"
+            );
+            assert!(
+                sm <= sm_budget,
+                "rotation {n}, {step}: {sm} Secrets Manager calls {calls:?}, AWS's function makes {sm_budget}"
+            );
+            assert!(
+                attempts <= login_budget,
+                "rotation {n}, {step}: {attempts} logins {by_user:?}, AWS's function makes {login_budget}"
+            );
+            if step == Step::SetSecret && n > 1 {
+                assert!(
+                    !by_user.contains_key(ADMIN),
+                    "rotation {n}: a warm setSecret reuses the master's session: {by_user:?}"
+                );
+            }
+        }
+        assert_rotated_from(&moto, &t, &secret, &before).await;
+    }
+    assert!(
+        function.master_session.holds_one(),
+        "kept between invocations"
+    );
+}

@@ -39,14 +39,32 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         Actor::Admin
     };
 
-    if !obs.standby_exists {
+    let creating = !obs.standby_exists && policy.create_standby && !policy.admin_self;
+    if creating {
+        gates.push(gate(
+            "standby_role",
+            Verdict::Handled,
+            format!(
+                "role {standby:?} does not exist; it will be created like {:?}",
+                obs.active
+            ),
+        ));
+        steps.push(Step::CreateStandby {
+            role: standby.clone(),
+            like: obs.active.clone(),
+        });
+    } else if !obs.standby_exists {
         gates.push(gate(
             "standby_role",
             Verdict::Impossible,
-            format!(
-                "role {standby:?} does not exist; create it (see `seesaw setup-sql {}`)",
-                obs.target
-            ),
+            if policy.create_standby {
+                format!("role {standby:?} does not exist, and creating it needs an admin login (the Lambda: \"masterarn\", the ARN of a secret holding a role with CREATEROLE); or create the role yourself")
+            } else {
+                format!(
+                    "role {standby:?} does not exist; create it (see `seesaw setup-sql {}`)",
+                    obs.target
+                )
+            },
         ));
     } else {
         gates.push(gate(
@@ -159,7 +177,13 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         .difference(&active_effective)
         .cloned()
         .collect();
-    if missing.is_empty() && extra.is_empty() {
+    if creating {
+        gates.push(gate(
+            "memberships",
+            Verdict::Pass,
+            format!("{standby:?} is created with {:?}'s memberships", obs.active),
+        ));
+    } else if missing.is_empty() && extra.is_empty() {
         gates.push(gate(
             "memberships",
             Verdict::Pass,
@@ -427,6 +451,7 @@ mod tests {
             wait_timeout: Duration::from_secs(60),
             memberships: MembershipPolicy::Check,
             admin_self: false,
+            create_standby: false,
         }
     }
 
@@ -539,6 +564,38 @@ mod tests {
             rotate(&o, &policy(), true).blockers()[0].name,
             "standby_role"
         );
+    }
+
+    #[test]
+    fn a_missing_standby_is_created_like_the_active_user_when_the_policy_says_so() {
+        let mut o = obs();
+        o.standby_exists = false;
+        o.standby_memberships.clear();
+        let create = Policy {
+            create_standby: true,
+            ..policy()
+        };
+        let plan = rotate(&o, &create, false);
+        assert!(!plan.is_blocked(), "{:?}", plan.gates);
+        assert_eq!(
+            plan.steps[0],
+            Step::CreateStandby {
+                role: "b".into(),
+                like: "a".into()
+            }
+        );
+        assert!(!names(&plan).contains(&"grant_membership"));
+        // Created by the admin only; under `admin: self` nobody can.
+        let itself = rotate(
+            &o,
+            &Policy {
+                admin_self: true,
+                ..create
+            },
+            false,
+        );
+        assert_eq!(itself.blockers()[0].name, "standby_role");
+        assert!(itself.blockers()[0].detail.contains("admin login"));
     }
 
     #[test]

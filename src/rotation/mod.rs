@@ -74,6 +74,10 @@ pub struct Policy {
     pub memberships: MembershipPolicy,
     /// `admin: self`: the standby changes its own password.
     pub admin_self: bool,
+    /// A missing standby is created like the active user (its memberships
+    /// and settings) instead of stopping the rotation: the Lambda's
+    /// `<user>_clone` convention.
+    pub create_standby: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,6 +101,12 @@ pub enum Actor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
+    /// Create `role`, able to log in, with the memberships and settings of
+    /// `like`, in one transaction (the admin does).
+    CreateStandby {
+        role: String,
+        like: String,
+    },
     /// Poll until `role` has no sessions, up to `timeout`.
     WaitForSessions {
         role: String,
@@ -148,6 +158,7 @@ impl Step {
     /// Stable name for logs, metrics and failure injection.
     pub fn name(&self) -> &'static str {
         match self {
+            Step::CreateStandby { .. } => "create_standby",
             Step::WaitForSessions { .. } => "wait_for_sessions",
             Step::TerminateSessions { .. } => "terminate_sessions",
             Step::GrantMembership { .. } => "grant_membership",
@@ -162,6 +173,9 @@ impl Step {
 
     pub fn describe(&self) -> String {
         match self {
+            Step::CreateStandby { role, like } => {
+                format!("create {role:?} with the memberships and settings of {like:?}")
+            }
             Step::WaitForSessions { role, timeout } => format!(
                 "wait up to {} for the sessions of {role:?} to close",
                 crate::duration::format(*timeout)

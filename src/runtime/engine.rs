@@ -48,6 +48,8 @@ pub struct Engine {
     pub(super) admin: Option<Credential>,
     /// Kubernetes Secrets and workloads, when configured.
     pub(super) consumers: Option<Box<dyn Consumers>>,
+    /// See [`Policy::create_standby`].
+    pub(super) create_standby: bool,
 }
 
 /// What the steps produce and later steps consume.
@@ -143,6 +145,16 @@ impl Engine {
             store,
             admin,
             consumers: None,
+            create_standby: false,
+        }
+    }
+
+    /// A missing standby is created like the active user, by the admin
+    /// (the Lambda's `<user>_clone` convention).
+    pub fn creating_standby(self) -> Engine {
+        Engine {
+            create_standby: true,
+            ..self
         }
     }
 
@@ -178,6 +190,7 @@ impl Engine {
             wait_timeout: db.standby_wait_timeout,
             memberships: db.memberships,
             admin_self: self.admin.is_none(),
+            create_standby: self.create_standby,
         }
     }
 
@@ -578,6 +591,17 @@ impl Engine {
                     .await
                     .map_err(self.db_error(format!("end sessions of {role:?}"), None))?;
                 Ok(format!("ended {n} session(s)"))
+            }
+            Step::CreateStandby { role, like } => {
+                let copied = seen
+                    .control
+                    .create_login_role_like(role, like)
+                    .await
+                    .map_err(self.db_error(format!("create {role:?} like {like:?}"), None))?;
+                Ok(format!(
+                    "created with {} membership(s) and {} setting(s)",
+                    copied.memberships, copied.settings
+                ))
             }
             Step::GrantMembership { role, group } => {
                 seen.control

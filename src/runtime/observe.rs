@@ -285,7 +285,10 @@ impl Engine {
         });
         let pending = match &state.pending {
             None => None,
-            Some(p) => Some(self.view_pending(p, &current.username).await),
+            Some(p) => Some(
+                self.view_pending(p, &current.username, standby_exists)
+                    .await,
+            ),
         };
         let heal = purpose == Purpose::Rotate && lock_acquired;
         let consumers = match &self.consumers {
@@ -331,15 +334,23 @@ impl Engine {
 
     /// The store's pending version as the decision needs it: whose, and
     /// whether its password is already set (it logs in).
-    async fn view_pending(&self, pending: &Versioned, active: &str) -> PendingView {
+    async fn view_pending(
+        &self,
+        pending: &Versioned,
+        active: &str,
+        standby_exists: bool,
+    ) -> PendingView {
         let username = pending
             .document
             .username()
             .map(str::to_owned)
             .unwrap_or_else(|_| "<no username>".into());
         let ours = self.config.database.users.contains(&username) && username != active;
+        // A role that does not exist yet cannot log in: no attempt.
         let logs_in = match pending.document.credential() {
-            Ok(c) if ours => self.prove_login(&c, String::new(), None).await.is_ok(),
+            Ok(c) if ours && standby_exists => {
+                self.prove_login(&c, String::new(), None).await.is_ok()
+            }
             _ => false,
         };
         PendingView {

@@ -197,14 +197,14 @@ impl AwsStore {
     pub async fn current(
         &self,
     ) -> Result<(Versioned, Option<chrono::DateTime<chrono::Utc>>), StoreError> {
-        if self.snapshot.is_some() {
-            let stages = self.stages().await?;
-            if let Some(id) = staged(&stages, CURRENT) {
-                if let Some(read) = self.by_id(&id).await? {
-                    return Ok((read.versioned, read.created));
-                }
+        // Known stages lead to the version by id (read once); without them
+        // one read by stage is cheaper than describing first.
+        let known = self.remembered(|s| s.stages.as_ref().and_then(|m| staged(m, CURRENT)));
+        if let Some(Some(id)) = known {
+            if let Some(read) = self.by_id(&id).await? {
+                return Ok((read.versioned, read.created));
             }
-            // No AWSCURRENT with a value: the plain read says why.
+            // No value under AWSCURRENT: the plain read says why.
         }
         let out = self
             .client
@@ -438,11 +438,7 @@ impl AwsStore {
     /// Fails when a version other than `token` is staged `AWSPENDING`
     /// without being current: an earlier rotation that did not finish,
     /// whose pending password may already be set in the database.
-    pub fn no_stuck_pending(
-        &self,
-        stages: &Stages,
-        token: &str,
-    ) -> Result<(), StoreError> {
+    pub fn no_stuck_pending(&self, stages: &Stages, token: &str) -> Result<(), StoreError> {
         let stuck = stages.iter().find(|(v, s)| {
             s.iter().any(|x| x == PENDING) && !s.iter().any(|x| x == CURRENT) && *v != token
         });

@@ -154,7 +154,7 @@ impl Cluster {
             cluster.port = free_port();
             let conf = format!(
                 "\nlisten_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\n\
-                 log_statement = 'all'\nlogging_collector = off\nfsync = off\nsynchronous_commit = off\n\
+                 log_statement = 'all'\nlog_connections = on\nlogging_collector = off\nfsync = off\nsynchronous_commit = off\n\
                  full_page_writes = off\nmax_connections = 300\nshared_buffers = 16MB\n\
                  password_encryption = 'scram-sha-256'\n{tls_conf}",
                 cluster.port,

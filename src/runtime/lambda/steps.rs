@@ -303,17 +303,15 @@ async fn set(
             .around(Box::new(postgres), master.clone()),
         None => Box::new(postgres),
     };
-    if target.clone_convention {
-        ensure_clone(
-            rotation,
-            db.as_ref(),
-            &current.document,
-            admin.as_ref(),
-            &target,
-        )
-        .await?;
-    }
     let engine = Engine::with_backends(config, db, Box::new(store), admin);
+    // AWS's convention: the clone is created on the first rotation, like
+    // the user (memberships and settings), by the master, under the lock
+    // and after the current credential has logged in.
+    let engine = if target.clone_convention {
+        engine.creating_standby()
+    } else {
+        engine
+    };
     let report = engine
         .set_standby(&new.username, new.password.clone(), progress)
         .await
@@ -322,10 +320,14 @@ async fn set(
         .steps
         .iter()
         .any(|s| matches!(s.step, crate::rotation::Step::SetPassword { .. }));
-    Ok(if set {
-        "standby password set (testSecret verifies it)"
-    } else {
-        "the pending password is already set"
+    let created = report
+        .steps
+        .iter()
+        .any(|s| matches!(s.step, crate::rotation::Step::CreateStandby { .. }));
+    Ok(match (created, set) {
+        (true, _) => "standby created like the user, password set (testSecret verifies it)",
+        (false, true) => "standby password set (testSecret verifies it)",
+        (false, false) => "the pending password is already set",
     })
 }
 
@@ -386,67 +388,6 @@ async fn master_credential(
             format!("the master secret {arn}: {e}"),
         )
     })
-}
-
-/// AWS's `<user>_clone` convention: the clone is created on the first
-/// rotation with the memberships and role settings of `<user>` (so it can
-/// do what the application does, as the same owner role), in one
-/// transaction so a crash never leaves a half-made clone behind, and needs
-/// the master credential to do so. The existence check uses the master's
-/// session (kept between invocations), so a rotation whose clone exists
-/// costs no login here.
-async fn ensure_clone(
-    rotation: &Rotation,
-    db: &dyn Database,
-    current: &SecretDocument,
-    admin: Option<&Credential>,
-    target: &Target,
-) -> Result<(), LambdaError> {
-    let fail = |kind: &str, message: String| {
-        LambdaError::fatal(rotation.step.as_str(), &rotation.secret_id, kind, message)
-    };
-    let db_err = |doing: &str, e| LambdaError::from_db(rotation, doing, e);
-    let active = current
-        .credential()
-        .map_err(|e| fail("malformed", format!("the current version: {e}")))?;
-    let (who, as_whom) = match admin {
-        Some(admin) => (admin, "the master credential"),
-        None => (&active, "the current credential"),
-    };
-    let mut session = db
-        .login(who)
-        .await
-        .map_err(|e| db_err(&format!("log in with {as_whom}"), e))?;
-    if session
-        .role_exists(&target.standby)
-        .await
-        .map_err(|e| db_err("look up the clone", e))?
-    {
-        return Ok(());
-    }
-    let Some(_) = admin else {
-        return Err(fail("no_master", format!(
-            "{:?} does not exist, and creating it needs a master credential: add \"masterarn\" (the ARN of a secret holding a role with CREATEROLE) to the secret, or create the role yourself",
-            target.standby
-        )));
-    };
-    // The current credential must log in before anything is created (the
-    // confused-deputy check, made again by the engine).
-    db.login(&active)
-        .await
-        .map_err(|e| db_err("log in with the current credential", e))?;
-    let copied = session
-        .create_login_role_like(&target.standby, &target.active)
-        .await
-        .map_err(|e| db_err("create the clone", e))?;
-    tracing::info!(
-        secret = %rotation.secret_id,
-        clone = %target.standby,
-        memberships = copied.memberships,
-        settings = copied.settings,
-        "created the clone user"
-    );
-    Ok(())
 }
 
 /// A target name (letters, digits, `-`, `_`, `.`; at most 63) for a secret
