@@ -2,32 +2,50 @@
 
 use serde_json::Value;
 
-/// A stand-in for the Lambda runtime API: hands out `events` in order on
-/// `/invocation/next`, records each response or error, and holds the next
-/// poll open once they are all served.
+/// A stand-in for the Lambda runtime API: hands out `events` (and any
+/// [`RuntimeApi::push`]ed later) in order on `/invocation/next`, records
+/// each response or error with how long the function took from the hand-out
+/// to its answer, and holds the next poll open while there is no event.
 pub struct RuntimeApi {
     pub addr: std::net::SocketAddr,
     pub results: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    /// For each result: hand-out to answer.
+    pub durations: std::sync::Arc<std::sync::Mutex<Vec<std::time::Duration>>>,
+    feed: tokio::sync::mpsc::UnboundedSender<Value>,
 }
+
+type Shared = (
+    std::sync::Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Value>>>,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    std::sync::Arc<std::sync::Mutex<Vec<std::time::Duration>>>,
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>>,
+);
 
 impl RuntimeApi {
     pub async fn start(events: Vec<Value>) -> RuntimeApi {
         use axum::extract::{Path, State};
         use axum::http::HeaderMap;
         use axum::routing::{get, post};
-        type Shared = (
-            std::sync::Arc<tokio::sync::Mutex<std::vec::IntoIter<Value>>>,
-            std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
-        );
         let results = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let queue = std::sync::Arc::new(tokio::sync::Mutex::new(events.into_iter()));
-        let next = |State((queue, _)): State<Shared>| async move {
-            let event = queue.lock().await.next();
-            let Some(event) = event else {
+        let durations = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (feed, queue) = tokio::sync::mpsc::unbounded_channel();
+        for event in events {
+            feed.send(event).unwrap();
+        }
+        let queue = std::sync::Arc::new(tokio::sync::Mutex::new(queue));
+        let handed_out = std::sync::Arc::new(std::sync::Mutex::new(Default::default()));
+        let next = |State((queue, _, _, handed_out)): State<Shared>| async move {
+            let Some(event) = queue.lock().await.recv().await else {
                 std::future::pending::<()>().await;
                 unreachable!()
             };
-            let id = format!("req-{}", event["Step"].as_str().unwrap_or("x"));
+            let mut handed_out = handed_out.lock().unwrap();
+            let id = format!(
+                "req-{}-{}",
+                handed_out.len(),
+                event["Step"].as_str().unwrap_or("x")
+            );
+            handed_out.insert(id.clone(), std::time::Instant::now());
             let mut headers = HeaderMap::new();
             headers.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
             let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
@@ -44,7 +62,16 @@ impl RuntimeApi {
             (headers, axum::Json(event))
         };
         let respond = |kind: &'static str| {
-            move |State((_, results)): State<Shared>, Path(id): Path<String>, body: String| async move {
+            move |State((_, results, durations, handed_out)): State<Shared>,
+                  Path(id): Path<String>,
+                  body: String| async move {
+                let took = handed_out
+                    .lock()
+                    .unwrap()
+                    .get(&id)
+                    .map(|t| t.elapsed())
+                    .unwrap_or_default();
+                durations.lock().unwrap().push(took);
                 results
                     .lock()
                     .unwrap()
@@ -62,11 +89,26 @@ impl RuntimeApi {
                 "/2018-06-01/runtime/invocation/{id}/error",
                 post(respond("error")),
             )
-            .with_state((queue, results.clone()));
+            .with_state((queue, results.clone(), durations.clone(), handed_out));
+        use axum::serve::ListenerExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        // No Nagle delay on the answers: the benchmark times through it.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        RuntimeApi { addr, results }
+        RuntimeApi {
+            addr,
+            results,
+            durations,
+            feed,
+        }
+    }
+
+    /// Queues one more event.
+    pub fn push(&self, event: Value) {
+        self.feed.send(event).unwrap();
     }
 
     /// Waits (polling every 200 µs, fine enough for the cold-start bench)
