@@ -35,11 +35,14 @@ use support::seesaw::{Target, ADMIN, ADMIN_PASSWORD, DB};
 
 const STEPS: [&str; 4] = ["createSecret", "setSecret", "testSecret", "finishSecret"];
 
+/// Builds a function's process, pointed at a runtime API and at Secrets
+/// Manager.
+type Launcher = Box<dyn Fn(&RuntimeApi, &str) -> tokio::process::Command>;
+
 struct Contender {
     name: &'static str,
     secret: &'static str,
-    /// The function's process, pointed at `api` and at Secrets Manager.
-    command: Box<dyn Fn(&RuntimeApi, &str) -> tokio::process::Command>,
+    command: Launcher,
 }
 
 #[derive(Default)]
