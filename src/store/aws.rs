@@ -432,7 +432,8 @@ fn staged_pending(stages: &Stages) -> Option<String> {
         .map(|(v, _)| v.clone())
 }
 
-/// The stage-level calls: stage is put_pending, promote make_current, and
+/// The stage-level calls: stage is put_pending, promote is move_current
+/// and drop_pending, and
 /// the Lambda's four steps make them one per step.
 impl AwsStore {
     /// Fails when a version other than `token` is staged `AWSPENDING`
@@ -450,6 +451,24 @@ impl AwsStore {
             }),
             None => Ok(()),
         }
+    }
+
+    /// Reads, concurrently with describing the secret, the versions a step
+    /// will need (its token's, and `AWSCURRENT` when `current`): they are
+    /// then answered from the snapshot. A read that finds nothing is
+    /// remembered as such; an error is left for the step's own read.
+    pub async fn stages_and_prefetch(
+        &self,
+        token: &str,
+        current: bool,
+    ) -> Result<Stages, StoreError> {
+        let fetch_current = async {
+            if current {
+                let _ = self.current().await;
+            }
+        };
+        let (stages, _, _) = tokio::join!(self.stages(), self.by_id(token), fetch_current);
+        stages
     }
 
     /// Version id -> its staging labels (once per snapshot).
@@ -533,10 +552,12 @@ impl AwsStore {
     }
 
     /// Moves `AWSCURRENT` from `current` to `token` (refused by Secrets
-    /// Manager if `AWSCURRENT` is elsewhere), then drops `AWSPENDING`.
+    /// Manager if `AWSCURRENT` is elsewhere). The Lambda's finishSecret:
+    /// like AWS's own functions it leaves `AWSPENDING` on the version now
+    /// current, which Secrets Manager treats as a finished rotation (and
+    /// `read` as no pending version).
     pub async fn make_current(&self, token: &str, current: &str) -> Result<(), StoreError> {
-        self.move_current(token, current).await?;
-        self.drop_pending(token).await
+        self.move_current(token, current).await
     }
 
     async fn move_current(&self, token: &str, current: &str) -> Result<(), StoreError> {

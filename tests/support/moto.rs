@@ -136,11 +136,38 @@ impl Moto {
     /// the test calls the real steps itself.
     pub async fn start_rotation(&self, secret: &str, token: &str) {
         let arn = self.rotation_lambda().await;
-        self.client()
-            .await
+        let client = self.client().await;
+        // AWS's own function leaves AWSPENDING on the version it made
+        // current, which Secrets Manager accepts; moto then refuses the
+        // next RotateSecret ("still in progress"), so the label goes.
+        let described = client.describe_secret().secret_id(secret).send().await;
+        if let Ok(described) = described {
+            for (version, stages) in described.version_ids_to_stages().into_iter().flatten() {
+                if stages.iter().any(|s| s == "AWSPENDING")
+                    && stages.iter().any(|s| s == "AWSCURRENT")
+                {
+                    client
+                        .update_secret_version_stage()
+                        .secret_id(secret)
+                        .version_stage("AWSPENDING")
+                        .remove_from_version_id(version)
+                        .send()
+                        .await
+                        .expect("drop AWSPENDING from the current version");
+                }
+            }
+        }
+        client
             .rotate_secret()
             .secret_id(secret)
             .rotation_lambda_arn(arn)
+            // Rotation rules make DescribeSecret say RotationEnabled, as
+            // AWS's own function checks.
+            .rotation_rules(
+                aws_sdk_secretsmanager::types::RotationRulesType::builder()
+                    .automatically_after_days(30)
+                    .build(),
+            )
             .client_request_token(token)
             .rotate_immediately(true)
             .send()

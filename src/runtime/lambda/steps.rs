@@ -18,7 +18,8 @@
 //! are the proofs only (current, pending, and the new one in testSecret),
 //! the master's session is kept between warm invocations.
 //! - `finishSecret`: `AWSCURRENT` already on the token -> done. Else it is
-//!   moved there with `RemoveFromVersionId` (AWS moves `AWSPREVIOUS`).
+//!   moved there with `RemoveFromVersionId` (AWS moves `AWSPREVIOUS`;
+//!   `AWSPENDING` stays on the version, as AWS's own functions leave it).
 
 use super::event::{Rotation, Step};
 use super::settings::Settings;
@@ -155,14 +156,23 @@ async fn run(
     let store_err = |e| LambdaError::from_store(rotation, e);
     let settings = &function.settings;
     let store = function.store(&rotation.secret_id);
-    let stages = store.stages().await.map_err(store_err)?;
+    // The versions the step reads are fetched while the secret is
+    // described: one round trip to Secrets Manager instead of two or three.
+    let stages = match rotation.step {
+        Step::FinishSecret => store.stages().await,
+        Step::TestSecret => store.stages_and_prefetch(&rotation.token, false).await,
+        Step::CreateSecret | Step::SetSecret => {
+            store.stages_and_prefetch(&rotation.token, true).await
+        }
+    }
+    .map_err(store_err)?;
     let of_token = stages.get(&rotation.token);
     let has = |stage: &str| of_token.is_some_and(|s| s.iter().any(|x| x == stage));
     // RotateSecret registers the token as a version staged AWSPENDING (no
     // value yet) before it invokes the function; createSecret gives it a
     // value. A token Secrets Manager did not register is not ours to act on.
     // A version already current finished its rotation: any step retried
-    // after finishSecret (which drops AWSPENDING) has nothing left to do.
+    // after finishSecret has nothing left to do.
     if has(CURRENT) {
         return Ok("already current: nothing to do");
     }
