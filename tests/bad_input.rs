@@ -323,3 +323,28 @@ async fn rotate_changes_nothing_without_db(t: &Target) -> Run {
     assert_eq!(std::fs::read(&t.store).ok(), before, "the store changed");
     run
 }
+
+/// Under a runtime API without the function's own variables (a hand-made
+/// emulator setup), it names what is missing instead of panicking inside
+/// lambda_runtime.
+#[tokio::test]
+async fn lambda_without_the_function_variables_names_them() {
+    for (missing, memory) in [
+        ("AWS_LAMBDA_FUNCTION_NAME", "128"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "lots"),
+    ] {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"));
+        cmd.arg("lambda")
+            .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+            .env("AWS_LAMBDA_FUNCTION_NAME", "seesaw")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory);
+        if missing == "AWS_LAMBDA_FUNCTION_NAME" {
+            cmd.env_remove(missing);
+        }
+        let run: Run = cmd.output().await.unwrap().into();
+        assert_eq!(run.code, 1, "{}", run.all());
+        assert!(!run.all().contains("panicked"), "{}", run.all());
+        assert!(run.stderr.contains(missing), "{}", run.stderr);
+    }
+}
