@@ -17,6 +17,7 @@
 //! - [`templates`]: Secret data templates.
 //! - [`secret`]: credentials and the secret document, redacted in `Debug`.
 //! - [`password`]: the password policy and generator.
+//! - [`roots`]: the system's TLS trust roots, loaded once.
 //! - [`error`]: the error type, exit codes and error kinds.
 #![forbid(unsafe_code)]
 // Errors carry the target, the operation and a hint for the operator; they
@@ -33,6 +34,7 @@ pub mod k8s;
 pub mod output;
 pub mod password;
 pub mod progress;
+pub mod roots;
 pub mod rotation;
 pub mod runtime;
 pub mod schedule;

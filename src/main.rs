@@ -23,11 +23,16 @@ fn main() {
             | seesaw::cli::Command::Lambda
     );
     seesaw::telemetry::init(cli.log_format, cli.verbose.max(daemon as u8));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // A Lambda sandbox serves one event at a time: one thread, no idle
+    // workers (less memory, less CPU per rotation).
+    let mut builder = if matches!(cli.command, seesaw::cli::Command::Lambda) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(2);
+        b
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

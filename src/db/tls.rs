@@ -58,9 +58,8 @@ fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
             }
         }
         None => {
-            let found = rustls_native_certs::load_native_certs();
-            for cert in found.certs {
-                let _ = store.add(cert);
+            for cert in crate::roots::system() {
+                let _ = store.add(cert.clone());
             }
             if store.is_empty() {
                 return Err("tls: verify-full found no system CA certificates; set database.ca_file (for RDS, the region's CA bundle)".into());

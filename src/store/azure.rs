@@ -246,8 +246,8 @@ fn tag<'a>(secret: &'a Secret, key: &str) -> Option<&'a str> {
 /// reqwest on rustls, trusting the system roots and `ca_file`.
 fn http_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, String> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
+    for cert in crate::roots::system() {
+        let _ = roots.add(cert.clone());
     }
     if let Some(path) = ca_file {
         let pem = std::fs::read(path)
