@@ -21,7 +21,8 @@
 //! createSecret, median of 5), each step's duration in a warm sandbox
 //! (hand-out of the event to the answer, median), CPU per rotation
 //! (user + system, from /proc), peak RSS, Secrets Manager calls and login
-//! attempts per step (mean).
+//! attempts per step (mean). Both run with the environment Lambda gives a
+//! function, not this machine's.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -52,6 +53,10 @@ struct Measured {
     rotation_ms: f64,
     cpu_ms: f64,
     peak_rss_mib: f64,
+    /// At the end: resident memory the process allocated, and pages of its
+    /// executable and libraries (shared with the page cache).
+    anon_mib: f64,
+    file_mib: f64,
     calls: [f64; 4],
     logins: [f64; 4],
 }
@@ -79,11 +84,12 @@ fn cpu_ms(pid: u32) -> f64 {
     ticks * 10.0
 }
 
-fn peak_rss_mib(pid: u32) -> f64 {
+/// A `/proc/PID/status` memory line (`VmHWM`, `RssAnon`, ...), in MiB.
+fn status_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map(|kib| kib / 1024.0)
         .unwrap_or(f64::NAN)
@@ -166,7 +172,9 @@ async fn measure(
         }
     }
     m.cpu_ms = (cpu_ms(pid) - cpu_before) / rotations as f64;
-    m.peak_rss_mib = peak_rss_mib(pid);
+    m.peak_rss_mib = status_mib(pid, "VmHWM");
+    m.anon_mib = status_mib(pid, "RssAnon");
+    m.file_mib = status_mib(pid, "RssFile");
     child.kill().await.unwrap();
     for (k, samples) in steps.into_iter().enumerate() {
         m.step_ms[k] = median(samples);
@@ -175,14 +183,38 @@ async fn measure(
     m
 }
 
+/// The environment Lambda gives a function, and nothing of this machine's
+/// (its SSL_CERT_DIR, proxies, profiles): the same for both functions.
+fn lambda_environment(cmd: &mut tokio::process::Command, api: &RuntimeApi) {
+    cmd.env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "en_US.UTF-8")
+        .env("TZ", ":UTC")
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "rotation")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+}
+
 fn seesaw() -> Contender {
+    // SEESAW_BOOTSTRAP: another build of the binary.
+    let bin = std::env::var("SEESAW_BOOTSTRAP")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_seesaw").to_owned());
     Contender {
         name: "seesaw",
         secret: "bench/seesaw",
-        command: Box::new(|api, endpoint| {
-            let mut cmd = api.bootstrap(endpoint);
-            cmd.stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
+        command: Box::new(move |api, endpoint| {
+            let mut cmd = tokio::process::Command::new(&bin);
+            lambda_environment(&mut cmd, api);
+            cmd.env("AWS_ENDPOINT_URL", endpoint)
+                .env("SEESAW_DB_TLS", "disable");
             cmd
         }),
     }
@@ -204,14 +236,10 @@ fn aws_function() -> Option<Contender> {
         secret: "bench/aws",
         command: Box::new(move |api, endpoint| {
             let mut cmd = tokio::process::Command::new(&python);
+            lambda_environment(&mut cmd, api);
             cmd.args(["-m", "awslambdaric", "lambda_function.lambda_handler"])
                 .current_dir(&dir)
-                .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
-                .env("SECRETS_MANAGER_ENDPOINT", endpoint)
-                .env("AWS_DEFAULT_REGION", "us-east-1")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .kill_on_drop(true);
+                .env("SECRETS_MANAGER_ENDPOINT", endpoint);
             cmd
         }),
     })
@@ -277,7 +305,8 @@ fn print(contenders: &[Contender], results: &[Measured], rotations: usize) {
     let row = |label: &str, value: &dyn Fn(&Measured) -> f64, unit: &str, digits: usize| {
         let mut line = format!("{label:<34}");
         for m in results {
-            line.push_str(&format!("{:>13.*} {unit:<2}", digits, value(m)));
+            let cell = format!("{:.*} {unit}", digits, value(m));
+            line.push_str(&format!("{:>16}", cell.trim_end()));
         }
         if let [ours, theirs] = results {
             let (a, b) = (value(ours), value(theirs));
@@ -296,6 +325,8 @@ fn print(contenders: &[Contender], results: &[Measured], rotations: usize) {
     row("warm full rotation", &|m| m.rotation_ms, "ms", 1);
     row("CPU per rotation", &|m| m.cpu_ms, "ms", 1);
     row("peak RSS", &|m| m.peak_rss_mib, "MB", 1);
+    row("  RSS at the end: allocated", &|m| m.anon_mib, "MB", 1);
+    row("  RSS at the end: executable", &|m| m.file_mib, "MB", 1);
     for (k, step) in STEPS.iter().enumerate() {
         row(
             &format!("Secrets Manager calls, {step}"),
