@@ -1014,3 +1014,55 @@ async fn no_step_costs_more_calls_or_logins_than_aws_function() {
         "kept between invocations"
     );
 }
+
+/// The master's kept session is checked before reuse: one the server
+/// ended while the sandbox was idle is replaced by a fresh login, and the
+/// rotation goes through.
+#[tokio::test]
+async fn a_kept_master_session_the_server_ended_is_replaced() {
+    use support::calls::logins;
+    let Some(moto) = Moto::start() else { return };
+    let t = Target::new(["app_a", "app_b"]).await;
+    let secret = secrets(&moto, &t, json!({})).await;
+    let function = Function::new(settings(&moto)).await;
+    let rotate = |n: u32| {
+        let (function, secret, moto) = (&function, secret.clone(), &moto);
+        async move {
+            let token = format!("{:032x}", 600 + n);
+            moto.start_rotation(&secret, &token).await;
+            for step in STEPS {
+                let rotation = Rotation {
+                    step,
+                    secret_id: secret.clone(),
+                    token: token.clone(),
+                };
+                function
+                    .handle(&rotation, &NoProgress)
+                    .await
+                    .unwrap_or_else(|e| panic!("rotation {n}, {step}: {e}"));
+            }
+        }
+    };
+    rotate(1).await;
+    assert!(function.master_session.holds_one());
+    let su = t.cluster.superuser().await;
+    let ended: i64 = su
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1",
+            &[&ADMIN],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 1, "the kept session was the master's only one");
+    let from = t.cluster.server_log().len();
+    let before = stage(&moto, &secret, "AWSCURRENT").await;
+    rotate(2).await;
+    assert_rotated_from(&moto, &t, &secret, &before).await;
+    let by_user = logins(&t.cluster.server_log(), from);
+    assert_eq!(
+        by_user.get(ADMIN).map(|(ok, _)| *ok),
+        Some(1),
+        "one fresh master login: {by_user:?}"
+    );
+}
