@@ -11,6 +11,7 @@ Exit codes:
   3  a gate blocked the rotation (nothing was changed)
 
 Examples:
+  seesaw demo
   seesaw --config examples/demo.yaml check
   seesaw --config examples/demo.yaml plan demo
   seesaw --config examples/demo.yaml rotate demo
@@ -57,6 +58,22 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// See it work: a throwaway PostgreSQL (from this machine's server
+    /// binaries), two alternating users, a file store and simulated clients
+    /// that log in all the time; a few rotations with a live view, then a
+    /// summary. Needs no config; everything is removed at the end (and on
+    /// Ctrl-C).
+    Demo {
+        /// How many rotations.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        rotations: u32,
+        /// How many simulated clients.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=50))]
+        clients: u32,
+        /// Time between rotations, while the clients log in (e.g. 2s, 500ms).
+        #[arg(long, default_value = "2s")]
+        interval: String,
+    },
     /// Rotate a target now: new password for the standby, verify, publish.
     #[command(after_help = EXIT_CODES)]
     Rotate {

@@ -28,6 +28,7 @@ pub mod cli;
 pub mod config;
 pub mod consumers;
 pub mod db;
+pub mod demo;
 pub mod duration;
 pub mod error;
 pub mod k8s;

@@ -131,6 +131,26 @@ pub async fn run(cli: Cli) -> i32 {
     if let Command::Lambda = &cli.command {
         return lambda().await;
     }
+    if let Command::Demo {
+        rotations,
+        clients,
+        interval,
+    } = &cli.command
+    {
+        let interval = match crate::duration::parse(interval) {
+            Ok(d) if !d.is_zero() && d <= std::time::Duration::from_secs(3600) => d,
+            _ => {
+                eprintln!("error: --interval {interval:?} is not a duration between 1ms and 1h (e.g. 2s, 500ms)");
+                return 2;
+            }
+        };
+        let options = crate::demo::DemoOptions {
+            rotations: *rotations,
+            clients: *clients as usize,
+            interval,
+        };
+        return crate::demo::run(options, terminated()).await;
+    }
     if let Command::Run {
         http_addr,
         rotate_now,
@@ -321,7 +341,7 @@ async fn execute(
             out.print(&passes, |p| output::follow(p));
             Ok(0)
         }
-        Command::Run { .. } | Command::Lambda => Err(Error::Inconsistent {
+        Command::Run { .. } | Command::Lambda | Command::Demo { .. } => Err(Error::Inconsistent {
             target: "-".into(),
             message: "`run` and `lambda` are started before the config is loaded; this is a bug in seesaw".into(),
         }),
