@@ -49,7 +49,9 @@ pub struct Cli {
     /// Kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
     #[arg(long, global = true)]
     pub kubeconfig: Option<PathBuf>,
-    /// Log each step (-v) or everything (-vv). RUST_LOG overrides.
+    /// Log each step (-v) or everything (-vv). RUST_LOG overrides; other
+    /// libraries' logs stop at info either way (below it they log SQL
+    /// statements and HTTP bodies, which may carry credentials).
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]

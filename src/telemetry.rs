@@ -1,6 +1,10 @@
 //! Logging setup. Logs go to stderr (stdout is for command output), as text
 //! on a terminal and JSON elsewhere. Nothing logged holds a secret: values
-//! that do travel only as `SecretString` or redacting types.
+//! that do travel only as `SecretString` or redacting types, and other
+//! libraries' logs stop at `info` whatever `-vv` or `RUST_LOG` ask: below
+//! that, tokio-postgres logs every statement with its parameters (the
+//! `ALTER ROLE ... PASSWORD` verifier), HTTP clients their headers and
+//! bodies (a Secret's data, a session token).
 
 use crate::cli::LogFormat;
 use std::io::IsTerminal;
@@ -30,10 +34,16 @@ pub fn init(format: LogFormat, verbose: u8) {
     let layer = layer
         .with_filter(filter)
         .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-            !is_lambda_runtime_echo(meta)
+            !is_lambda_runtime_echo(meta) && !may_hold_secrets(meta)
         }));
     // A second init (tests) keeps the first subscriber.
     let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// A library's debug or trace event: statements, parameters, requests.
+fn may_hold_secrets(meta: &tracing::Metadata<'_>) -> bool {
+    let ours = meta.target() == "seesaw" || meta.target().starts_with("seesaw::");
+    !ours && *meta.level() > tracing::Level::INFO
 }
 
 /// lambda_runtime logs every error a handler returns (`error!("{e:?}")`

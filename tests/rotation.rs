@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::Value;
-use support::seesaw::{Target, DB};
+use support::seesaw::{Target, ADMIN_PASSWORD, DB};
 
 #[tokio::test]
 async fn three_rotations_alternate_and_both_credentials_keep_working() {
@@ -177,4 +177,37 @@ async fn admin_self_without_a_previous_version_is_explained() {
     assert!(run.stderr.contains("admin: self"), "{}", run.stderr);
     assert!(run.stderr.contains("previous version"), "{}", run.stderr);
     assert_eq!(std::fs::read(&t.store).unwrap(), before);
+}
+
+/// At the highest verbosity, even with RUST_LOG asking every library for
+/// trace, no password and no verifier reaches seesaw's logs: the driver
+/// logs statements and their parameters at debug, so other libraries stop
+/// at info.
+#[tokio::test]
+async fn no_secret_or_verifier_in_the_logs_at_any_verbosity() {
+    let t = Target::new(["app_a", "app_b"]).await;
+    for env in [None, Some("trace")] {
+        let rust_log = env.map(std::ffi::OsStr::new);
+        let run = t
+            .seesaw_with(
+                &["-vv", "--log-format", "text", "rotate", "demo"],
+                &[("RUST_LOG", rust_log)],
+            )
+            .await;
+        assert_eq!(run.code, 0, "{}", run.all());
+        let all = run.all();
+        assert!(all.contains("INFO"), "-vv logs: {all}");
+        let current = t.login("current").1;
+        for secret in [
+            "SCRAM-SHA-256$",
+            current.as_str(),
+            ADMIN_PASSWORD,
+            "initial-Password-1",
+        ] {
+            assert!(
+                !all.contains(secret),
+                "RUST_LOG={env:?}: {secret:?} in the output"
+            );
+        }
+    }
 }
