@@ -181,6 +181,9 @@ pub fn checks(list: &[CheckReport]) -> String {
         if let Some(e) = &c.error {
             out += &format!("  error: {e}\n");
         }
+        for w in &c.warnings {
+            out += &format!("  warning: {w}\n");
+        }
         for g in &c.gates {
             out += &format!(
                 "  {:<8} {:<17} {}\n",

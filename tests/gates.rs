@@ -260,3 +260,36 @@ async fn ctrl_c_stops_at_a_step_boundary_with_130_and_a_rerun_converges() {
     let run = t.seesaw(&["rotate", "demo"]).await;
     assert_eq!(run.code, 0, "{}", run.all());
 }
+
+/// `trust` in pg_hba.conf makes every password work, so the verify step
+/// proves nothing: check, plan and rotate say so (and still work).
+#[tokio::test]
+async fn a_server_that_does_not_check_passwords_is_reported() {
+    let t = Target::new(["app_a", "app_b"]).await;
+    let says = "logs in with a wrong password";
+    let check = t.seesaw(&["check"]).await;
+    assert!(!check.all().contains(says), "{}", check.all());
+
+    let hba = t.cluster.dir().join("data/pg_hba.conf");
+    let original = std::fs::read_to_string(&hba).unwrap();
+    std::fs::write(
+        &hba,
+        format!("host all app_a 127.0.0.1/32 trust\n{original}"),
+    )
+    .unwrap();
+    let su = t.cluster.superuser().await;
+    su.batch_execute("SELECT pg_reload_conf()").await.unwrap();
+
+    let check = t.seesaw(&["check"]).await;
+    assert!(check.stdout.contains("warning: "), "{}", check.all());
+    assert!(check.stdout.contains(says), "{}", check.all());
+    assert!(check.stdout.contains("\"app_a\""), "{}", check.all());
+    let json = t.seesaw(&["check", "--output", "json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(v[0]["warnings"][0].as_str().unwrap().contains(says));
+    let plan = t.seesaw(&["plan", "demo"]).await;
+    assert!(plan.stderr.contains(says), "{}", plan.all());
+    let rotate = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(rotate.code, 0, "{}", rotate.all());
+    assert!(rotate.stderr.contains(says), "{}", rotate.all());
+}

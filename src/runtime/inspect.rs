@@ -3,6 +3,7 @@
 use super::engine::Engine;
 use super::report::{CheckReport, Status};
 use crate::rotation::{self, Verdict};
+use crate::secret::Credential;
 
 impl Engine {
     /// What the store says and how the standby is used. Never fails: what
@@ -62,7 +63,9 @@ impl Engine {
             active: None,
             gates: Vec::new(),
             error: None,
+            warnings: Vec::new(),
         };
+        report.warnings.extend(self.passwords_unchecked().await);
         match self
             .observe(super::engine::Purpose::Look, &crate::progress::NoProgress)
             .await
@@ -83,5 +86,23 @@ impl Engine {
             Err(e) => report.error = Some(e.to_string()),
         }
         report
+    }
+
+    /// A warning when the server lets the active user in with a wrong
+    /// password (`trust` in pg_hba.conf for this host): verifying a new
+    /// password then proves nothing, and anyone who reaches the server can
+    /// log in as either user. One login attempt with a random password;
+    /// anything but a success says nothing and warns of nothing.
+    pub async fn passwords_unchecked(&self) -> Option<String> {
+        let (_, current) = self.read_store(false).await.ok()?;
+        let wrong = Credential::new(current.username.clone(), self.config.password.generate());
+        let mut session = self.db.login(&wrong).await.ok()?;
+        session.probe().await.ok()?;
+        let warning = format!(
+            "{}: {:?} logs in with a wrong password: the server does not check passwords for it from here (pg_hba.conf `trust`?). Verifying a new password proves nothing, and anyone who reaches the server can log in as either user; use scram-sha-256",
+            self.db.describe(),
+            current.username
+        );
+        Some(warning)
     }
 }

@@ -98,6 +98,15 @@ impl Printer {
         stdout(&text);
     }
 
+    /// Something that works but should not be so: on stderr for a person,
+    /// a log line for a script (stdout stays one JSON document).
+    fn warn(&self, text: &str) {
+        match self.0 {
+            Output::Human => stderr(&format!("warning: {text}\n")),
+            Output::Json => tracing::warn!("{text}"),
+        }
+    }
+
     /// A remark for the person at the terminal (stderr, never in JSON).
     fn note(&self, text: &str) {
         if let Output::Human = self.0 {
@@ -240,6 +249,9 @@ async fn execute(
                 now: None,
                 timeout: Some(config.daemon.rotation_timeout),
             };
+            if let Some(warning) = engine.passwords_unchecked().await {
+                out.warn(&warning);
+            }
             let report = engine.rotate(options, out.progress()).await?;
             out.print(&report, output::report);
             Ok(0)
@@ -257,6 +269,9 @@ async fn execute(
             } else {
                 Action::Rotate
             };
+            if let Some(warning) = engine.passwords_unchecked().await {
+                out.warn(&warning);
+            }
             let plan = engine.plan(action, false).await?;
             out.print(&plan, output::plan);
             Ok(if plan.is_blocked() { 3 } else { 0 })
@@ -308,6 +323,7 @@ async fn execute(
                             active: None,
                             gates: Vec::new(),
                             error: Some(e.to_string()),
+                            warnings: Vec::new(),
                         }
                     }
                 };

@@ -92,4 +92,6 @@ pub struct CheckReport {
     pub active: Option<String>,
     pub gates: Vec<Gate>,
     pub error: Option<String>,
+    /// What works but should not be so (passwords not checked).
+    pub warnings: Vec<String>,
 }
