@@ -147,6 +147,17 @@ pub enum Command {
         /// Only this target.
         target: Option<String>,
     },
+    /// Print the version, the commit it was built from and the features
+    /// (stores, Lambda) this build includes.
+    Version,
+    /// Print a shell completion script: `seesaw completions bash >
+    /// /etc/bash_completion.d/seesaw` (or zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `seesaw man > seesaw.1; man ./seesaw.1`.
+    Man,
     /// Serve AWS Secrets Manager rotation events (createSecret, setSecret,
     /// testSecret, finishSecret) from the Lambda runtime API. Entered
     /// automatically when AWS_LAMBDA_RUNTIME_API is set, so this binary can

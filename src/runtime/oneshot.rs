@@ -140,6 +140,10 @@ pub async fn run(cli: Cli) -> i32 {
     if let Command::Lambda = &cli.command {
         return lambda().await;
     }
+    if let Some(text) = about(&cli.command) {
+        stdout(&text);
+        return 0;
+    }
     if let Command::Demo {
         rotations,
         clients,
@@ -193,6 +197,54 @@ pub async fn run(cli: Cli) -> i32 {
     match execute(&cli.command, &config, &options, &out).await {
         Ok(code) => code,
         Err(e) => out.error(&e),
+    }
+}
+
+/// What `version`, `completions` and `man` print (no config needed).
+fn about(command: &Command) -> Option<String> {
+    use clap::CommandFactory;
+    match command {
+        Command::Version => {
+            let features: Vec<&str> = [
+                ("aws", cfg!(feature = "aws")),
+                ("gcp", cfg!(feature = "gcp")),
+                ("azure", cfg!(feature = "azure")),
+                ("lambda", cfg!(feature = "lambda")),
+            ]
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| *name)
+            .collect();
+            Some(format!(
+                "seesaw {}\ncommit {} ({})\nfeatures: {}\ndatabases: postgres\nstores: file{}\n",
+                env!("CARGO_PKG_VERSION"),
+                env!("SEESAW_COMMIT"),
+                env!("SEESAW_COMMIT_DATE"),
+                if features.is_empty() {
+                    "none".to_owned()
+                } else {
+                    features.join(", ")
+                },
+                ["aws", "gcp", "azure"]
+                    .iter()
+                    .filter(|s| features.contains(s))
+                    .map(|s| format!(", {s}"))
+                    .collect::<String>()
+            ))
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "seesaw", &mut out);
+            Some(String::from_utf8_lossy(&out).into_owned())
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .ok()?;
+            Some(String::from_utf8_lossy(&out).into_owned())
+        }
+        _ => None,
     }
 }
 
@@ -357,7 +409,12 @@ async fn execute(
             out.print(&passes, |p| output::follow(p));
             Ok(0)
         }
-        Command::Run { .. } | Command::Lambda | Command::Demo { .. } => Err(Error::Inconsistent {
+        Command::Run { .. }
+        | Command::Lambda
+        | Command::Demo { .. }
+        | Command::Version
+        | Command::Completions { .. }
+        | Command::Man => Err(Error::Inconsistent {
             target: "-".into(),
             message: "`run` and `lambda` are started before the config is loaded; this is a bug in seesaw".into(),
         }),
