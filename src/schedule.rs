@@ -115,6 +115,9 @@ impl Schedule {
 pub struct Clock {
     start_utc: DateTime<Utc>,
     start: tokio::time::Instant,
+    /// The wall clock when this clock started: stores stamp publishes with
+    /// the wall clock, so comparisons with them go through it.
+    start_wall: DateTime<Utc>,
     speed: f64,
 }
 
@@ -129,6 +132,7 @@ impl Clock {
         Clock {
             start_utc,
             start: tokio::time::Instant::now(),
+            start_wall: Utc::now(),
             speed,
         }
     }
@@ -136,6 +140,23 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         let elapsed = self.start.elapsed().mul_f64(self.speed);
         self.start_utc + chrono::Duration::from_std(elapsed).unwrap_or_default()
+    }
+
+    /// The wall-clock time at which this clock reads `at`.
+    pub fn to_wall(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        let ms = (at - self.start_utc).num_milliseconds() as f64 / self.speed;
+        self.start_wall + chrono::Duration::milliseconds(ms as i64)
+    }
+
+    /// What this clock read at wall-clock time `wall`.
+    pub fn from_wall(&self, wall: DateTime<Utc>) -> DateTime<Utc> {
+        let ms = (wall - self.start_wall).num_milliseconds() as f64 * self.speed;
+        self.start_utc + chrono::Duration::milliseconds(ms as i64)
+    }
+
+    /// A span of schedule time as wall-clock time.
+    pub fn wall_span(&self, span: Duration) -> Duration {
+        span.div_f64(self.speed)
     }
 
     /// Real time to wait until schedule time `at`.

@@ -376,6 +376,39 @@ async fn two_daemons_without_a_leader_rotate_once_per_slot() {
     rt_b.shutdown_background();
 }
 
+/// Two replicas that both believe they lead (no election here; a stalled
+/// leader that lost its lease is the same) and no `min_interval`: each slot
+/// is rotated once, not once per replica. The second to get the lock finds
+/// the version published within half a period of the slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_that_both_lead_rotate_each_slot_once() {
+    let extra = "leader_election: { enabled: never }\nretry: { blocked: 300ms }\n";
+    let t = two_targets(extra).await;
+    let clock = Clock::starting_at(
+        utc(2026, 6, 1, 12, 0) + chrono::Duration::seconds(30),
+        SPEED,
+    );
+    let rt_a = tokio::runtime::Runtime::new().unwrap();
+    let rt_b = tokio::runtime::Runtime::new().unwrap();
+    let (_addr_a, _stop_a, _task_a) = start(rt_a.handle(), &t.config, options(clock)).await;
+    let (_addr_b, _stop_b, _task_b) = start(rt_b.handle(), &t.config, options(clock)).await;
+    sleep_until_sim(
+        &clock,
+        utc(2026, 6, 1, 12, 3) + chrono::Duration::seconds(45),
+    )
+    .await;
+    for users in [["app_a", "app_b"], ["app_c", "app_d"]] {
+        assert_eq!(
+            rotations(&t, users),
+            3,
+            "{users:?}: the slots 12:01, 12:02 and 12:03, once each"
+        );
+    }
+    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+    rt_a.shutdown_background();
+    rt_b.shutdown_background();
+}
+
 /// Starts `seesaw run` as a process.
 fn spawn_daemon(t: &Target, args: &[&str]) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))

@@ -60,10 +60,16 @@ pub(super) async fn run(
 ) {
     let name = engine.name().to_owned();
     loop {
+        let scheduled = !now;
         let due = if now {
             shared.clock.now()
         } else {
-            let last = engine.last_publish().await.ok().flatten();
+            let last = engine
+                .last_publish()
+                .await
+                .ok()
+                .flatten()
+                .map(|wall| shared.clock.from_wall(wall));
             match schedule.next_due_since(&name, shared.clock.now(), last) {
                 Some(d) => d,
                 None => {
@@ -84,11 +90,25 @@ pub(super) async fn run(
             continue;
         }
         let deadline = schedule.next_due(&name, due).unwrap_or(due);
+        // One rotation per slot, re-decided under the lock: a replica that
+        // also believes it leads (a stalled leader that lost its lease, a
+        // split brain, two daemons without election), or one that gets the
+        // lock right after a rotation, finds the version published within
+        // half a period of this slot and changes nothing. Half a period
+        // tolerates clock skew between replicas and the store up to that,
+        // and never mistakes the previous slot's rotation for this one's.
+        let min_interval = if scheduled {
+            let half_period = (deadline - due).to_std().unwrap_or_default() / 2;
+            schedule
+                .min_interval
+                .max(shared.clock.wall_span(half_period))
+        } else {
+            schedule.min_interval
+        };
         let options = RotateOptions {
-            // Re-decided under the lock: a second replica or process that
-            // got the lock right after a rotation finds it up to date.
-            min_interval: Some(schedule.min_interval),
-            now: Some(due),
+            min_interval: Some(min_interval),
+            // Compared with the store's publish time, a wall-clock time.
+            now: Some(shared.clock.to_wall(due)),
             timeout: Some(
                 *shared
                     .rotation_timeout
