@@ -150,6 +150,7 @@ fn main() {
                 kube_context: None,
                 kubeconfig: Some(backend.kubeconfig()),
                 sync_permits: None,
+                follow_only: false,
             };
             let engine = seesaw::runtime::Engine::from_config(&loaded.targets[0], &options)
                 .await

@@ -189,6 +189,7 @@ async fn engine(t: &Target, kube: &FakeKube) -> seesaw::runtime::Engine {
         kube_context: None,
         kubeconfig: Some(kube.kubeconfig()),
         sync_permits: None,
+        follow_only: false,
     };
     seesaw::runtime::Engine::from_config(&config.targets[0], &options)
         .await
@@ -270,7 +271,19 @@ async fn follow_heals_a_hand_edited_secret_and_carries_new_versions() {
     let mut secret = kube.get("secrets", NS, "app-db").unwrap();
     secret["data"]["password"] = json!("aGFuZC1lZGl0ZWQ="); // "hand-edited"
     kube.put("secrets", NS, secret);
-    let run = seesaw(&t, &kube, &["follow", "demo", "--once"]).await;
+    // follow never logs in to the database, so it needs no admin password
+    // (deploy/kubernetes/06-follow.yaml.example mounts none).
+    let kubeconfig = kube.kubeconfig();
+    let run = t
+        .seesaw_with(
+            &["follow", "demo", "--once"],
+            &[
+                ("KUBECONFIG", Some(kubeconfig.as_os_str())),
+                ("KUBERNETES_SERVICE_HOST", None),
+                ("TEST_ADMIN_PASSWORD", None),
+            ],
+        )
+        .await;
     assert_eq!(run.code, 0, "{}", run.all());
     assert_eq!(
         kube.secret_data(NS, "app-db")["password"],

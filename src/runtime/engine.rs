@@ -21,6 +21,9 @@ pub struct EngineOptions {
     pub kubeconfig: Option<std::path::PathBuf>,
     /// Shared bound on concurrent Kubernetes syncs (the daemon sets it).
     pub sync_permits: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// `follow`: the database is never logged in to, so the admin
+    /// credential is not read (a follower has none to read).
+    pub follow_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -107,7 +110,11 @@ impl Engine {
                     source,
                     hint: None,
                 })?,
-            admin_credential(config)?,
+            if options.follow_only {
+                None
+            } else {
+                admin_credential(config)?
+            },
         );
         if let Some(spec) = &config.kubernetes {
             let client = crate::k8s::client(

@@ -174,6 +174,7 @@ pub async fn run(cli: Cli) -> i32 {
                 kube_context: cli.kube_context.clone(),
                 kubeconfig: cli.kubeconfig.clone(),
                 sync_permits: None,
+                follow_only: false,
             },
             http_address: http_addr.clone(),
             rotate_now: rotate_now.clone(),
@@ -193,6 +194,7 @@ pub async fn run(cli: Cli) -> i32 {
         kube_context: cli.kube_context.clone(),
         kubeconfig: cli.kubeconfig.clone(),
         sync_permits: None,
+        follow_only: false,
     };
     match execute(&cli.command, &config, &options, &out).await {
         Ok(code) => code,
@@ -392,7 +394,13 @@ async fn execute(
             interval,
             once,
         } => {
-            let engine = Engine::from_config(config.target(target)?, options).await?;
+            let engine = Engine::from_config(
+                config.target(target)?,
+                &EngineOptions {
+                    follow_only: true,
+                    ..options.clone()
+                },
+            ).await?;
             let interval = crate::duration::parse(interval).map_err(|message| {
                 Error::Config(crate::config::ConfigError {
                     file: "--interval".into(),
