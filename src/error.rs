@@ -47,6 +47,9 @@ pub enum Error {
         target: String,
         action: &'static str,
         gates: Vec<Gate>,
+        /// The standby's sessions when it was last counted (the daemon's
+        /// `seesaw_standby_sessions` stays current while blocked).
+        standby_sessions: u64,
     },
     /// The target's advisory lock was lost before publishing (the session
     /// was terminated, the server restarted, the network reset): another

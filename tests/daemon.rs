@@ -569,6 +569,11 @@ async fn a_database_outage_is_retried_with_backoff_and_a_blocked_gate_sooner() {
         metrics.contains("seesaw_gate_blocked{target=\"demo\",reason=\"standby_sessions\"} 1"),
         "{metrics}"
     );
+    // The count is the one the blocked attempt saw, not the last success's.
+    assert!(
+        metrics.contains("seesaw_standby_sessions{target=\"demo\"} 1"),
+        "{metrics}"
+    );
     drop(session);
     sleep_until_sim(
         &clock,

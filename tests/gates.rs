@@ -103,14 +103,21 @@ async fn wait_policy_rotates_once_the_session_closes() {
 #[tokio::test]
 async fn wait_policy_gives_up_after_the_timeout_with_exit_3() {
     let mut t = rotated_once("wait").await;
-    t.database_extra = "      standby_sessions: wait\n      standby_wait_timeout: 1s\n".into();
+    t.database_extra = "      standby_sessions: wait\n      standby_wait_timeout: 3s\n".into();
     t.write_config();
     let _session = standby_session(&t).await;
     let before = std::fs::read(&t.store).unwrap();
     let run = t.seesaw(&["rotate", "demo"]).await;
     assert_eq!(run.code, 3, "{}", run.all());
+    // Said once while the count stays the same (it is polled every 0.5 s).
+    assert_eq!(
+        run.stderr.matches("open session(s); waiting").count(),
+        1,
+        "{}",
+        run.stderr
+    );
     assert!(
-        run.stderr.contains("still has 1 session after waiting 1s"),
+        run.stderr.contains("still has 1 session after waiting 3s"),
         "{}",
         run.stderr
     );

@@ -365,6 +365,7 @@ impl Engine {
                     Action::Rollback => "rollback",
                 },
                 gates: plan.blockers().into_iter().cloned().collect(),
+                standby_sessions: seen.observation.standby_sessions,
             });
         }
         let mut report = Report::new(&plan, dry_run);
@@ -538,6 +539,7 @@ impl Engine {
         match step {
             Step::WaitForSessions { role, timeout } => {
                 let started = Instant::now();
+                let mut reported: Option<(u64, Instant)> = None;
                 loop {
                     let n = seen
                         .control
@@ -578,16 +580,24 @@ impl Engine {
                             target: self.name().into(),
                             action: "rotation",
                             gates: vec![gate],
+                            standby_sessions: n,
                         });
                     }
-                    progress.waiting(
-                        self.name(),
-                        &format!(
-                            "{role:?} has {n} open session(s); waiting ({}s of {})",
-                            started.elapsed().as_secs(),
-                            crate::duration::format(*timeout)
-                        ),
-                    );
+                    // Said when the count changes, else every 10 s: a
+                    // five-minute wait is a few lines, not six hundred.
+                    if reported.is_none_or(|(m, at): (u64, Instant)| {
+                        m != n || at.elapsed() >= Duration::from_secs(10)
+                    }) {
+                        progress.waiting(
+                            self.name(),
+                            &format!(
+                                "{role:?} has {n} open session(s); waiting ({}s of {})",
+                                started.elapsed().as_secs(),
+                                crate::duration::format(*timeout)
+                            ),
+                        );
+                        reported = Some((n, Instant::now()));
+                    }
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }

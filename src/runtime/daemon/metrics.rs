@@ -149,10 +149,16 @@ impl Metrics {
         self.last_success
             .get_or_create(&Self::target(target))
             .set(seconds(at));
+        self.standby_sessions(target, sessions);
+        self.clear_blocked(target);
+    }
+
+    /// The standby's sessions as last counted (a rotation, or a gate that
+    /// blocked one).
+    pub fn standby_sessions(&self, target: &str, sessions: u64) {
         self.standby_sessions
             .get_or_create(&Self::target(target))
             .set(sessions as i64);
-        self.clear_blocked(target);
     }
 
     pub fn blocked(&self, target: &str, reasons: &[&'static str]) {

@@ -183,10 +183,16 @@ async fn attempt(
             }
             Err(e @ Error::Blocked { .. }) => {
                 shared.metrics.outcome(name, "blocked", took);
-                if let Error::Blocked { gates, .. } = &e {
+                if let Error::Blocked {
+                    gates,
+                    standby_sessions,
+                    ..
+                } = &e
+                {
                     shared
                         .metrics
                         .blocked(name, &gates.iter().map(|g| g.name).collect::<Vec<_>>());
+                    shared.metrics.standby_sessions(name, *standby_sessions);
                 }
                 tracing::warn!(target_name = %name, kind = e.kind(), "{e}; retrying in {}", crate::duration::format(retry.blocked));
                 retry.blocked
