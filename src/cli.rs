@@ -36,7 +36,8 @@ pub struct Cli {
         env = "SEESAW_CONFIG"
     )]
     pub config: PathBuf,
-    /// Output for people (default) or for scripts.
+    /// Output for people (default) or for scripts (json, yaml: the
+    /// documented, versioned shapes of docs/output.md).
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Human)]
     pub output: Output,
     /// Log format on stderr: text on a terminal, JSON otherwise (auto).
@@ -172,7 +173,10 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Human,
+    /// One JSON document on stdout (docs/output.md).
     Json,
+    /// The same document as YAML.
+    Yaml,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,7 +1,7 @@
 //! Rendering reports for people. JSON output is the reports' serde form.
 
 use crate::error::Error;
-use crate::rotation::{Action, Gate, Plan, Step, Verdict};
+use crate::rotation::{Action, Gate, Step, Verdict};
 use crate::runtime::{CheckReport, Report, Status};
 use serde_json::json;
 
@@ -27,10 +27,10 @@ fn gates(out: &mut String, gates: &[Gate]) {
     }
 }
 
-fn steps(out: &mut String, steps: &[Step]) {
+fn steps(out: &mut String, steps: &[Step], action: Action) {
     out.push_str("steps:\n");
     for (i, s) in steps.iter().enumerate() {
-        out.push_str(&format!("  {}. {}\n", i + 1, s.describe()));
+        out.push_str(&format!("  {}. {}\n", i + 1, s.describe_in(action)));
     }
 }
 
@@ -41,20 +41,31 @@ fn verb(action: Action) -> &'static str {
     }
 }
 
-pub fn plan(p: &Plan) -> String {
+/// `seesaw plan`: the same report as `rotate --dry-run`, worded as a plan.
+pub fn plan(p: &Report) -> String {
     let mut out = format!(
         "plan for {}: {} {} -> {} (current version {})\n",
         p.target,
         verb(p.action),
         p.from,
         p.to,
-        p.current_version
+        p.old_version
     );
     gates(&mut out, &p.gates);
-    if p.is_blocked() {
-        out.push_str("result: blocked; `rotate` would change nothing and exit 3\n");
+    let blocked = p
+        .gates
+        .iter()
+        .any(|g| matches!(g.verdict, Verdict::Blocked | Verdict::Impossible));
+    if blocked {
+        out.push_str(&format!(
+            "result: blocked; `{}` would change nothing and exit 3\n",
+            match p.action {
+                Action::Rotate => "rotate",
+                Action::Rollback => "rollback",
+            }
+        ));
     } else {
-        steps(&mut out, &p.steps);
+        steps(&mut out, &p.planned, p.action);
     }
     out
 }
@@ -69,7 +80,7 @@ pub fn report(r: &Report) -> String {
             r.to
         );
         gates(&mut out, &r.gates);
-        steps(&mut out, &r.planned);
+        steps(&mut out, &r.planned, r.action);
         return out;
     }
     if let Some(why) = &r.up_to_date {

@@ -84,6 +84,17 @@ async fn rollback_returns_to_the_previous_user_and_both_still_log_in() {
         "{}",
         plan.stdout
     );
+    // A rollback stages and verifies the previous credential.
+    assert!(
+        plan.stdout
+            .contains("write \"app_a\"'s previous credential to the store as pending")
+            && plan
+                .stdout
+                .contains("log in as \"app_a\" with its previous password")
+            && !plan.stdout.contains("new password"),
+        "{}",
+        plan.stdout
+    );
 
     let run = t.seesaw(&["rollback", "demo"]).await;
     assert_eq!(run.code, 0, "{}", run.all());
@@ -129,6 +140,22 @@ async fn dry_run_and_plan_change_nothing() {
     let report: Value = serde_json::from_str(&dry.stdout).unwrap();
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["to"], "app_b");
+    assert_eq!(report["schema"], "seesaw.report/v1");
+    // `plan` is the same document, in JSON and in YAML.
+    let plan_json = t.seesaw(&["plan", "demo", "--output", "json"]).await;
+    let plan_doc: Value = serde_json::from_str(&plan_json.stdout).unwrap();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        keys(&plan_doc),
+        keys(&report),
+        "plan and --dry-run: one shape"
+    );
+    assert_eq!(plan_doc["planned"], report["planned"]);
+    let plan_yaml = t.seesaw(&["plan", "demo", "--output", "yaml"]).await;
+    assert_eq!(plan_yaml.code, 0, "{}", plan_yaml.all());
+    let from_yaml: Value = serde_yaml_ng::from_str(&plan_yaml.stdout).unwrap();
+    assert_eq!(from_yaml["planned"], plan_doc["planned"]);
+    assert_eq!(from_yaml["schema"], "seesaw.report/v1");
     assert_eq!(std::fs::read(&t.store).unwrap(), before);
     // app_b still has no password: nothing was set.
     let su = t.cluster.superuser().await;

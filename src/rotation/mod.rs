@@ -171,6 +171,20 @@ impl Step {
         }
     }
 
+    /// What the step does in a run of `action`: a rollback stages and
+    /// verifies the previous credential, not a new one.
+    pub fn describe_in(&self, action: Action) -> String {
+        match (action, self) {
+            (Action::Rollback, Step::Stage { username, .. }) => {
+                format!("write {username:?}'s previous credential to the store as pending")
+            }
+            (Action::Rollback, Step::Verify { role }) => {
+                format!("log in as {role:?} with its previous password")
+            }
+            _ => self.describe(),
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Step::CreateStandby { role, like } => {

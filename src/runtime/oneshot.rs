@@ -85,17 +85,17 @@ impl Printer {
     /// not an error of the command: what it did is already in the store
     /// and the log, so the exit status stays the command's own.
     fn print<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) {
-        let text = match self.0 {
-            Output::Human => human(value),
-            Output::Json => match serde_json::to_string_pretty(value) {
-                Ok(s) => s + "\n",
-                Err(e) => {
-                    stderr(&format!("error: cannot encode output: {e}\n"));
-                    return;
-                }
-            },
+        let encoded = match self.0 {
+            Output::Human => Ok(human(value)),
+            Output::Json => serde_json::to_string_pretty(value)
+                .map(|s| s + "\n")
+                .map_err(|e| e.to_string()),
+            Output::Yaml => serde_yaml_ng::to_string(value).map_err(|e| e.to_string()),
         };
-        stdout(&text);
+        match encoded {
+            Ok(text) => stdout(&text),
+            Err(e) => stderr(&format!("error: cannot encode output: {e}\n")),
+        }
     }
 
     /// Something that works but should not be so: on stderr for a person,
@@ -103,7 +103,7 @@ impl Printer {
     fn warn(&self, text: &str) {
         match self.0 {
             Output::Human => stderr(&format!("warning: {text}\n")),
-            Output::Json => tracing::warn!("{text}"),
+            Output::Json | Output::Yaml => tracing::warn!("{text}"),
         }
     }
 
@@ -118,6 +118,9 @@ impl Printer {
         match self.0 {
             Output::Human => stderr(&format!("error: {e}\n")),
             Output::Json => stdout(&format!("{}\n", output::error_json(e))),
+            Output::Yaml => {
+                stdout(&serde_yaml_ng::to_string(&output::error_json(e)).unwrap_or_default())
+            }
         }
         match e {
             // The shell's convention for a run ended by the user.
@@ -129,7 +132,7 @@ impl Printer {
     fn progress(&self) -> &'static dyn Progress {
         match self.0 {
             Output::Human => &Terminal,
-            Output::Json => &Quiet,
+            Output::Json | Output::Yaml => &Quiet,
         }
     }
 }
@@ -327,7 +330,9 @@ async fn execute(
                 out.warn(&warning);
             }
             let plan = engine.plan(action, false).await?;
-            out.print(&plan, output::plan);
+            // The same document as `rotate --dry-run` (docs/output.md).
+            let report = crate::runtime::Report::new(&plan, true);
+            out.print(&report, output::plan);
             Ok(if plan.is_blocked() { 3 } else { 0 })
         }
         Command::Status { target } => {

@@ -23,9 +23,15 @@ impl StepRecord {
     }
 }
 
-/// The result of a rotation or rollback (or of its dry run).
+/// The version of [`Report`]'s JSON/YAML shape (docs/output.md): a field
+/// is only ever added within a version.
+pub const REPORT_SCHEMA: &str = "seesaw.report/v1";
+
+/// The result of a rotation or rollback, or of its plan (`plan`, and
+/// `rotate --dry-run`: `dry_run` true, the steps in `planned`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub schema: &'static str,
     pub target: String,
     pub action: Action,
     pub dry_run: bool,
@@ -49,6 +55,7 @@ pub struct Report {
 impl Report {
     pub fn new(plan: &Plan, dry_run: bool) -> Self {
         Report {
+            schema: REPORT_SCHEMA,
             target: plan.target.clone(),
             action: plan.action,
             dry_run,
