@@ -7,6 +7,7 @@
 use crate::config::TlsMode;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::path::Path;
@@ -39,7 +40,7 @@ fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
         Some(path) => {
             let pem = std::fs::read(path)
                 .map_err(|e| format!("cannot read database.ca_file {}: {e}", path.display()))?;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
                 let cert = cert.map_err(|e| {
                     format!(
                         "database.ca_file {} is not a PEM bundle: {e}",

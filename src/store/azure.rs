@@ -43,6 +43,7 @@ use azure_security_keyvault_secrets::models::{
 };
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use futures::StreamExt;
+use rustls::pki_types::pem::PemObject;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -252,7 +253,7 @@ fn http_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, Str
     if let Some(path) = ca_file {
         let pem = std::fs::read(path)
             .map_err(|e| format!("store.azure.ca_file {}: {e}", path.display()))?;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
             let cert = cert.map_err(|e| format!("store.azure.ca_file {}: {e}", path.display()))?;
             roots
                 .add(cert)

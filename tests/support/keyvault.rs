@@ -234,12 +234,11 @@ fn add_version(
 }
 
 fn tls_config(ca: &super::tls::TestCa) -> Arc<rustls::ServerConfig> {
-    let certs = rustls_pemfile::certs(&mut ca.cert_pem.as_bytes())
+    use rustls::pki_types::pem::PemObject;
+    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
-    let key = rustls_pemfile::private_key(&mut ca.key_pem.as_bytes())
-        .unwrap()
-        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(ca.key_pem.as_bytes()).unwrap();
     let mut config = rustls::ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(certs, key)

@@ -108,13 +108,14 @@ impl Moto {
         })
     }
 
+    /// A client for the tests' own setup, built as seesaw builds its own.
     pub async fn client(&self) -> aws_sdk_secretsmanager::Client {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&self.url)
-            .load()
-            .await;
-        aws_sdk_secretsmanager::Client::new(&sdk)
+        seesaw::store::AwsStore::client(
+            Some("us-east-1"),
+            Some(&self.url),
+            seesaw::config::default_store_timeout(),
+        )
+        .await
     }
 
     /// Creates `name` holding `document` as its AWSCURRENT version.
