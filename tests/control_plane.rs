@@ -645,4 +645,52 @@ async fn the_shipped_manifests_and_chart_are_accepted() {
     );
     let _ = std::fs::remove_file(&chart);
     assert!(out.contains("deployment.apps/seesaw"), "{out}");
+
+    // With a cloud identity, an extra pod label and no mounted volumes (a
+    // cloud store needs no state claim): still accepted, and as asked.
+    let rendered = must(
+        std::process::Command::new(kube.bin.join("helm"))
+            .args(["template", "seesaw", "--namespace", "shop"])
+            .args(["--set-json", r#"serviceAccount.annotations={"eks.amazonaws.com/role-arn":"arn:aws:iam::123456789012:role/seesaw"}"#])
+            .args(["--set-json", r#"podLabels={"azure.workload.identity/use":"true"}"#])
+            .args(["--set", "stateClaim=", "--set", "caConfigMap="])
+            .arg(format!("{dir}/deploy/helm/seesaw")),
+    );
+    assert!(rendered.contains("eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/seesaw"));
+    assert!(rendered.contains("azure.workload.identity/use: \"true\""));
+    assert!(!rendered.contains("persistentVolumeClaim") && !rendered.contains("name: ca"));
+    std::fs::write(&chart, rendered).unwrap();
+    let out = must(
+        kube.kubectl()
+            .args(["apply", "--dry-run=server", "-n", "shop", "-f"])
+            .arg(&chart),
+    );
+    let _ = std::fs::remove_file(&chart);
+    assert!(out.contains("serviceaccount/seesaw"), "{out}");
+    // The schema refuses what the chart cannot use.
+    let bad = std::process::Command::new(kube.bin.join("helm"))
+        .args(["template", "seesaw", "--set", "replicaCount=two"])
+        .arg(format!("{dir}/deploy/helm/seesaw"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("replicaCount"));
+    // What `helm install` prints after installing.
+    let notes = must(
+        std::process::Command::new(kube.bin.join("helm"))
+            // A release name no other test uses in `shop` (a dry run still
+            // refuses objects another owner made).
+            .args([
+                "install",
+                "notes",
+                "--dry-run=server",
+                "--namespace",
+                "shop",
+            ])
+            .arg("--kubeconfig")
+            .arg(std::env::var_os("SEESAW_KUBECONFIG").unwrap())
+            .arg(format!("{dir}/deploy/helm/seesaw")),
+    );
+    assert!(notes.contains("No targets yet"), "{notes}");
+    assert!(notes.contains("rollout status deployment/notes"), "{notes}");
 }
