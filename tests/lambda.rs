@@ -539,7 +539,7 @@ async fn without_masterarn_each_user_changes_its_own_password() {
 async fn the_binary_reports_fatal_and_retryable_errors_and_keeps_serving() {
     let Some(moto) = Moto::start() else { return };
     // A database that is down: nothing listens on its port.
-    let port = support::moto::free_port();
+    let port = support::process::free_port();
     moto.create(
         "rds/master",
         &json!({"username": ADMIN, "password": ADMIN_PASSWORD}),

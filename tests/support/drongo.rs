@@ -22,7 +22,7 @@ impl Drop for Drongo {
 impl Drongo {
     /// Starts drongo; `None` (outside CI) when it is not installed.
     pub fn start() -> Option<Drongo> {
-        let Some(bin) = super::moto::on_path("DRONGO", "drongo") else {
+        let Some(bin) = super::process::on_path("DRONGO", "drongo") else {
             assert!(
                 std::env::var_os("CI").is_none(),
                 "drongo is missing in CI (.ci/run installs it)"
@@ -38,7 +38,7 @@ impl Drongo {
             .spawn()
             .expect("start drongo");
         let port =
-            super::moto::announced_port(child.stdout.take().expect("drongo stdout"), "drongo");
+            super::process::announced_port(child.stdout.take().expect("drongo stdout"), "drongo");
         let started = Instant::now();
         let url = format!("http://127.0.0.1:{port}");
         loop {

@@ -3,15 +3,21 @@
 
 pub mod calls;
 pub mod conformance;
+#[cfg(feature = "gcp")]
 pub mod drongo;
 pub mod fault;
 pub mod http;
+#[cfg(feature = "azure")]
 pub mod keyvault;
 pub mod kube;
+#[cfg(feature = "lambda")]
 pub mod lambda_api;
 pub mod memory;
+#[cfg(feature = "aws")]
 pub mod moto;
 pub mod pg;
+pub mod process;
+#[cfg(feature = "lambda")]
 pub mod rie;
 pub mod seesaw;
 pub mod tls;

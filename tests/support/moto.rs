@@ -18,54 +18,7 @@ impl Drop for Moto {
     }
 }
 
-/// `$env` if set, else `name` found on the PATH.
-pub fn on_path(env: &str, name: &str) -> Option<String> {
-    if let Ok(b) = std::env::var(env) {
-        return Some(b);
-    }
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .ok()?;
-    let path = String::from_utf8_lossy(&found.stdout).trim().to_owned();
-    (!path.is_empty()).then_some(path)
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The port a server started with port 0 prints ("... http://127.0.0.1:PORT"
-/// on `stream`). Asking for port 0 is what makes the port the server's own:
-/// a port picked here, released and bound later can be taken meanwhile by
-/// another test's server, and this test would talk to that one. The stream
-/// is read to its end in the background (servers log requests there, and a
-/// full pipe would stall them).
-pub fn announced_port(stream: impl std::io::Read + Send + 'static, what: &str) -> u16 {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut tx = Some(tx);
-        for line in std::io::BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            let port = line
-                .split("http://127.0.0.1:")
-                .nth(1)
-                .and_then(|p| p.trim().parse::<u16>().ok());
-            if let Some(port) = port {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(port);
-                }
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("{what} did not say its port within 30 s"))
-}
+use super::process::{announced_port, on_path};
 
 impl Moto {
     /// Starts moto_server; `None` (outside CI) when it is not installed.

@@ -35,7 +35,7 @@ impl Rie {
     /// Starts the emulator with `env` (it forwards its whole environment
     /// to the bootstrap); `None` (outside CI) when it is not installed.
     pub fn start(env: &[(&str, &str)]) -> Option<Rie> {
-        let Some(bin) = super::moto::on_path("SEESAW_RIE", "aws-lambda-rie") else {
+        let Some(bin) = super::process::on_path("SEESAW_RIE", "aws-lambda-rie") else {
             assert!(
                 std::env::var_os("CI").is_none(),
                 "aws-lambda-rie is missing in CI (.ci/run builds it with go install)"
@@ -43,8 +43,8 @@ impl Rie {
             eprintln!("aws-lambda-rie not installed: skipping (see .ci/run)");
             return None;
         };
-        let invoke = super::moto::free_port();
-        let api = super::moto::free_port();
+        let invoke = super::process::free_port();
+        let api = super::process::free_port();
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("rie.log")).unwrap();
         let mut cmd = Command::new(bin);
