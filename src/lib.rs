@@ -41,6 +41,7 @@ pub mod runtime;
 pub mod schedule;
 pub mod secret;
 pub mod setup_sql;
+pub mod shared;
 pub mod store;
 pub mod telemetry;
 pub mod templates;

@@ -77,11 +77,39 @@ impl AwsStore {
         Self::with_client(client, &config.secret_id)
     }
 
-    /// A Secrets Manager client from the default chain. Cheap to clone;
-    /// clones share one connection pool (the Lambda keeps one per sandbox).
-    /// `timeout` bounds a call with its retries; each attempt gets a third
-    /// of it, so the SDK's retries happen inside the bound.
+    /// A Secrets Manager client from the default chain, one per process
+    /// for each region, endpoint and timeout (`crate::shared`): clones
+    /// share one connection pool and one credential cache. `timeout`
+    /// bounds a call with its retries; each attempt gets a third of it, so
+    /// the SDK's retries happen inside the bound.
     pub async fn client(
+        region: Option<&str>,
+        endpoint_url: Option<&str>,
+        timeout: std::time::Duration,
+    ) -> Client {
+        static CLIENTS: crate::shared::PerProcess<
+            (Option<String>, Option<String>, std::time::Duration),
+            Client,
+        > = crate::shared::PerProcess::new();
+        let key = (
+            region.map(str::to_owned),
+            endpoint_url.map(str::to_owned),
+            timeout,
+        );
+        let made = CLIENTS
+            .get_or_make(key, || async {
+                Ok::<_, std::convert::Infallible>(
+                    Self::new_client(region, endpoint_url, timeout).await,
+                )
+            })
+            .await;
+        match made {
+            Ok(client) => client,
+            Err(never) => match never {},
+        }
+    }
+
+    async fn new_client(
         region: Option<&str>,
         endpoint_url: Option<&str>,
         timeout: std::time::Duration,

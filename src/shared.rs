@@ -1,0 +1,84 @@
+//! One value per key for the whole process, made on first use: the AWS
+//! clients all targets with the same settings share (one connection pool
+//! and one credential cache, so a daemon with 1000 targets on one account
+//! exchanges its IRSA token once, not 1000 times, and holds one pool, not
+//! 1000).
+//!
+//! Only for values that survive a change of tokio runtime (a process has
+//! one; tests have many): hyper's pool drops connections whose runtime is
+//! gone and opens new ones. kube's client is not one of them (its request
+//! buffer's worker dies with the runtime that spawned it), so Kubernetes
+//! clients are not shared this way.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::LazyLock;
+use tokio::sync::Mutex;
+
+pub struct PerProcess<K, V> {
+    map: LazyLock<Mutex<HashMap<K, V>>>,
+}
+
+fn empty<K, V>() -> Mutex<HashMap<K, V>> {
+    Mutex::new(HashMap::new())
+}
+
+impl<K: Eq + Hash, V: Clone> Default for PerProcess<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> PerProcess<K, V> {
+    pub const fn new() -> Self {
+        PerProcess {
+            map: LazyLock::new(empty::<K, V>),
+        }
+    }
+
+    /// The value for `key`, made by `make` the first time (a failure is
+    /// returned and not kept: the next call tries again).
+    pub async fn get_or_make<E, Fut>(&self, key: K, make: impl FnOnce() -> Fut) -> Result<V, E>
+    where
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let mut map = self.map.lock().await;
+        if let Some(v) = map.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = make().await?;
+        map.insert(key, v.clone());
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PerProcess;
+
+    static COUNTED: PerProcess<&'static str, u32> = PerProcess::new();
+
+    #[tokio::test]
+    async fn made_once_per_key_and_failures_are_not_kept() {
+        let mut made = 0;
+        for _ in 0..3 {
+            let v = COUNTED
+                .get_or_make("a", || {
+                    made += 1;
+                    async { Ok::<_, ()>(7) }
+                })
+                .await;
+            assert_eq!(v, Ok(7));
+        }
+        assert_eq!(made, 1);
+        let failed = COUNTED
+            .get_or_make("b", || async { Err::<u32, _>("no") })
+            .await;
+        assert_eq!(failed, Err("no"));
+        let later = COUNTED
+            .get_or_make("b", || async { Ok::<_, &str>(8) })
+            .await;
+        assert_eq!(later, Ok(8));
+    }
+}
