@@ -300,3 +300,57 @@ async fn a_server_that_does_not_check_passwords_is_reported() {
     assert_eq!(rotate.code, 0, "{}", rotate.all());
     assert!(rotate.stderr.contains(says), "{}", rotate.all());
 }
+
+/// plan and check test the admin's privileges on the standby and name the
+/// grant that is missing (CREATEROLE; on PostgreSQL 16+, ADMIN OPTION on
+/// the role), before anything changes.
+#[tokio::test]
+async fn an_admin_without_the_privilege_is_named_with_its_grant() {
+    let t = Target::new(["app_a", "app_b"]).await;
+    let su = t.cluster.superuser().await;
+    let v16 = su
+        .query_one(
+            "SELECT current_setting('server_version_num')::int >= 160000",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, bool>(0);
+    if v16 {
+        su.batch_execute("REVOKE ADMIN OPTION FOR app_b FROM seesaw_admin")
+            .await
+            .unwrap();
+        let plan = t.seesaw(&["plan", "demo"]).await;
+        assert_eq!(plan.code, 3, "{}", plan.all());
+        assert!(
+            plan.stdout.contains(
+                "GRANT \"app_b\" TO \"seesaw_admin\" WITH ADMIN OPTION, INHERIT FALSE, SET FALSE"
+            ),
+            "{}",
+            plan.all()
+        );
+        su.batch_execute("GRANT app_b TO seesaw_admin WITH ADMIN OPTION, INHERIT FALSE, SET FALSE")
+            .await
+            .unwrap();
+    }
+    su.batch_execute("ALTER ROLE seesaw_admin NOCREATEROLE")
+        .await
+        .unwrap();
+    let before = std::fs::read(&t.store).unwrap();
+    let check = t.seesaw(&["check"]).await;
+    assert_eq!(check.code, 1, "{}", check.all());
+    assert!(
+        check
+            .stdout
+            .contains("lacks CREATEROLE, which changing \"app_b\"'s password needs; as a superuser: ALTER ROLE \"seesaw_admin\" CREATEROLE"),
+        "{}",
+        check.all()
+    );
+    let rotate = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(rotate.code, 3, "{}", rotate.all());
+    assert_eq!(std::fs::read(&t.store).unwrap(), before, "nothing changed");
+    su.batch_execute("ALTER ROLE seesaw_admin CREATEROLE")
+        .await
+        .unwrap();
+    assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0);
+}

@@ -191,6 +191,9 @@ impl Session for Kept {
     async fn memberships(&mut self, role: &str) -> Result<BTreeSet<String>, DbError> {
         forward!(self.memberships(role))
     }
+    async fn cannot_set_password_of(&mut self, role: &str) -> Result<Option<String>, DbError> {
+        forward!(self.cannot_set_password_of(role))
+    }
     async fn grant_membership(&mut self, group: &str, role: &str) -> Result<(), DbError> {
         forward!(self.grant_membership(group, role))
     }

@@ -49,6 +49,11 @@ pub trait Session: Send {
     async fn terminate_sessions_of(&mut self, role: &str) -> Result<u64, DbError>;
     /// The roles `role` is a direct member of.
     async fn memberships(&mut self, role: &str) -> Result<BTreeSet<String>, DbError>;
+    /// Why this session's user cannot set `role`'s password (the grant it
+    /// lacks, as the statement that gives it), or `None` when it can.
+    async fn cannot_set_password_of(&mut self, _role: &str) -> Result<Option<String>, DbError> {
+        Ok(None)
+    }
     async fn grant_membership(&mut self, group: &str, role: &str) -> Result<(), DbError>;
     async fn revoke_membership(&mut self, group: &str, role: &str) -> Result<(), DbError>;
     /// Sets `role`'s password. Engines send a verifier, never the plaintext.

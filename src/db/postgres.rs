@@ -306,6 +306,41 @@ impl Session for PgSession {
         Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
+    async fn cannot_set_password_of(&mut self, role: &str) -> Result<Option<String>, DbError> {
+        // Up to 15, CREATEROLE may alter any role but a superuser; from 16
+        // on it also needs ADMIN OPTION on the role (which a role's creator
+        // gets implicitly).
+        let row = self
+            .client
+            .query_one(
+                "SELECT session_user::text, r.rolsuper, r.rolcreaterole,                  current_setting('server_version_num')::int >= 160000,                  pg_has_role(session_user, (SELECT oid FROM pg_roles WHERE rolname = $1), 'MEMBER WITH ADMIN OPTION')                  FROM pg_roles r WHERE r.rolname = session_user",
+                &[&role],
+            )
+            .await
+            .map_err(|e| self.error(format!("read the privileges that alter {role:?}"), e))?;
+        let (me, superuser, createrole, v16, admin_option): (
+            String,
+            bool,
+            bool,
+            bool,
+            Option<bool>,
+        ) = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+        let (me_sql, role_sql) = (escape_identifier(&me), escape_identifier(role));
+        Ok(if superuser {
+            None
+        } else if !createrole {
+            Some(format!(
+                "{me:?} lacks CREATEROLE, which changing {role:?}'s password needs; as a superuser: ALTER ROLE {me_sql} CREATEROLE"
+            ))
+        } else if v16 && admin_option == Some(false) {
+            Some(format!(
+                "on PostgreSQL 16 and later {me:?} needs ADMIN OPTION on {role:?} to change its password; as a superuser: GRANT {role_sql} TO {me_sql} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE (`seesaw setup-sql` emits it)"
+            ))
+        } else {
+            None
+        })
+    }
+
     async fn memberships(&mut self, role: &str) -> Result<BTreeSet<String>, DbError> {
         let rows = self
             .client

@@ -112,6 +112,9 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
     if policy.admin_self && !already_set {
         gates.push(self_admin_gate(obs, &standby));
     }
+    if let (Some(why), false) = (&obs.admin_cannot, already_set) {
+        gates.push(gate("admin", Verdict::Impossible, why.clone()));
+    }
 
     let n = obs.standby_sessions;
     let sessions = if already_set {
@@ -440,6 +443,7 @@ mod tests {
             standby_sessions: 0,
             active_memberships: BTreeSet::from(["owner".to_string()]),
             standby_memberships: BTreeSet::from(["owner".to_string()]),
+            admin_cannot: None,
             consumers: None,
             pending: None,
         }
@@ -596,6 +600,15 @@ mod tests {
         );
         assert_eq!(itself.blockers()[0].name, "standby_role");
         assert!(itself.blockers()[0].detail.contains("admin login"));
+    }
+
+    #[test]
+    fn an_admin_that_cannot_set_the_password_stops_the_plan_with_the_grant() {
+        let mut o = obs();
+        o.admin_cannot = Some("GRANT \"b\" TO admin WITH ADMIN OPTION".into());
+        let plan = rotate(&o, &policy(), true);
+        assert_eq!(plan.blockers()[0].name, "admin");
+        assert!(plan.blockers()[0].detail.contains("WITH ADMIN OPTION"));
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub struct Observation {
     pub standby_sessions: u64,
     pub active_memberships: BTreeSet<String>,
     pub standby_memberships: BTreeSet<String>,
+    /// Why the admin cannot set the standby's password (the missing
+    /// grant), when it cannot.
+    pub admin_cannot: Option<String>,
     /// What reads the credential, when the target has consumers.
     pub consumers: Option<ConsumerView>,
     /// A version staged by a rotation that did not finish.

@@ -266,6 +266,14 @@ impl Engine {
                 .memberships(standby)
                 .await
                 .map_err(db_err("read the standby's memberships"))?;
+            // Under `admin: self` a user always changes its own password.
+            let admin_cannot = match (&self.admin, standby_exists) {
+                (Some(_), true) => control
+                    .cannot_set_password_of(standby)
+                    .await
+                    .map_err(db_err("read the admin's privileges"))?,
+                _ => None,
+            };
             let pending = match &state.pending {
                 None => None,
                 Some(p) => Some(
@@ -278,6 +286,7 @@ impl Engine {
                 standby_sessions,
                 active_memberships,
                 standby_memberships,
+                admin_cannot,
                 pending,
             ))
         };
@@ -302,8 +311,14 @@ impl Engine {
             }
             Err(e) => return Err(e),
         }
-        let (standby_exists, standby_sessions, active_memberships, standby_memberships, pending) =
-            catalog?;
+        let (
+            standby_exists,
+            standby_sessions,
+            active_memberships,
+            standby_memberships,
+            admin_cannot,
+            pending,
+        ) = catalog?;
         let previous = state.previous.as_ref().and_then(|p| {
             p.document
                 .username()
@@ -329,6 +344,7 @@ impl Engine {
             standby_sessions,
             active_memberships,
             standby_memberships,
+            admin_cannot,
             consumers,
             pending,
         };

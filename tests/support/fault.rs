@@ -231,6 +231,9 @@ impl Session for FaultySession {
         )
         .await
     }
+    async fn cannot_set_password_of(&mut self, role: &str) -> Result<Option<String>, DbError> {
+        self.inner.cannot_set_password_of(role).await
+    }
     async fn memberships(
         &mut self,
         role: &str,

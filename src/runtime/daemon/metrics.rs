@@ -235,8 +235,9 @@ const STEPS: [&str; 9] = [
 ];
 
 /// Every gate name (`rotation::Gate::name`), so a cleared gate reads 0.
-const GATES: [&str; 9] = [
+const GATES: [&str; 10] = [
     "lock",
+    "admin",
     "standby_role",
     "standby_sessions",
     "memberships",
