@@ -55,3 +55,17 @@ pub use error::Error;
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
+
+/// The optional parts this build includes (`seesaw version`).
+pub fn features() -> Vec<&'static str> {
+    [
+        ("aws", cfg!(feature = "aws")),
+        ("gcp", cfg!(feature = "gcp")),
+        ("azure", cfg!(feature = "azure")),
+        ("lambda", cfg!(feature = "lambda")),
+    ]
+    .iter()
+    .filter(|(_, on)| *on)
+    .map(|(name, _)| *name)
+    .collect()
+}

@@ -28,16 +28,7 @@ fn version_names_the_commit_and_what_this_build_includes() {
         !commit.contains("unknown"),
         "built from a git checkout: {out}"
     );
-    let built: Vec<&str> = [
-        ("aws", cfg!(feature = "aws")),
-        ("gcp", cfg!(feature = "gcp")),
-        ("azure", cfg!(feature = "azure")),
-        ("lambda", cfg!(feature = "lambda")),
-    ]
-    .iter()
-    .filter(|(_, on)| *on)
-    .map(|(f, _)| *f)
-    .collect();
+    let built = seesaw::features();
     let features = if built.is_empty() {
         "none".to_owned()
     } else {

@@ -446,6 +446,17 @@ async fn an_immutable_secret_is_a_clear_error_and_nothing_is_lost() {
 }
 
 /// Runs `cmd`, failing the test with its output unless it succeeds.
+/// `kubectl apply --dry-run=server` of rendered manifests, in `shop`.
+fn server_dry_run(kube: &RealKube, yaml: &str) -> String {
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(file.path(), yaml).unwrap();
+    must(
+        kube.kubectl()
+            .args(["apply", "--dry-run=server", "-n", "shop", "-f"])
+            .arg(file.path()),
+    )
+}
+
 fn must(cmd: &mut std::process::Command) -> String {
     let out = cmd.output().expect("run");
     assert!(
@@ -636,14 +647,7 @@ async fn the_shipped_manifests_and_chart_are_accepted() {
             .args(["template", "seesaw", "--namespace", "shop"])
             .arg(format!("{dir}/deploy/helm/seesaw")),
     );
-    let chart = std::env::temp_dir().join(format!("seesaw-chart-{}.yaml", std::process::id()));
-    std::fs::write(&chart, rendered).unwrap();
-    let out = must(
-        kube.kubectl()
-            .args(["apply", "--dry-run=server", "-n", "shop", "-f"])
-            .arg(&chart),
-    );
-    let _ = std::fs::remove_file(&chart);
+    let out = server_dry_run(&kube, &rendered);
     assert!(out.contains("deployment.apps/seesaw"), "{out}");
 
     // With a cloud identity, an extra pod label and no mounted volumes (a
@@ -659,13 +663,7 @@ async fn the_shipped_manifests_and_chart_are_accepted() {
     assert!(rendered.contains("eks.amazonaws.com/role-arn: arn:aws:iam::123456789012:role/seesaw"));
     assert!(rendered.contains("azure.workload.identity/use: \"true\""));
     assert!(!rendered.contains("persistentVolumeClaim") && !rendered.contains("name: ca"));
-    std::fs::write(&chart, rendered).unwrap();
-    let out = must(
-        kube.kubectl()
-            .args(["apply", "--dry-run=server", "-n", "shop", "-f"])
-            .arg(&chart),
-    );
-    let _ = std::fs::remove_file(&chart);
+    let out = server_dry_run(&kube, &rendered);
     assert!(out.contains("serviceaccount/seesaw"), "{out}");
     // The schema refuses what the chart cannot use.
     let bad = std::process::Command::new(kube.bin.join("helm"))

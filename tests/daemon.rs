@@ -335,6 +335,41 @@ async fn two_daemons_one_leader_and_a_handover_when_it_dies() {
     drop(kube);
 }
 
+/// Two daemons on one config, each on a runtime of its own (two
+/// processes, as far as they can tell).
+struct Replicas {
+    /// The first one's HTTP address.
+    addr: SocketAddr,
+    runtimes: Vec<tokio::runtime::Runtime>,
+    _stops: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Replicas {
+    async fn start(t: &Target, clock: Clock) -> Replicas {
+        let mut runtimes = Vec::new();
+        let mut stops = Vec::new();
+        let mut addrs = Vec::new();
+        for _ in 0..2 {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            let (addr, stop, _task) = start(rt.handle(), &t.config, options(clock)).await;
+            addrs.push(addr);
+            stops.push(stop);
+            runtimes.push(rt);
+        }
+        Replicas {
+            addr: addrs[0],
+            runtimes,
+            _stops: stops,
+        }
+    }
+
+    fn stop(self) {
+        for rt in self.runtimes {
+            rt.shutdown_background();
+        }
+    }
+}
+
 /// I5 across daemons: two replicas without leader election, due at the
 /// same instant. The lock lets one rotate; the other, once it gets the
 /// lock, re-reads the store, finds it rotated within min_interval and
@@ -348,10 +383,8 @@ async fn two_daemons_without_a_leader_rotate_once_per_slot() {
         utc(2026, 6, 1, 12, 0) + chrono::Duration::seconds(30),
         SPEED,
     );
-    let rt_a = tokio::runtime::Runtime::new().unwrap();
-    let rt_b = tokio::runtime::Runtime::new().unwrap();
-    let (addr_a, _stop_a, _task_a) = start(rt_a.handle(), &t.config, options(clock)).await;
-    let (_addr_b, _stop_b, _task_b) = start(rt_b.handle(), &t.config, options(clock)).await;
+    let replicas = Replicas::start(&t, clock).await;
+    let addr_a = replicas.addr;
     sleep_until_sim(
         &clock,
         utc(2026, 6, 1, 12, 3) + chrono::Duration::seconds(30),
@@ -372,8 +405,7 @@ async fn two_daemons_without_a_leader_rotate_once_per_slot() {
             .all(|l| l.ends_with(" 0.0") || l.ends_with(" 0")),
         "{text}"
     );
-    rt_a.shutdown_background();
-    rt_b.shutdown_background();
+    replicas.stop();
 }
 
 /// Two replicas that both believe they lead (no election here; a stalled
@@ -388,10 +420,7 @@ async fn two_replicas_that_both_lead_rotate_each_slot_once() {
         utc(2026, 6, 1, 12, 0) + chrono::Duration::seconds(30),
         SPEED,
     );
-    let rt_a = tokio::runtime::Runtime::new().unwrap();
-    let rt_b = tokio::runtime::Runtime::new().unwrap();
-    let (_addr_a, _stop_a, _task_a) = start(rt_a.handle(), &t.config, options(clock)).await;
-    let (_addr_b, _stop_b, _task_b) = start(rt_b.handle(), &t.config, options(clock)).await;
+    let replicas = Replicas::start(&t, clock).await;
     sleep_until_sim(
         &clock,
         utc(2026, 6, 1, 12, 3) + chrono::Duration::seconds(45),
@@ -405,8 +434,7 @@ async fn two_replicas_that_both_lead_rotate_each_slot_once() {
         );
     }
     assert!(t.logs_in("current").await && t.logs_in("previous").await);
-    rt_a.shutdown_background();
-    rt_b.shutdown_background();
+    replicas.stop();
 }
 
 /// Starts `seesaw run` as a process.

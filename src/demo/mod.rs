@@ -99,34 +99,17 @@ async fn demo(bin: std::path::PathBuf, options: &DemoOptions) -> Result<i32, Str
 
     // The roles, as `seesaw setup-sql demo` prints them, and passwords set
     // as SCRAM verifiers (no plaintext reaches the server).
-    let (client, connection) = tokio_postgres::Config::new()
-        .host("127.0.0.1")
-        .port(server.port)
-        .user("postgres")
-        .password(superuser.password.expose_secret())
-        .dbname("postgres")
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| format!("cannot log in to the demo server: {e}"))?;
-    tokio::spawn(connection);
-    client
-        .batch_execute("CREATE DATABASE demo")
+    as_superuser(server.port, &superuser, "postgres", "CREATE DATABASE demo")
         .await
         .map_err(|e| format!("create the demo database: {e}"))?;
-    let (setup, connection) = tokio_postgres::Config::new()
-        .host("127.0.0.1")
-        .port(server.port)
-        .user("postgres")
-        .password(superuser.password.expose_secret())
-        .dbname("demo")
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| format!("cannot log in to the demo database: {e}"))?;
-    tokio::spawn(connection);
-    setup
-        .batch_execute(&crate::setup_sql::render(target))
-        .await
-        .map_err(|e| format!("create the roles (seesaw setup-sql demo): {e}"))?;
+    as_superuser(
+        server.port,
+        &superuser,
+        "demo",
+        &crate::setup_sql::render(target),
+    )
+    .await
+    .map_err(|e| format!("create the roles (seesaw setup-sql demo): {e}"))?;
     let db = Postgres::new(&target.database).map_err(|e| e.to_string())?;
     let mut session = db
         .login(&superuser)
@@ -238,6 +221,25 @@ async fn demo(bin: std::path::PathBuf, options: &DemoOptions) -> Result<i32, Str
         std::fs::read_to_string(&config_path).unwrap_or_default()
     );
     Ok(0)
+}
+
+/// Runs `sql` as the demo server's superuser in `dbname`.
+async fn as_superuser(
+    port: u16,
+    superuser: &Credential,
+    dbname: &str,
+    sql: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::Config::new()
+        .host("127.0.0.1")
+        .port(port)
+        .user(&superuser.username)
+        .password(superuser.password.expose_secret())
+        .dbname(dbname)
+        .connect(tokio_postgres::NoTls)
+        .await?;
+    tokio::spawn(connection);
+    client.batch_execute(sql).await
 }
 
 fn say(text: &str) {

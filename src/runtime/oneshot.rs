@@ -210,16 +210,7 @@ fn about(command: &Command) -> Option<String> {
     use clap::CommandFactory;
     match command {
         Command::Version => {
-            let features: Vec<&str> = [
-                ("aws", cfg!(feature = "aws")),
-                ("gcp", cfg!(feature = "gcp")),
-                ("azure", cfg!(feature = "azure")),
-                ("lambda", cfg!(feature = "lambda")),
-            ]
-            .iter()
-            .filter(|(_, on)| *on)
-            .map(|(name, _)| *name)
-            .collect();
+            let features = crate::features();
             Some(format!(
                 "seesaw {}\ncommit {} ({})\nfeatures: {}\ndatabases: postgres\nstores: file{}\n",
                 env!("CARGO_PKG_VERSION"),
