@@ -151,6 +151,7 @@ fn main() {
                 kubeconfig: Some(backend.kubeconfig()),
                 sync_permits: None,
                 follow_only: false,
+                kube_clients: None,
             };
             let engine = seesaw::runtime::Engine::from_config(&loaded.targets[0], &options)
                 .await

@@ -7,21 +7,17 @@
 //! Only for values that survive a change of tokio runtime (a process has
 //! one; tests have many): hyper's pool drops connections whose runtime is
 //! gone and opens new ones. kube's client is not one of them (its request
-//! buffer's worker dies with the runtime that spawned it), so Kubernetes
-//! clients are not shared this way.
+//! buffer's worker dies with the runtime that spawned it): Kubernetes
+//! clients are shared within a daemon generation ([`Shared`]) instead.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use tokio::sync::Mutex;
 
 pub struct PerProcess<K, V> {
-    map: LazyLock<Mutex<HashMap<K, V>>>,
-}
-
-fn empty<K, V>() -> Mutex<HashMap<K, V>> {
-    Mutex::new(HashMap::new())
+    map: LazyLock<Shared<K, V>>,
 }
 
 impl<K: Eq + Hash, V: Clone> Default for PerProcess<K, V> {
@@ -33,17 +29,49 @@ impl<K: Eq + Hash, V: Clone> Default for PerProcess<K, V> {
 impl<K: Eq + Hash, V: Clone> PerProcess<K, V> {
     pub const fn new() -> Self {
         PerProcess {
-            map: LazyLock::new(empty::<K, V>),
+            map: LazyLock::new(Shared::default),
         }
     }
 
+    /// See [`Shared::get_or_make`].
+    pub async fn get_or_make<E, Fut>(&self, key: K, make: impl FnOnce() -> Fut) -> Result<V, E>
+    where
+        Fut: Future<Output = Result<V, E>>,
+    {
+        self.map.get_or_make(key, make).await
+    }
+}
+
+/// The same, for one scope that owns it (a daemon generation, which lives
+/// on one runtime): clones share the values.
+pub struct Shared<K, V>(Arc<Mutex<HashMap<K, V>>>);
+
+impl<K, V> Clone for Shared<K, V> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<K, V> Default for Shared<K, V> {
+    fn default() -> Self {
+        Shared(Arc::new(Mutex::new(HashMap::new())))
+    }
+}
+
+impl<K, V> std::fmt::Debug for Shared<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Shared")
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Shared<K, V> {
     /// The value for `key`, made by `make` the first time (a failure is
     /// returned and not kept: the next call tries again).
     pub async fn get_or_make<E, Fut>(&self, key: K, make: impl FnOnce() -> Fut) -> Result<V, E>
     where
         Fut: Future<Output = Result<V, E>>,
     {
-        let mut map = self.map.lock().await;
+        let mut map = self.0.lock().await;
         if let Some(v) = map.get(&key) {
             return Ok(v.clone());
         }

@@ -190,6 +190,7 @@ async fn engine(t: &Target, kube: &FakeKube) -> seesaw::runtime::Engine {
         kubeconfig: Some(kube.kubeconfig()),
         sync_permits: None,
         follow_only: false,
+        kube_clients: None,
     };
     seesaw::runtime::Engine::from_config(&config.targets[0], &options)
         .await

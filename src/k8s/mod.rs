@@ -47,6 +47,28 @@ fn post_params() -> kube::api::PostParams {
 /// (and no context is asked for), else from the kubeconfig
 /// (`kubeconfig`, else `$KUBECONFIG` or ~/.kube/config) and its current or
 /// the given context.
+/// Clients by context and kubeconfig, shared by the targets of one daemon
+/// generation (one connection pool and one TLS setup, not one per target).
+pub type Clients =
+    crate::shared::Shared<(Option<String>, Option<std::path::PathBuf>), kube::Client>;
+
+/// [`client`], made once per context and kubeconfig in `clients`.
+pub async fn shared_client(
+    clients: &Clients,
+    context: Option<&str>,
+    kubeconfig: Option<&std::path::Path>,
+) -> Result<kube::Client, ConsumerError> {
+    clients
+        .get_or_make(
+            (
+                context.map(str::to_owned),
+                kubeconfig.map(|p| p.to_path_buf()),
+            ),
+            || client(context, kubeconfig),
+        )
+        .await
+}
+
 pub async fn client(
     context: Option<&str>,
     kubeconfig: Option<&std::path::Path>,

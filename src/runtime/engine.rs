@@ -24,6 +24,9 @@ pub struct EngineOptions {
     /// `follow`: the database is never logged in to, so the admin
     /// credential is not read (a follower has none to read).
     pub follow_only: bool,
+    /// Kubernetes clients shared by the engines built with these options
+    /// (the daemon's targets); `None`: one client per engine.
+    pub kube_clients: Option<crate::k8s::Clients>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -117,11 +120,14 @@ impl Engine {
             },
         );
         if let Some(spec) = &config.kubernetes {
-            let client = crate::k8s::client(
+            let (context, kubeconfig) = (
                 options.kube_context.as_deref(),
                 options.kubeconfig.as_deref(),
-            )
-            .await
+            );
+            let client = match &options.kube_clients {
+                Some(clients) => crate::k8s::shared_client(clients, context, kubeconfig).await,
+                None => crate::k8s::client(context, kubeconfig).await,
+            }
             .map_err(|source| Error::Consumers {
                 target: config.name.clone(),
                 doing: "connect to Kubernetes".into(),

@@ -178,6 +178,7 @@ pub async fn run(cli: Cli) -> i32 {
                 kubeconfig: cli.kubeconfig.clone(),
                 sync_permits: None,
                 follow_only: false,
+                kube_clients: None,
             },
             http_address: http_addr.clone(),
             rotate_now: rotate_now.clone(),
@@ -198,6 +199,7 @@ pub async fn run(cli: Cli) -> i32 {
         kubeconfig: cli.kubeconfig.clone(),
         sync_permits: None,
         follow_only: false,
+        kube_clients: None,
     };
     match execute(&cli.command, &config, &options, &out).await {
         Ok(code) => code,
@@ -394,6 +396,7 @@ async fn execute(
                 config.target(target)?,
                 &EngineOptions {
                     follow_only: true,
+                    kube_clients: None,
                     ..options.clone()
                 },
             ).await?;

@@ -262,6 +262,9 @@ async fn start(
     }
     let engine_options = EngineOptions {
         sync_permits: Some(Arc::new(Semaphore::new(config.daemon.concurrency.rollouts))),
+        // One Kubernetes client for all targets of this generation (a
+        // reload makes new ones, picking up a changed kubeconfig).
+        kube_clients: Some(Default::default()),
         ..options.engine.clone()
     };
     let mut engines = Vec::new();
