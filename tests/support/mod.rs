@@ -3,6 +3,7 @@
 
 pub mod calls;
 pub mod conformance;
+pub mod daemon;
 #[cfg(feature = "gcp")]
 pub mod drongo;
 pub mod fault;
@@ -20,4 +21,5 @@ pub mod process;
 #[cfg(feature = "lambda")]
 pub mod rie;
 pub mod seesaw;
+pub mod stall;
 pub mod tls;
