@@ -2,6 +2,8 @@
 //! machine's PostgreSQL server binaries (PG_BIN, or found where packages
 //! put them).
 
+mod support;
+
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -78,12 +80,7 @@ async fn ctrl_c_stops_the_demo_and_removes_its_server_and_files() {
         .unwrap_or_else(|_| panic!("no first rotation within 60 s:\n{seen}"));
     let dir = demo_dir(&seen);
     assert!(dir.exists());
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    support::process::interrupt(&child);
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .expect("the demo exits after Ctrl-C")

@@ -241,12 +241,7 @@ async fn ctrl_c_stops_at_a_step_boundary_with_130_and_a_rerun_converges() {
         }
     }
     assert!(seen.contains("waiting"), "{seen}");
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
+    support::process::interrupt(&child);
     let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
         .await
         .expect("stops within a poll of the wait, not after the 20s timeout")

@@ -51,3 +51,10 @@ pub fn announced_port(stream: impl std::io::Read + Send + 'static, what: &str) -
     rx.recv_timeout(Duration::from_secs(30))
         .unwrap_or_else(|_| panic!("{what} did not say its port within 30 s"))
 }
+
+/// Sends SIGINT (Ctrl-C) to `child`.
+pub fn interrupt(child: &tokio::process::Child) {
+    let pid = child.id().expect("the child runs").to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status();
+    assert!(sent.is_ok_and(|s| s.success()), "kill -INT {pid}");
+}
