@@ -284,13 +284,15 @@ impl AwsStore {
             .version_id(id)
             .send()
             .await;
-        let read = match out {
-            Ok(o) => Some(self.keep(&format!("version {id}"), &o)?),
-            Err(e) if e.code() == Some("ResourceNotFoundException") => None,
-            Err(e) => return Err(self.error(GET, e)),
-        };
-        self.remembered(|s| s.versions.insert(id.to_owned(), read.clone()));
-        Ok(read)
+        match out {
+            // `keep` remembers it.
+            Ok(o) => self.keep(&format!("version {id}"), &o).map(Some),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                self.remembered(|s| s.versions.insert(id.to_owned(), None));
+                Ok(None)
+            }
+            Err(e) => Err(self.error(GET, e)),
+        }
     }
 
     /// Parses an answer and remembers it by its version id.
