@@ -448,6 +448,10 @@ pub struct DatabaseConfig {
     /// `<dbname>_owner` by default.
     #[serde(default)]
     pub owner: Option<String>,
+    /// Connection poolers in front of the database (PgBouncer); each takes
+    /// part in every rotation (see docs/poolers.md).
+    #[serde(default)]
+    pub poolers: Vec<crate::pooler::PoolerConfig>,
 }
 
 fn default_port() -> u16 {
@@ -490,6 +494,51 @@ pub struct AdminLogin {
     pub password_env: Option<String>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+}
+
+impl AdminLogin {
+    /// Exactly one place to read the password from.
+    pub fn validate(&self) -> Result<(), String> {
+        match (&self.password_env, &self.password_file) {
+            (Some(_), None) | (None, Some(_)) => Ok(()),
+            _ => Err("expected exactly one of `password_env` or `password_file`".into()),
+        }
+    }
+
+    /// Reads the password (`what`, e.g. "the admin password") from where
+    /// the config says; the error is (key under the login, message).
+    pub fn read(&self, what: &str) -> Result<crate::secret::Credential, (&'static str, String)> {
+        let password =
+            if let Some(var) = &self.password_env {
+                match std::env::var(var) {
+                    Ok(v) if !v.is_empty() => v,
+                    _ => return Err((
+                        "password_env",
+                        format!(
+                            "environment variable {var} is not set or empty; export {what} in it"
+                        ),
+                    )),
+                }
+            } else if let Some(path) = &self.password_file {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    (
+                        "password_file",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                let trimmed = text.trim_end_matches(['\n', '\r']).to_owned();
+                if trimmed.is_empty() {
+                    return Err(("password_file", format!("{} is empty", path.display())));
+                }
+                trimmed
+            } else {
+                return Err(("", "expected `password_env` or `password_file`".into()));
+            };
+        Ok(crate::secret::Credential::new(
+            self.username.clone(),
+            secrecy::SecretString::from(password),
+        ))
+    }
 }
 
 impl<'de> Deserialize<'de> for AdminConfig {
@@ -903,15 +952,15 @@ fn validate_target(t: &TargetConfig) -> Result<(), (&'static str, String)> {
                 "the admin must not be one of the two rotated users; use `admin: self` for self-rotation".into(),
             ));
         }
-        match (&admin.password_env, &admin.password_file) {
-            (Some(_), None) | (None, Some(_)) => {}
-            _ => {
-                return Err((
-                    "database.admin",
-                    "expected exactly one of `password_env` or `password_file`".into(),
-                ))
-            }
-        }
+        admin.validate().map_err(|m| ("database.admin", m))?;
+    }
+    for pooler in &db.poolers {
+        pooler.pgbouncer.validate().map_err(|(key, m)| {
+            (
+                "database.poolers",
+                format!("{}: {key}: {m}", pooler.pgbouncer.describe()),
+            )
+        })?;
     }
     t.password.validate().map_err(|m| ("password", m))?;
     if let Some(k) = &t.kubernetes {

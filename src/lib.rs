@@ -9,6 +9,7 @@
 //! - [`runtime`]: the engine that observes, plans and runs the steps; the
 //!   one-shot commands on top of it.
 //! - [`db`]: `trait Database` and PostgreSQL.
+//! - [`pooler`]: connection poolers in front of the database (PgBouncer).
 //! - [`store`]: `trait SecretStore` (read, stage pending, promote) and the
 //!   file, AWS, GCP and Azure stores.
 //! - [`consumers`]: `trait Consumers`, what reads the credential (Kubernetes
@@ -24,6 +25,7 @@
 // are built once per failed command, so their size costs nothing that matters.
 #![allow(clippy::result_large_err)]
 
+pub mod atomic_file;
 pub mod cli;
 pub mod config;
 pub mod consumers;
@@ -34,6 +36,7 @@ pub mod error;
 pub mod k8s;
 pub mod output;
 pub mod password;
+pub mod pooler;
 pub mod progress;
 pub mod roots;
 pub mod rotation;

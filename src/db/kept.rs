@@ -182,7 +182,7 @@ impl Session for Kept {
     async fn role_exists(&mut self, role: &str) -> Result<bool, DbError> {
         forward!(self.role_exists(role))
     }
-    async fn sessions_of(&mut self, role: &str) -> Result<u64, DbError> {
+    async fn sessions_of(&mut self, role: &str) -> Result<BTreeSet<i64>, DbError> {
         forward!(self.sessions_of(role))
     }
     async fn terminate_sessions_of(&mut self, role: &str) -> Result<u64, DbError> {
@@ -200,7 +200,11 @@ impl Session for Kept {
     async fn revoke_membership(&mut self, group: &str, role: &str) -> Result<(), DbError> {
         forward!(self.revoke_membership(group, role))
     }
-    async fn set_password(&mut self, role: &str, password: &SecretString) -> Result<(), DbError> {
+    async fn set_password(
+        &mut self,
+        role: &str,
+        password: &SecretString,
+    ) -> Result<SecretString, DbError> {
         forward!(self.set_password(role, password))
     }
     async fn create_login_role_like(

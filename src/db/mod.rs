@@ -11,6 +11,8 @@ mod tls;
 
 pub use self::kept::Keeper;
 pub use self::postgres::Postgres;
+pub(crate) use self::postgres::{login_error, reason as postgres_reason};
+pub(crate) use self::tls::client_config as tls_client_config;
 
 use crate::secret::Credential;
 use async_trait::async_trait;
@@ -42,9 +44,11 @@ pub trait Session: Send {
     /// but only once the server notices, which a run right after may beat.
     async fn unlock(&mut self, key: i64) -> Result<(), DbError>;
     async fn role_exists(&mut self, role: &str) -> Result<bool, DbError>;
-    /// Sessions logged in as `role`, in every database of the server
-    /// (visible to any role: `usename` is not hidden from non-superusers).
-    async fn sessions_of(&mut self, role: &str) -> Result<u64, DbError>;
+    /// The server process ids of the sessions logged in as `role`, in
+    /// every database of the server (visible to any role: `usename` is not
+    /// hidden from non-superusers). Ids, not a count: a pooler's own server
+    /// connections are told apart by them.
+    async fn sessions_of(&mut self, role: &str) -> Result<BTreeSet<i64>, DbError>;
     /// Ends the sessions of `role`; returns how many were ended.
     async fn terminate_sessions_of(&mut self, role: &str) -> Result<u64, DbError>;
     /// The roles `role` is a direct member of.
@@ -56,8 +60,15 @@ pub trait Session: Send {
     }
     async fn grant_membership(&mut self, group: &str, role: &str) -> Result<(), DbError>;
     async fn revoke_membership(&mut self, group: &str, role: &str) -> Result<(), DbError>;
-    /// Sets `role`'s password. Engines send a verifier, never the plaintext.
-    async fn set_password(&mut self, role: &str, password: &SecretString) -> Result<(), DbError>;
+    /// Sets `role`'s password. Engines send a verifier, never the
+    /// plaintext, and return it: what the server now stores, which a
+    /// pooler that checks passwords itself (PgBouncer's auth_file) must
+    /// hold byte for byte.
+    async fn set_password(
+        &mut self,
+        role: &str,
+        password: &SecretString,
+    ) -> Result<SecretString, DbError>;
     /// Creates `role` able to log in, with no password yet, the direct
     /// memberships and the `ALTER ROLE ... SET` settings of `like`, in one
     /// transaction: the role exists complete or not at all (the Lambda's

@@ -19,6 +19,11 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 pub struct Postgres {
     config: DatabaseConfig,
     tls: MakeRustlsConnect,
+    /// Set seesaw's statement and lock timeouts at login (a startup
+    /// parameter PgBouncer refuses, so not through a pooler).
+    session_options: bool,
+    /// "postgres host:port/db" or "pgbouncer host:port/db".
+    name: String,
 }
 
 impl Postgres {
@@ -33,7 +38,18 @@ impl Postgres {
         Ok(Postgres {
             config: config.clone(),
             tls: MakeRustlsConnect::new(client),
+            session_options: true,
+            name: describe(config),
         })
+    }
+
+    /// Logs in through a pooler (`config` holds its address): the same
+    /// logins applications make there, without startup options.
+    pub fn behind_pooler(config: &DatabaseConfig, pooler: &str) -> Result<Self, DbError> {
+        let mut db = Postgres::new(config)?;
+        db.session_options = false;
+        db.name = format!("{pooler}/{}", config.dbname);
+        Ok(db)
     }
 }
 
@@ -44,7 +60,7 @@ fn describe(c: &DatabaseConfig) -> String {
 #[async_trait]
 impl Database for Postgres {
     fn describe(&self) -> String {
-        describe(&self.config)
+        self.name.clone()
     }
 
     async fn login(&self, credential: &Credential) -> Result<Box<dyn Session>, DbError> {
@@ -57,18 +73,20 @@ impl Database for Postgres {
             .password(credential.password.expose_secret())
             .application_name("seesaw")
             .connect_timeout(c.connect_timeout)
-            // Bounded waits: a statement blocked on a row lock (an open
-            // transaction on the standby's pg_authid row) fails instead of
-            // holding the target's lock forever.
-            .options(format!(
-                "-c lock_timeout={}ms -c statement_timeout={}ms",
-                c.lock_timeout.as_millis(),
-                c.statement_timeout.as_millis()
-            ))
             .ssl_mode(match c.tls {
                 TlsMode::Disable => SslMode::Disable,
                 TlsMode::Require | TlsMode::VerifyFull => SslMode::Require,
             });
+        if self.session_options {
+            // Bounded waits: a statement blocked on a row lock (an open
+            // transaction on the standby's pg_authid row) fails instead of
+            // holding the target's lock forever.
+            pg.options(format!(
+                "-c lock_timeout={}ms -c statement_timeout={}ms",
+                c.lock_timeout.as_millis(),
+                c.statement_timeout.as_millis()
+            ));
+        }
         let connect = pg.connect(self.tls.clone());
         // connect_timeout covers each TCP attempt; this bounds the handshake too.
         let (client, connection) = tokio::time::timeout(c.connect_timeout * 2, connect)
@@ -80,7 +98,7 @@ impl Database for Postgres {
                     crate::duration::format(c.connect_timeout * 2)
                 ),
             })?
-            .map_err(|e| self.login_error(&credential.username, e))?;
+            .map_err(|e| login_error(self.describe(), &credential.username, e))?;
         let db = self.describe();
         let task = tokio::spawn(async move {
             // Errors here surface on the next query as a closed connection.
@@ -90,37 +108,35 @@ impl Database for Postgres {
     }
 }
 
-impl Postgres {
-    fn login_error(&self, user: &str, e: tokio_postgres::Error) -> DbError {
-        let db = self.describe();
-        let reason = reason(&e);
-        match e.code() {
-            Some(code)
-                if *code == SqlState::INVALID_PASSWORD
-                    || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-                    || *code == SqlState::INVALID_CATALOG_NAME =>
-            {
-                DbError::LoginFailed {
-                    db,
-                    user: user.to_owned(),
-                    reason,
-                }
-            }
-            Some(code) if *code == SqlState::TOO_MANY_CONNECTIONS || is_outage(code) => {
-                DbError::Unreachable { db, reason }
-            }
-            Some(_) => DbError::LoginFailed {
+/// A failed login, classified: refused, unreachable, or TLS.
+pub(crate) fn login_error(db: String, user: &str, e: tokio_postgres::Error) -> DbError {
+    let reason = reason(&e);
+    match e.code() {
+        Some(code)
+            if *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+                || *code == SqlState::INVALID_CATALOG_NAME =>
+        {
+            DbError::LoginFailed {
                 db,
                 user: user.to_owned(),
                 reason,
-            },
-            // tokio-postgres reports TLS failures (no TLS on the server, a
-            // certificate rustls rejects) as client errors without a code.
-            None if reason.contains("TLS") || reason.contains("certificate") => {
-                DbError::Tls { db, reason }
             }
-            None => DbError::Unreachable { db, reason },
         }
+        Some(code) if *code == SqlState::TOO_MANY_CONNECTIONS || is_outage(code) => {
+            DbError::Unreachable { db, reason }
+        }
+        Some(_) => DbError::LoginFailed {
+            db,
+            user: user.to_owned(),
+            reason,
+        },
+        // tokio-postgres reports TLS failures (no TLS on the server, a
+        // certificate rustls rejects) as client errors without a code.
+        None if reason.contains("TLS") || reason.contains("certificate") => {
+            DbError::Tls { db, reason }
+        }
+        None => DbError::Unreachable { db, reason },
     }
 }
 
@@ -133,7 +149,7 @@ fn is_outage(code: &SqlState) -> bool {
 
 /// The server's message when there is one (it never echoes a password),
 /// else the client error with its cause.
-fn reason(e: &tokio_postgres::Error) -> String {
+pub(crate) fn reason(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
         return db.message().to_owned();
     }
@@ -246,12 +262,24 @@ fn hint_for(doing: &str) -> String {
 #[async_trait]
 impl Session for PgSession {
     async fn probe(&mut self) -> Result<String, DbError> {
-        let row = self
+        // A simple query: one round trip, no prepared statement (which a
+        // pooler in transaction mode may not keep between messages).
+        let messages = self
             .client
-            .query_one("SELECT session_user::text", &[])
+            .simple_query("SELECT session_user")
             .await
             .map_err(|e| self.error("run the probe query".into(), e))?;
-        Ok(row.get(0))
+        messages
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .ok_or_else(|| DbError::Query {
+                db: self.db.clone(),
+                doing: "run the probe query".into(),
+                reason: "no row came back".into(),
+            })
     }
 
     async fn try_lock(&mut self, key: i64) -> Result<bool, DbError> {
@@ -275,17 +303,17 @@ impl Session for PgSession {
         Ok(row.get(0))
     }
 
-    async fn sessions_of(&mut self, role: &str) -> Result<u64, DbError> {
-        let row = self
+    async fn sessions_of(&mut self, role: &str) -> Result<BTreeSet<i64>, DbError> {
+        let rows = self
             .client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
+            .query(
+                "SELECT pid FROM pg_stat_activity \
                  WHERE usename = $1 AND pid <> pg_backend_pid()",
                 &[&role],
             )
             .await
             .map_err(|e| self.error(format!("count sessions of {role:?}"), e))?;
-        Ok(row.get::<_, i64>(0).max(0) as u64)
+        Ok(rows.iter().map(|r| i64::from(r.get::<_, i32>(0))).collect())
     }
 
     async fn terminate_sessions_of(&mut self, role: &str) -> Result<u64, DbError> {
@@ -426,19 +454,24 @@ impl Session for PgSession {
         Ok(())
     }
 
-    async fn set_password(&mut self, role: &str, password: &SecretString) -> Result<(), DbError> {
+    async fn set_password(
+        &mut self,
+        role: &str,
+        password: &SecretString,
+    ) -> Result<SecretString, DbError> {
         // The verifier is salted and iterated: what the server stores, and
         // all that it (and its log) ever sees.
-        let verifier =
-            postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes());
+        let verifier = SecretString::from(postgres_protocol::password::scram_sha_256(
+            password.expose_secret().as_bytes(),
+        ));
         self.act_as_session_user().await?;
         let sql = format!(
             "ALTER ROLE {} PASSWORD {}",
             escape_identifier(role),
-            escape_literal(&verifier)
+            escape_literal(verifier.expose_secret())
         );
         match self.client.batch_execute(&sql).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(verifier),
             Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
                 let blockers = self.open_transactions().await;
                 Err(DbError::Query {

@@ -116,49 +116,16 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         gates.push(gate("admin", Verdict::Impossible, why.clone()));
     }
 
-    let n = obs.standby_sessions;
-    let sessions = if already_set {
-        gate(
-            "standby_sessions",
-            Verdict::Pass,
-            format!("{standby:?} already has the pending password"),
-        )
-    } else if n == 0 {
-        gate(
-            "standby_sessions",
-            Verdict::Pass,
-            format!("{standby:?} has no sessions"),
-        )
-    } else {
-        let what = format!(
-            "{standby:?} has {n} open session{}",
-            if n == 1 { "" } else { "s" }
-        );
-        match policy.sessions {
-            SessionPolicy::Fail if force => gate(
-                "standby_sessions",
-                Verdict::Overridden,
-                format!("{what}; rotating anyway (--force): their next login will fail"),
-            ),
-            SessionPolicy::Fail => gate(
-                "standby_sessions",
-                Verdict::Blocked,
-                format!("{what}; something still uses the standby's credential (standby_sessions: fail). Find it in pg_stat_activity, or set standby_sessions: wait | terminate"),
-            ),
-            SessionPolicy::Wait => {
-                steps.push(Step::WaitForSessions {
-                    role: standby.clone(),
-                    timeout: policy.wait_timeout,
-                });
-                gate("standby_sessions", Verdict::Handled, format!("{what}; waiting for them to close"))
-            }
-            SessionPolicy::Terminate => {
-                steps.push(Step::TerminateSessions { role: standby.clone(), by });
-                gate("standby_sessions", Verdict::Handled, format!("{what}; they will be ended"))
-            }
-        }
-    };
-    gates.push(sessions);
+    gates.extend(pooler_gate(obs));
+    gates.push(sessions_gate(
+        obs,
+        policy,
+        force,
+        already_set,
+        &standby,
+        &mut steps,
+        by,
+    ));
 
     let active_effective = effective(
         obs,
@@ -229,10 +196,19 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
             replaces: obs.current_version.clone(),
         });
     }
-    if !already_set {
+    // A resumed rotation whose password is set gives it again when a
+    // pooler's auth_file needs the verifier the database holds: seesaw
+    // cannot read that one back (only a superuser can), and the same
+    // password with a fresh salt changes nothing for anyone else.
+    if !already_set || policy.pooler_files {
         steps.push(Step::SetPassword {
             role: standby.clone(),
             by,
+        });
+    }
+    if policy.pooler_files {
+        steps.push(Step::UpdatePoolers {
+            role: standby.clone(),
         });
     }
     steps.push(Step::Verify {
@@ -255,6 +231,148 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         current_version: obs.current_version.clone(),
         gates,
         steps,
+    }
+}
+
+/// The poolers' readiness: each must answer on its admin console (to
+/// count clients and reload) and have a writable auth_file, if it has one.
+fn pooler_gate(obs: &Observation) -> Option<Gate> {
+    if obs.poolers.is_empty() {
+        return None;
+    }
+    let describe = |p: &super::PoolerView| {
+        let mut parts = vec![p.mode.clone()];
+        if !p.version.is_empty() {
+            parts.push(format!("PgBouncer {}", p.version));
+        }
+        if !p.file.is_empty() {
+            parts.push(format!("auth_file {}", p.file));
+        }
+        format!("{} ({})", p.name, parts.join(", "))
+    };
+    let problems: Vec<String> = obs
+        .poolers
+        .iter()
+        .filter_map(|p| p.problem.as_ref().map(|why| format!("{}: {why}", p.name)))
+        .collect();
+    Some(if problems.is_empty() {
+        gate(
+            "poolers",
+            Verdict::Pass,
+            obs.poolers
+                .iter()
+                .map(describe)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    } else {
+        gate(
+            "poolers",
+            Verdict::Impossible,
+            format!(
+                "{}; every pooler of the target takes part in each rotation (its clients are counted, it is reloaded and logged in through), so nothing was changed",
+                problems.join("; ")
+            ),
+        )
+    })
+}
+
+/// Whether anything still uses the standby: its sessions in the database
+/// and its clients on every pooler (a pooler client keeps the credential
+/// it logged in with, though the database no longer sees it once its
+/// server connection is recycled).
+fn sessions_gate(
+    obs: &Observation,
+    policy: &Policy,
+    force: bool,
+    already_set: bool,
+    standby: &str,
+    steps: &mut Vec<Step>,
+    by: Actor,
+) -> Gate {
+    let n = obs.standby_in_use();
+    if already_set {
+        return gate(
+            "standby_sessions",
+            Verdict::Pass,
+            format!("{standby:?} already has the pending password"),
+        );
+    }
+    if n == 0 {
+        return gate(
+            "standby_sessions",
+            Verdict::Pass,
+            if obs.poolers.is_empty() {
+                format!("{standby:?} has no sessions")
+            } else {
+                format!("{standby:?} has no sessions and no pooler clients")
+            },
+        );
+    }
+    let plural = |k: u64| if k == 1 { "" } else { "s" };
+    let mut parts = Vec::new();
+    if obs.standby_sessions > 0 || obs.poolers.is_empty() {
+        let m = obs.standby_sessions;
+        parts.push(format!("{m} open session{} in the database", plural(m)));
+    }
+    let pooled: Vec<&super::PoolerView> = obs.poolers.iter().filter(|p| p.clients > 0).collect();
+    for p in &pooled {
+        parts.push(format!(
+            "{} client{} of {}",
+            p.clients,
+            plural(p.clients),
+            p.name
+        ));
+    }
+    let what = format!("{standby:?} has {}", parts.join(" and "));
+    let find = if pooled.is_empty() {
+        "Find them in pg_stat_activity".to_owned()
+    } else {
+        format!(
+            "Find them in pg_stat_activity and with SHOW CLIENTS on {}",
+            pooled
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    match policy.sessions {
+        SessionPolicy::Fail if force => gate(
+            "standby_sessions",
+            Verdict::Overridden,
+            format!("{what}; rotating anyway (--force): their next login will fail"),
+        ),
+        SessionPolicy::Fail => gate(
+            "standby_sessions",
+            Verdict::Blocked,
+            format!("{what}; something still uses the standby's credential (standby_sessions: fail). {find}, or set standby_sessions: wait | terminate"),
+        ),
+        SessionPolicy::Wait => {
+            steps.push(Step::WaitForSessions {
+                role: standby.to_owned(),
+                timeout: policy.wait_timeout,
+            });
+            gate("standby_sessions", Verdict::Handled, format!("{what}; waiting for them to close"))
+        }
+        // Ending a database session does not end a pooler's client: it
+        // keeps its credential and logs in again with it. PgBouncer ends
+        // one client only with KILL_CLIENT (1.24+), which seesaw does not
+        // send: it would end the client's transaction mid-flight too.
+        SessionPolicy::Terminate if !pooled.is_empty() && force => gate(
+            "standby_sessions",
+            Verdict::Overridden,
+            format!("{what}; rotating anyway (--force): the database sessions are ended, the pooler clients cannot be and their next login will fail"),
+        ),
+        SessionPolicy::Terminate if !pooled.is_empty() => gate(
+            "standby_sessions",
+            Verdict::Blocked,
+            format!("{what}; standby_sessions: terminate ends database sessions only (pg_terminate_backend); a pooler's clients keep the old credential and would fail at their next server login. Stop those applications, or use standby_sessions: wait. {find}"),
+        ),
+        SessionPolicy::Terminate => {
+            steps.push(Step::TerminateSessions { role: standby.to_owned(), by });
+            gate("standby_sessions", Verdict::Handled, format!("{what}; they will be ended"))
+        }
     }
 }
 
@@ -446,6 +564,7 @@ mod tests {
             admin_cannot: None,
             consumers: None,
             pending: None,
+            poolers: vec![],
         }
     }
 
@@ -456,7 +575,118 @@ mod tests {
             memberships: MembershipPolicy::Check,
             admin_self: false,
             create_standby: false,
+            pooler_files: false,
         }
+    }
+
+    fn pooler(clients: u64) -> crate::rotation::PoolerView {
+        crate::rotation::PoolerView {
+            name: "pgbouncer 10.0.0.1:6432".into(),
+            mode: "auth_file /etc/pgbouncer/userlist.txt".into(),
+            version: "1.18.0".into(),
+            clients,
+            file: "writable".into(),
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn behind_a_pooler_with_a_file_the_verifier_is_written_between_set_and_verify() {
+        let mut o = obs();
+        o.poolers = vec![pooler(0)];
+        let files = Policy {
+            pooler_files: true,
+            ..policy()
+        };
+        let plan = rotate(&o, &files, false);
+        assert!(!plan.is_blocked(), "{:?}", plan.gates);
+        assert_eq!(
+            names(&plan),
+            [
+                "stage",
+                "set_password",
+                "update_poolers",
+                "verify",
+                "publish"
+            ]
+        );
+        let g = plan.gates.iter().find(|g| g.name == "poolers").unwrap();
+        assert!(
+            g.detail.contains("auth_file /etc/pgbouncer/userlist.txt"),
+            "{}",
+            g.detail
+        );
+        assert!(g.detail.contains("1.18.0"), "{}", g.detail);
+        // auth_query: nothing to write, the verify step still logs in through it.
+        let plan = rotate(&o, &policy(), false);
+        assert_eq!(names(&plan), ["stage", "set_password", "verify", "publish"]);
+    }
+
+    #[test]
+    fn a_resumed_rotation_sets_the_password_again_when_a_file_needs_its_verifier() {
+        let mut o = obs();
+        o.poolers = vec![pooler(0)];
+        o.pending = Some(crate::rotation::PendingView {
+            username: "b".into(),
+            version: "p1".into(),
+            logs_in: true,
+            clear_hint: String::new(),
+        });
+        let files = Policy {
+            pooler_files: true,
+            ..policy()
+        };
+        assert_eq!(
+            names(&rotate(&o, &files, false)),
+            ["set_password", "update_poolers", "verify", "publish"]
+        );
+        assert_eq!(names(&rotate(&o, &policy(), false)), ["verify", "publish"]);
+    }
+
+    #[test]
+    fn pooler_clients_of_the_standby_hold_the_rotation_and_terminate_cannot_end_them() {
+        let mut o = obs();
+        o.poolers = vec![pooler(2)];
+        let plan = rotate(&o, &policy(), false);
+        let b = plan.blockers();
+        assert_eq!(b[0].name, "standby_sessions");
+        assert!(
+            b[0].detail.contains("2 clients of pgbouncer 10.0.0.1:6432"),
+            "{}",
+            b[0].detail
+        );
+        assert!(b[0].detail.contains("SHOW CLIENTS"), "{}", b[0].detail);
+        let term = Policy {
+            sessions: SessionPolicy::Terminate,
+            ..policy()
+        };
+        let plan = rotate(&o, &term, false);
+        assert!(plan.is_blocked());
+        assert!(plan.blockers()[0].detail.contains("pg_terminate_backend"));
+        assert!(!names(&plan).contains(&"terminate_sessions"));
+        let wait = Policy {
+            sessions: SessionPolicy::Wait,
+            ..policy()
+        };
+        assert_eq!(names(&rotate(&o, &wait, false))[0], "wait_for_sessions");
+        // Database sessions alone: terminate still ends them.
+        o.poolers = vec![pooler(0)];
+        o.standby_sessions = 1;
+        let plan = rotate(&o, &term, false);
+        assert!(!plan.is_blocked());
+        assert_eq!(names(&plan)[0], "terminate_sessions");
+    }
+
+    #[test]
+    fn a_pooler_seesaw_cannot_use_makes_the_rotation_impossible() {
+        let mut o = obs();
+        let mut p = pooler(0);
+        p.problem = Some("cannot use its admin console: refused".into());
+        o.poolers = vec![p];
+        let plan = rotate(&o, &policy(), true);
+        assert_eq!(plan.blockers()[0].name, "poolers");
+        assert_eq!(plan.blockers()[0].verdict, Verdict::Impossible);
+        assert!(plan.blockers()[0].detail.contains("refused"));
     }
 
     fn names(plan: &Plan) -> Vec<&'static str> {

@@ -35,6 +35,24 @@ pub struct Observation {
     pub consumers: Option<ConsumerView>,
     /// A version staged by a rotation that did not finish.
     pub pending: Option<PendingView>,
+    /// The connection poolers in front of the database (empty: none).
+    pub poolers: Vec<PoolerView>,
+}
+
+/// One connection pooler (PgBouncer) as seen before deciding.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolerView {
+    /// "pgbouncer 127.0.0.1:6432".
+    pub name: String,
+    /// "auth_file /etc/pgbouncer/userlist.txt" or "auth_query".
+    pub mode: String,
+    pub version: String,
+    /// Its clients logged in as the standby.
+    pub clients: u64,
+    /// How its auth_file stands ("writable"), empty under auth_query.
+    pub file: String,
+    /// Why seesaw cannot use it (console unreachable, file not writable).
+    pub problem: Option<String>,
 }
 
 /// The store's pending version, as seen under the lock.
@@ -60,6 +78,12 @@ pub struct ConsumerView {
 }
 
 impl Observation {
+    /// Sessions in the database plus clients of the poolers: everything
+    /// that may still hold the standby's credential.
+    pub fn standby_in_use(&self) -> u64 {
+        self.standby_sessions + self.poolers.iter().map(|p| p.clients).sum::<u64>()
+    }
+
     pub fn standby(&self) -> &str {
         if self.users[0] == self.active {
             &self.users[1]
@@ -81,6 +105,11 @@ pub struct Policy {
     /// and settings) instead of stopping the rotation: the Lambda's
     /// `<user>_clone` convention.
     pub create_standby: bool,
+    /// Some pooler reads an auth_file seesaw writes: the verifier the
+    /// database holds must be written there, so a resumed rotation sets
+    /// the pending password again (a fresh verifier, the same password)
+    /// rather than trusting one it never saw.
+    pub pooler_files: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -140,7 +169,13 @@ pub enum Step {
         role: String,
         by: Actor,
     },
-    /// Log in as `role` with the password about to be published.
+    /// Write `role`'s new verifier into the poolers' auth_files and
+    /// reload every pooler.
+    UpdatePoolers {
+        role: String,
+    },
+    /// Log in as `role` with the password about to be published, directly
+    /// and through every pooler.
     Verify {
         role: String,
     },
@@ -168,6 +203,7 @@ impl Step {
             Step::RevokeMembership { .. } => "revoke_membership",
             Step::Stage { .. } => "stage",
             Step::SetPassword { .. } => "set_password",
+            Step::UpdatePoolers { .. } => "update_poolers",
             Step::Verify { .. } => "verify",
             Step::Publish { .. } => "publish",
             Step::Propagate { .. } => "propagate",
@@ -209,6 +245,9 @@ impl Step {
                 Actor::Admin => format!("set the pending password for {role:?}"),
                 Actor::Itself => format!("set the pending password for {role:?} (as itself)"),
             },
+            Step::UpdatePoolers { role } => format!(
+                "write {role:?}'s new verifier into the poolers' auth_files and reload them"
+            ),
             Step::Verify { role } => format!("log in as {role:?} with the new password"),
             Step::Publish { username, replaces } => {
                 format!(

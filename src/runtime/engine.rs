@@ -56,6 +56,8 @@ pub struct Engine {
     pub(super) consumers: Option<Box<dyn Consumers>>,
     /// See [`Policy::create_standby`].
     pub(super) create_standby: bool,
+    /// PgBouncers in front of the database (none by default).
+    pub(super) poolers: crate::pooler::Poolers,
 }
 
 /// What the steps produce and later steps consume.
@@ -71,6 +73,9 @@ struct Scratch {
     token: String,
     /// What publish made current, for propagate.
     published: Option<(SecretDocument, String)>,
+    /// The verifier set_password gave the database, for the poolers'
+    /// auth_files.
+    verifier: Option<SecretString>,
 }
 
 struct Staged {
@@ -119,6 +124,18 @@ impl Engine {
                 admin_credential(config)?
             },
         );
+        if !options.follow_only {
+            engine.poolers = crate::pooler::Poolers::from_config(&config.database).map_err(
+                |(key, message)| {
+                    Error::Config(ConfigError {
+                        file: "config".into(),
+                        target: Some(config.name.clone()),
+                        key,
+                        message,
+                    })
+                },
+            )?;
+        }
         if let Some(spec) = &config.kubernetes {
             let (context, kubeconfig) = (
                 options.kube_context.as_deref(),
@@ -159,6 +176,7 @@ impl Engine {
             admin,
             consumers: None,
             create_standby: false,
+            poolers: crate::pooler::Poolers::default(),
         }
     }
 
@@ -204,6 +222,7 @@ impl Engine {
             memberships: db.memberships,
             admin_self: self.admin.is_none(),
             create_standby: self.create_standby,
+            pooler_files: self.poolers.have_files(),
         }
     }
 
@@ -371,11 +390,11 @@ impl Engine {
                     Action::Rollback => "rollback",
                 },
                 gates: plan.blockers().into_iter().cloned().collect(),
-                standby_sessions: seen.observation.standby_sessions,
+                standby_sessions: seen.observation.standby_in_use(),
             });
         }
         let mut report = Report::new(&plan, dry_run);
-        report.standby_sessions = seen.observation.standby_sessions;
+        report.standby_sessions = seen.observation.standby_in_use();
         if dry_run {
             return Ok(report);
         }
@@ -390,6 +409,7 @@ impl Engine {
             password,
             token: run_token(),
             published: None,
+            verifier: None,
         };
         for step in &plan.steps {
             progress.started(self.name(), step);
@@ -498,11 +518,16 @@ impl Engine {
         match by {
             Actor::Admin => Ok(&mut seen.control),
             Actor::Itself => {
-                let previous = seen
-                    .state
-                    .previous
-                    .as_ref()
-                    .map(|p| p.document.credential());
+                // A resumed rotation whose password is already set (and is
+                // set again for the poolers) logs in with that one: the
+                // previous password no longer works.
+                let set = seen.observation.pending.as_ref().is_some_and(|p| p.logs_in);
+                let version = if set {
+                    seen.state.pending.as_ref()
+                } else {
+                    seen.state.previous.as_ref()
+                };
+                let previous = version.map(|p| p.document.credential());
                 let cred = match previous {
                     Some(Ok(c)) => c,
                     _ => {
@@ -547,11 +572,7 @@ impl Engine {
                 let started = Instant::now();
                 let mut reported: Option<(u64, Instant)> = None;
                 loop {
-                    let n = seen
-                        .control
-                        .sessions_of(role)
-                        .await
-                        .map_err(self.db_error(format!("count sessions of {role:?}"), None))?;
+                    let n = self.standby_in_use(&mut seen.control, role).await?;
                     if n == 0 {
                         return Ok(format!(
                             "sessions closed after {}s",
@@ -578,7 +599,7 @@ impl Engine {
                             });
                         gate.verdict = rotation::Verdict::Blocked;
                         gate.detail = format!(
-                            "{role:?} still has {n} session{} after waiting {}; find them in pg_stat_activity or raise standby_wait_timeout",
+                            "{role:?} still has {n} session{} after waiting {}; find them in pg_stat_activity (and with SHOW CLIENTS on the poolers, if any) or raise standby_wait_timeout",
                             if n == 1 { "" } else { "s" },
                             crate::duration::format(*timeout)
                         );
@@ -694,10 +715,18 @@ impl Engine {
                     .ok_or_else(|| self.no_credential_for(role))?;
                 let password = staged.credential.password.clone();
                 let session = self.actor(*by, seen, &mut own).await?;
-                session.set_password(role, &password).await.map_err(
+                let verifier = session.set_password(role, &password).await.map_err(
                     self.db_error(format!("set the password of standby {role:?}"), None),
                 )?;
+                scratch.verifier = Some(verifier);
                 Ok("password set (SCRAM-SHA-256 verifier)".into())
+            }
+            Step::UpdatePoolers { role } => {
+                let verifier = scratch
+                    .verifier
+                    .as_ref()
+                    .ok_or_else(|| self.no_credential_for(role))?;
+                self.update_poolers(role, verifier).await
             }
             Step::Verify { role } => {
                 let cred = match plan.action {
@@ -716,7 +745,23 @@ impl Engine {
                     None,
                 )
                 .await?;
-                Ok("login verified".into())
+                if self.poolers.is_empty() {
+                    return Ok("login verified".into());
+                }
+                self.verify_through_poolers(&cred, progress).await
+                    .map_err(|e| match e {
+                        Error::Database { target, doing, source, hint: None } => Error::Database {
+                            target,
+                            doing,
+                            source,
+                            hint: Some("the database accepts the new password but the pooler does not: nothing was published, and applications keep the current credential; check the pooler's auth_file and log, then run again".into()),
+                        },
+                        other => other,
+                    })?;
+                Ok(format!(
+                    "login verified, directly and through {} pooler(s)",
+                    self.poolers.list.len()
+                ))
             }
             Step::Publish { username, replaces } => {
                 // Staged by this run (or resumed): a rotation's new
@@ -875,42 +920,19 @@ fn admin_credential(config: &TargetConfig) -> Result<Option<Credential>, Error> 
     let AdminConfig::Login(admin) = &config.database.admin else {
         return Ok(None);
     };
-    let err = |key: &str, message: String| {
-        Error::Config(ConfigError {
-            file: "config".into(),
-            target: Some(config.name.clone()),
-            key: key.into(),
-            message,
+    admin
+        .read("the admin password")
+        .map(Some)
+        .map_err(|(key, message)| {
+            Error::Config(ConfigError {
+                file: "config".into(),
+                target: Some(config.name.clone()),
+                key: if key.is_empty() {
+                    "database.admin".into()
+                } else {
+                    format!("database.admin.{key}")
+                },
+                message,
+            })
         })
-    };
-    let password = if let Some(var) = &admin.password_env {
-        match std::env::var(var) {
-            Ok(v) if !v.is_empty() => v,
-            _ => return Err(err("database.admin.password_env", format!("environment variable {var} is not set or empty; export the admin password in it"))),
-        }
-    } else if let Some(path) = &admin.password_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            err(
-                "database.admin.password_file",
-                format!("cannot read {}: {e}", path.display()),
-            )
-        })?;
-        let trimmed = text.trim_end_matches(['\n', '\r']).to_owned();
-        if trimmed.is_empty() {
-            return Err(err(
-                "database.admin.password_file",
-                format!("{} is empty", path.display()),
-            ));
-        }
-        trimmed
-    } else {
-        return Err(err(
-            "database.admin",
-            "expected `password_env` or `password_file`".into(),
-        ));
-    };
-    Ok(Some(Credential::new(
-        admin.username.clone(),
-        SecretString::from(password),
-    )))
 }

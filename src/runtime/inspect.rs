@@ -41,7 +41,7 @@ impl Engine {
             status.previous_version = Some(p.version.clone());
         }
         match self.control_session(&current).await {
-            Ok(mut session) => match session.sessions_of(standby).await {
+            Ok(mut session) => match self.standby_in_use(&mut session, standby).await {
                 Ok(n) => status.standby_sessions = Some(n),
                 Err(e) => status
                     .problems

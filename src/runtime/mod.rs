@@ -10,6 +10,7 @@ mod inspect;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 mod observe;
+mod poolers;
 mod report;
 
 pub use crate::progress::{NoProgress, Progress};

@@ -254,7 +254,7 @@ impl Engine {
                 .role_exists(standby)
                 .await
                 .map_err(db_err("look up the standby role"))?;
-            let standby_sessions = control
+            let standby_pids = control
                 .sessions_of(standby)
                 .await
                 .map_err(db_err("count the standby's sessions"))?;
@@ -283,14 +283,17 @@ impl Engine {
             };
             Ok::<_, Error>((
                 standby_exists,
-                standby_sessions,
+                standby_pids,
                 active_memberships,
                 standby_memberships,
                 admin_cannot,
                 pending,
             ))
         };
-        let (proof, catalog) = tokio::join!(prove, catalog);
+        // The poolers are asked at the same time: their clients of the
+        // standby, their own server connections, whether seesaw can use them.
+        let poolers = self.poolers.look(standby, &users);
+        let (proof, catalog, poolers) = tokio::join!(prove, catalog, poolers);
         match proof {
             Ok(()) => {}
             // Refused: the store and the database disagree. Anything else
@@ -313,7 +316,7 @@ impl Engine {
         }
         let (
             standby_exists,
-            standby_sessions,
+            standby_pids,
             active_memberships,
             standby_memberships,
             admin_cannot,
@@ -341,12 +344,15 @@ impl Engine {
             previous,
             lock_acquired,
             standby_exists,
-            standby_sessions,
+            // A pooler's idle server connections of the standby are not
+            // applications: they stay logged in after the change.
+            standby_sessions: standby_pids.difference(&poolers.server_pids).count() as u64,
             active_memberships,
             standby_memberships,
             admin_cannot,
             consumers,
             pending,
+            poolers: poolers.views,
         };
         Ok((state, observation))
     }

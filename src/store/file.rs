@@ -26,11 +26,11 @@
 //! bookkeeping and a retried stage or promote is a no-op.
 
 use super::{PublishRequest, SecretStore, StoreError, StoreState, Versioned};
+use crate::atomic_file;
 use crate::secret::SecretDocument;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub struct FileStore {
@@ -139,87 +139,26 @@ impl FileStore {
         done: impl FnOnce(&Map<String, Value>) -> Result<String, StoreError>,
     ) -> Result<String, StoreError> {
         let path = self.resolved()?;
-        let dir = parent(&path);
-        let lock = std::fs::File::open(&dir).map_err(|e| self.io("open the directory of", e))?;
-        lock.lock()
+        let _lock = atomic_file::lock_directory_of(&path)
             .map_err(|e| self.io("lock the directory of", e))?;
         let mut file = self.read_file(&path)?;
         match change(&mut file)? {
             None => done(&file),
             Some(version) => {
-                self.write_atomically(&path, &dir, &file)?;
+                self.write_atomically(&path, &file)?;
                 Ok(version)
             }
         }
-        // The lock is released when `lock` is dropped.
+        // The lock is released when `_lock` is dropped.
     }
 
-    fn write_atomically(
-        &self,
-        path: &Path,
-        dir: &Path,
-        file: &Map<String, Value>,
-    ) -> Result<(), StoreError> {
-        let prefix = temp_prefix(path);
-        remove_dead_temp_files(dir, &prefix);
+    fn write_atomically(&self, path: &Path, file: &Map<String, Value>) -> Result<(), StoreError> {
         let mut body = serde_json::to_vec_pretty(&Value::Object(file.clone()))
             .map_err(|e| self.malformed(format!("cannot encode: {e}")))?;
         body.push(b'\n');
-        let result = tempfile::Builder::new()
-            .prefix(&format!("{prefix}{}-", std::process::id()))
-            .suffix(".tmp")
-            .rand_bytes(8)
-            .tempfile_in(dir)
-            .and_then(|mut tmp| {
-                tmp.write_all(&body)?;
-                tmp.as_file().sync_all()?;
-                tmp.persist(path).map_err(|e| e.error)?;
-                std::fs::File::open(dir)?.sync_all()
-            });
+        let result = atomic_file::replace(path, &body, atomic_file::Keep::Private);
         zeroize::Zeroize::zeroize(&mut body);
         result.map_err(|e| self.io("write", e))
-    }
-}
-
-fn parent(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// `.secret.json.seesaw-`: temporary files of this store start with it,
-/// followed by the writer's pid.
-fn temp_prefix(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    format!(".{name}.seesaw-")
-}
-
-/// Removes temporary files of this store whose writer is gone: a seesaw
-/// killed between creating and renaming one would otherwise leave a live
-/// password on disk for good. A file of a running process is left alone.
-fn remove_dead_temp_files(dir: &Path, prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(prefix) else {
-            continue;
-        };
-        let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-        let alive = !pid.is_empty() && Path::new("/proc").join(&pid).exists();
-        let ours = pid == std::process::id().to_string();
-        if name.ends_with(".tmp") && (!alive || ours) {
-            if let Ok(meta) = entry.path().symlink_metadata() {
-                if meta.file_type().is_file() {
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
-        }
     }
 }
 

@@ -213,7 +213,10 @@ impl Session for FaultySession {
         )
         .await
     }
-    async fn sessions_of(&mut self, role: &str) -> Result<u64, DbError> {
+    async fn sessions_of(
+        &mut self,
+        role: &str,
+    ) -> Result<std::collections::BTreeSet<i64>, DbError> {
         let f = self.faults.clone();
         f.around(
             "db.sessions_of",
@@ -268,7 +271,7 @@ impl Session for FaultySession {
         &mut self,
         role: &str,
         password: &secrecy::SecretString,
-    ) -> Result<(), DbError> {
+    ) -> Result<secrecy::SecretString, DbError> {
         let f = self.faults.clone();
         f.around(
             "db.set_password",

@@ -148,9 +148,9 @@ impl Session for MemorySession {
     async fn role_exists(&mut self, role: &str) -> Result<bool, DbError> {
         Ok(self.live().await?.passwords.contains_key(role))
     }
-    async fn sessions_of(&mut self, _: &str) -> Result<u64, DbError> {
+    async fn sessions_of(&mut self, _: &str) -> Result<BTreeSet<i64>, DbError> {
         drop(self.live().await?);
-        Ok(0)
+        Ok(BTreeSet::new())
     }
     async fn terminate_sessions_of(&mut self, _: &str) -> Result<u64, DbError> {
         drop(self.live().await?);
@@ -172,11 +172,12 @@ impl Session for MemorySession {
         &mut self,
         role: &str,
         password: &secrecy::SecretString,
-    ) -> Result<(), DbError> {
+    ) -> Result<secrecy::SecretString, DbError> {
         let mut w = self.live().await?;
         w.passwords
             .insert(role.to_owned(), password.expose_secret().to_owned());
-        Ok(())
+        // The model stores the password itself as its "verifier".
+        Ok(password.clone())
     }
     async fn create_login_role_like(&mut self, _: &str, _: &str) -> Result<RoleCopy, DbError> {
         Err(DbError::Setup {

@@ -1,0 +1,98 @@
+//! Replacing a file that holds secrets, atomically: a temporary file with a
+//! random name, created with O_CREAT|O_EXCL (a planted file or symlink makes
+//! the create fail instead of being followed) in the file's own directory,
+//! fsynced, renamed over the file and the directory fsynced, so a crash
+//! leaves either the old or the new file, never a torn one. Temporary files
+//! name their writer's pid; the next write removes those of a writer that
+//! is gone (a killed seesaw would otherwise leave a secret on disk).
+//!
+//! Used by the file store and by PgBouncer's `auth_file`.
+
+use std::fs::{File, Metadata};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The directory a file lives in (`.` for a bare name).
+pub fn parent(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// An exclusive `flock` on `path`'s directory, held until the returned file
+/// is dropped: writers of files in that directory (seesaw's, for the file
+/// store and auth_file) take turns for their read-modify-write. The file is
+/// replaced by a rename, so the file itself cannot carry the lock.
+pub fn lock_directory_of(path: &Path) -> std::io::Result<File> {
+    let lock = File::open(parent(path))?;
+    lock.lock()?;
+    Ok(lock)
+}
+
+/// What the new file keeps of the old one.
+#[derive(Debug, Clone, Copy)]
+pub enum Keep<'a> {
+    /// Mode 0600, owned by seesaw's user (the file store's own file).
+    Private,
+    /// The old file's owner, group and mode (a file another program reads,
+    /// such as PgBouncer's `auth_file`).
+    OwnerAndMode(&'a Metadata),
+}
+
+/// Replaces `path` (already resolved: no symlink) with `body`.
+pub fn replace(path: &Path, body: &[u8], keep: Keep<'_>) -> std::io::Result<()> {
+    let dir = parent(path);
+    let prefix = temp_prefix(path);
+    remove_dead_temp_files(&dir, &prefix);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!("{prefix}{}-", std::process::id()))
+        .suffix(".tmp")
+        .rand_bytes(8)
+        .tempfile_in(&dir)?;
+    if let Keep::OwnerAndMode(meta) = keep {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        // Owner first: changing it may clear set-id bits the mode restores.
+        std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()))?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    }
+    tmp.write_all(body)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    File::open(&dir)?.sync_all()
+}
+
+/// `.secret.json.seesaw-`: temporary files for `path` start with it,
+/// followed by the writer's pid.
+fn temp_prefix(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!(".{name}.seesaw-")
+}
+
+/// Removes temporary files for the same file whose writer is gone. A file
+/// of a running process is left alone.
+fn remove_dead_temp_files(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(prefix) else {
+            continue;
+        };
+        let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let alive = !pid.is_empty() && Path::new("/proc").join(&pid).exists();
+        let ours = pid == std::process::id().to_string();
+        if name.ends_with(".tmp") && (!alive || ours) {
+            if let Ok(meta) = entry.path().symlink_metadata() {
+                if meta.file_type().is_file() {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+    }
+}
