@@ -508,32 +508,33 @@ impl AdminLogin {
     /// Reads the password (`what`, e.g. "the admin password") from where
     /// the config says; the error is (key under the login, message).
     pub fn read(&self, what: &str) -> Result<crate::secret::Credential, (&'static str, String)> {
-        let password =
-            if let Some(var) = &self.password_env {
-                match std::env::var(var) {
-                    Ok(v) if !v.is_empty() => v,
-                    _ => return Err((
+        let password = if let Some(var) = &self.password_env {
+            match std::env::var(var) {
+                Ok(v) if !v.is_empty() => v,
+                _ => {
+                    return Err((
                         "password_env",
                         format!(
                             "environment variable {var} is not set or empty; export {what} in it"
                         ),
-                    )),
+                    ))
                 }
-            } else if let Some(path) = &self.password_file {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    (
-                        "password_file",
-                        format!("cannot read {}: {e}", path.display()),
-                    )
-                })?;
-                let trimmed = text.trim_end_matches(['\n', '\r']).to_owned();
-                if trimmed.is_empty() {
-                    return Err(("password_file", format!("{} is empty", path.display())));
-                }
-                trimmed
-            } else {
-                return Err(("", "expected `password_env` or `password_file`".into()));
-            };
+            }
+        } else if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                (
+                    "password_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let trimmed = text.trim_end_matches(['\n', '\r']).to_owned();
+            if trimmed.is_empty() {
+                return Err(("password_file", format!("{} is empty", path.display())));
+            }
+            trimmed
+        } else {
+            return Err(("", "expected `password_env` or `password_file`".into()));
+        };
         Ok(crate::secret::Credential::new(
             self.username.clone(),
             secrecy::SecretString::from(password),

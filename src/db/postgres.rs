@@ -111,6 +111,15 @@ impl Database for Postgres {
 /// A failed login, classified: refused, unreachable, or TLS.
 pub(crate) fn login_error(db: String, user: &str, e: tokio_postgres::Error) -> DbError {
     let reason = reason(&e);
+    // PgBouncer refuses a password with SQLSTATE 08P01 (its code for every
+    // error it raises itself), which would otherwise read as an outage.
+    if reason.contains("authentication failed") {
+        return DbError::LoginFailed {
+            db,
+            user: user.to_owned(),
+            reason,
+        };
+    }
     match e.code() {
         Some(code)
             if *code == SqlState::INVALID_PASSWORD

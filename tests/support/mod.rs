@@ -17,6 +17,7 @@ pub mod memory;
 #[cfg(feature = "aws")]
 pub mod moto;
 pub mod pg;
+pub mod pgbouncer;
 pub mod process;
 #[cfg(feature = "lambda")]
 pub mod rie;
