@@ -20,6 +20,11 @@ fn environment() -> Environment<'static> {
     env.add_filter("urlencode", |value: minijinja::Value| {
         urlencode(&value.to_string())
     });
+    // A field of PgBouncer's auth_file (userlist.txt), for a sidecar
+    // PgBouncer whose userlist is a key of the same Secret.
+    env.add_filter("pgbouncer_quote", |value: minijinja::Value| {
+        crate::pooler::auth_file::quote(&value.to_string())
+    });
     env
 }
 
@@ -119,6 +124,24 @@ mod tests {
             "a%2Fb%40c%3Ad%3Fe%23f%25g%20h"
         );
         assert_eq!(urlencode("Ünï"), "%C3%9Cn%C3%AF");
+    }
+
+    #[test]
+    fn a_userlist_line_reads_back_as_the_credential() {
+        let weird = SecretDocument::from_value(json!({
+            "username": "app_b", "password": "a\"b c\"\""
+        }))
+        .unwrap();
+        let templates = BTreeMap::from([(
+            "userlist.txt".to_string(),
+            "{{ username | pgbouncer_quote }} {{ password | pgbouncer_quote }}".to_string(),
+        )]);
+        let out = render(Some(&templates), &weird).unwrap();
+        assert_eq!(out["userlist.txt"], "\"app_b\" \"a\"\"b c\"\"\"\"\"");
+        assert_eq!(
+            crate::pooler::auth_file::entries(&out["userlist.txt"]),
+            vec![("app_b".to_string(), "a\"b c\"\"".to_string())]
+        );
     }
 
     #[test]

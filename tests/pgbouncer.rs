@@ -192,6 +192,20 @@ async fn rotations_behind_pgbouncer_lose_no_login() {
         .filter(|n| n.contains("seesaw"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+
+    // A rollback proves the previous credential through PgBouncer too.
+    let (previous_user, previous_password) = t.login("previous");
+    let run = seesaw(&t, &["rollback", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("through 1 pooler"), "{}", run.all());
+    assert_eq!(
+        t.login("current"),
+        (previous_user.clone(), previous_password.clone())
+    );
+    bouncer
+        .login(&previous_user, &previous_password)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -347,9 +361,18 @@ async fn a_pooler_that_refuses_the_new_password_stops_the_rotation_before_publis
     let before = t.login("current");
     let run = seesaw(&t, &["rotate", "demo"]).await;
     assert_ne!(run.code, 0, "{}", run.all());
-    assert!(run.all().contains(&format!("through pgbouncer 127.0.0.1:{}", bouncer.port)), "{}", run.all());
+    assert!(
+        run.all()
+            .contains(&format!("through pgbouncer 127.0.0.1:{}", bouncer.port)),
+        "{}",
+        run.all()
+    );
     assert!(run.all().contains("nothing was published"), "{}", run.all());
-    assert_eq!(t.login("current"), before, "published although PgBouncer refused it");
+    assert_eq!(
+        t.login("current"),
+        before,
+        "published although PgBouncer refused it"
+    );
     bouncer.login(&before.0, &before.1).await.unwrap();
 
     // With the file configured, the next run resumes and finishes.
@@ -423,4 +446,38 @@ async fn check_and_plan_show_each_pooler_and_whether_seesaw_can_use_it() {
         "{}",
         unset.all()
     );
+}
+
+#[tokio::test]
+async fn a_sidecar_userlist_rendered_from_the_secret_template_logs_in() {
+    // A PgBouncer sidecar per pod reads userlist.txt from the Kubernetes
+    // Secret seesaw writes; the example's template renders it from the
+    // published document (plaintext: PgBouncer then does SCRAM to the
+    // server itself). Rendered here for the store's current credential and
+    // given to a real PgBouncer.
+    let (t, _central) = setup("session", None).await;
+    assert_eq!(seesaw(&t, &["rotate", "demo"]).await.code, 0);
+    let example = seesaw::config::Config::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/pgbouncer.yaml"),
+    )
+    .unwrap();
+    let sidecar = example
+        .targets
+        .iter()
+        .find_map(|t| t.kubernetes.as_ref())
+        .expect("the example has a sidecar target");
+    let templates = sidecar.secrets[0].data.as_ref().unwrap();
+    let document =
+        seesaw::secret::SecretDocument::from_value(t.read_store()["current"].clone()).unwrap();
+    let rendered = seesaw::templates::render(Some(templates), &document).unwrap();
+    let userlist = format!(
+        "{}\n\"{}\" \"{}\"\n",
+        rendered["userlist.txt"],
+        pgbouncer::ADMIN,
+        pgbouncer::ADMIN_PASSWORD
+    );
+    let bouncer = PgBouncer::start_with(&t.cluster, &userlist, "transaction").await;
+    let (user, password) = t.login("current");
+    bouncer.login(&user, &password).await.unwrap();
+    assert!(bouncer.login(&user, "wrong").await.is_err());
 }

@@ -117,8 +117,19 @@ pub fn with_secret(text: &str, user: &str, secret: &str) -> (String, Written) {
     (out, written)
 }
 
+/// The (user, secret) lines of a userlist's text, as PgBouncer reads them.
+pub fn entries(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let (user, rest) = field(line.trim_start())?;
+            let (secret, _) = field(rest.trim_start())?;
+            Some((user, secret))
+        })
+        .collect()
+}
+
 /// `"` + the value with each `"` doubled + `"`, as PgBouncer reads it.
-fn quote(value: &str) -> String {
+pub fn quote(value: &str) -> String {
     format!("\"{}\"", value.replace('"', "\"\""))
 }
 

@@ -754,7 +754,7 @@ impl Engine {
                             target,
                             doing,
                             source,
-                            hint: Some("the database accepts the new password but the pooler does not: nothing was published, and applications keep the current credential; check the pooler's auth_file and log, then run again".into()),
+                            hint: Some("the database accepts this password but the pooler does not: nothing was published, and applications keep the current credential. Check that database.poolers matches the pooler (auth_file or auth_query) and its log, then run again".into()),
                         },
                         other => other,
                     })?;

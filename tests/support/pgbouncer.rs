@@ -47,9 +47,6 @@ impl PgBouncer {
     /// verifiers of `users` (users without a password get no line) and the
     /// admin's plaintext password.
     pub async fn start(cluster: &Cluster, users: &[&str], pool_mode: &str) -> PgBouncer {
-        let dir = cluster.dir().join(format!("pgbouncer-{pool_mode}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let userlist = dir.join("userlist.txt");
         let su = cluster.superuser().await;
         let mut lines = format!("\"{ADMIN}\" \"{ADMIN_PASSWORD}\"\n");
         for user in users {
@@ -65,7 +62,16 @@ impl PgBouncer {
                 lines.push_str(&format!("\"{user}\" \"{verifier}\"\n"));
             }
         }
-        std::fs::write(&userlist, lines).unwrap();
+        PgBouncer::start_with(cluster, &lines, pool_mode).await
+    }
+
+    /// Starts PgBouncer with `userlist` as its auth_file (plus the admin's
+    /// line, which the caller includes or not).
+    pub async fn start_with(cluster: &Cluster, userlist_text: &str, pool_mode: &str) -> PgBouncer {
+        let dir = cluster.dir().join(format!("pgbouncer-{pool_mode}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let userlist = dir.join("userlist.txt");
+        std::fs::write(&userlist, userlist_text).unwrap();
         let root = as_root();
         if root {
             let ok = Command::new("chown")
