@@ -1056,6 +1056,15 @@ fn resolve_paths(t: &mut TargetConfig, base: &Path) {
     {
         fix(p);
     }
+    for pooler in &mut t.database.poolers {
+        let b = &mut pooler.pgbouncer;
+        for p in [&mut b.auth_file, &mut b.ca_file, &mut b.admin.password_file]
+            .into_iter()
+            .flatten()
+        {
+            fix(p);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1123,6 +1132,53 @@ targets:
         let e = parse(&bad).unwrap_err();
         assert_eq!(e.key, "database.admin");
         assert!(e.message.contains("expected `self`"), "{e}");
+    }
+
+    #[test]
+    fn poolers_parse_resolve_their_paths_and_explain_mistakes() {
+        let with = |entry: &str| {
+            GOOD.replace(
+                "      standby_sessions: fail\n",
+                &format!("      standby_sessions: fail\n      poolers:\n{entry}"),
+            )
+        };
+        let c = parse(&with(
+            "        - pgbouncer:\n            host: 10.0.0.6\n            admin: { username: pgb, password_file: pgb.pw }\n            auth_file: userlist.txt\n",
+        ))
+        .unwrap();
+        let b = &c.targets[0].database.poolers[0].pgbouncer;
+        assert_eq!(b.port, 6432);
+        assert_eq!(
+            b.auth_file.as_deref(),
+            Some(Path::new("/etc/seesaw/userlist.txt"))
+        );
+        assert_eq!(
+            b.admin.password_file.as_deref(),
+            Some(Path::new("/etc/seesaw/pgb.pw"))
+        );
+
+        let e = parse(&with("        - proxysql: { host: x }\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("database.poolers") && e.contains("pgbouncer"),
+            "{e}"
+        );
+        let e = parse(&with(
+            "        - pgbouncer: { host: x, port: 0, admin: { username: pgb, password_env: P } }\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("pgbouncer x:0: port"), "{e}");
+        let e = parse(&with(
+            "        - pgbouncer: { host: x, admin: { username: pgb } }\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("exactly one of `password_env` or `password_file`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -323,6 +323,40 @@ async fn a_client_of_the_standby_through_pgbouncer_holds_the_rotation() {
 }
 
 #[tokio::test]
+async fn wait_waits_for_the_standbys_pooler_clients_to_leave() {
+    let (t, bouncer) = setup("transaction", Some(true)).await;
+    assert_eq!(seesaw(&t, &["rotate", "demo"]).await.code, 0);
+    let (standby, password) = t.login("previous");
+    let client = bouncer.connect(&standby, &password, "app").await.unwrap();
+    client.simple_query("SELECT 1").await.unwrap();
+    let started = std::time::Instant::now();
+    let run = tokio::spawn({
+        let config = t.config.clone();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
+                .arg("--config")
+                .arg(config)
+                .args(["rotate", "demo"])
+                .env("TEST_ADMIN_PASSWORD", support::seesaw::ADMIN_PASSWORD)
+                .env("TEST_PGBOUNCER_PASSWORD", pgbouncer::ADMIN_PASSWORD)
+                .output()
+                .await
+                .unwrap()
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Still waiting: the client holds the old password, unchanged.
+    assert!(!run.is_finished());
+    client.simple_query("SELECT 1").await.unwrap();
+    drop(client);
+    let run: Run = run.await.unwrap().into();
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert!(run.all().contains("1 client of pgbouncer"), "{}", run.all());
+    assert_eq!(t.login("current").0, standby);
+}
+
+#[tokio::test]
 async fn a_crash_between_the_database_and_the_pooler_converges_on_the_next_run() {
     let (t, bouncer) = setup("transaction", Some(true)).await;
     std::env::set_var("TEST_PGBOUNCER_PASSWORD", pgbouncer::ADMIN_PASSWORD);
