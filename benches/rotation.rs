@@ -8,42 +8,9 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use seesaw::rotation::Step;
-use seesaw::runtime::{Progress, RotateOptions};
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
-
-fn line(name: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    println!(
-        "  {name:<14} median {:>8.2} ms   p99 {:>8.2} ms   (n={})",
-        percentile(&samples, 0.5).as_secs_f64() * 1e3,
-        percentile(&samples, 0.99).as_secs_f64() * 1e3,
-        samples.len()
-    );
-}
-
-/// Records each step's duration through the engine's progress hook.
-#[derive(Default)]
-struct StepTimes(Mutex<BTreeMap<&'static str, Vec<Duration>>>);
-
-impl Progress for StepTimes {
-    fn finished(&self, _: &str, step: &Step, elapsed: Duration) -> Result<(), String> {
-        self.0
-            .lock()
-            .unwrap()
-            .entry(step.name())
-            .or_default()
-            .push(elapsed);
-        Ok(())
-    }
-}
+use seesaw::runtime::RotateOptions;
+use std::time::Instant;
+use support::bench::{line, StepTimes};
 
 fn main() {
     let rotations: usize = std::env::var("ROTATIONS")
@@ -71,9 +38,7 @@ fn main() {
         assert!(t.logs_in("current").await && t.logs_in("previous").await);
         println!("in-process rotation (engine), {rotations} rotations:");
         line("rotation", total);
-        for (name, samples) in steps.0.into_inner().unwrap() {
-            line(name, samples);
-        }
+        steps.print();
 
         let time = std::path::Path::new("/usr/bin/time");
         let mut wall = Vec::new();

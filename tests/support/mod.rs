@@ -1,6 +1,7 @@
 //! Shared test support. Each test binary includes this with `mod support;`.
 #![allow(dead_code)]
 
+pub mod bench;
 pub mod calls;
 pub mod conformance;
 pub mod daemon;
