@@ -22,11 +22,14 @@ pub struct Poolers {
 }
 
 /// What the poolers say about the standby, gathered concurrently.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Looked {
     pub views: Vec<PoolerView>,
     /// Backend pids that are the poolers' own server connections.
     pub server_pids: BTreeSet<i64>,
+    /// The poolers whose admin console did not answer, with why: their
+    /// clients are unknown, not zero.
+    pub unanswered: Vec<crate::db::DbError>,
 }
 
 impl Poolers {
@@ -78,7 +81,10 @@ impl Poolers {
                     view.clients = l.clients;
                     looked.server_pids.extend(l.server_pids);
                 }
-                Err(e) => view.problem = Some(format!("cannot use its admin console: {e}")),
+                Err(e) => {
+                    view.problem = Some(format!("cannot use its admin console: {e}"));
+                    looked.unanswered.push(e);
+                }
             }
             match pooler.auth_file_state(users) {
                 Ok(note) => view.file = note,

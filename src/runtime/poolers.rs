@@ -31,15 +31,11 @@ impl Engine {
         let (pids, looked) =
             tokio::join!(control.sessions_of(role), self.poolers.look(role, users));
         let pids = pids.map_err(self.db_error(format!("count sessions of {role:?}"), None))?;
-        if let Some(view) = looked.views.iter().find(|v| v.version.is_empty()) {
-            return Err(Error::Inconsistent {
-                target: self.name().into(),
-                message: format!(
-                    "{}: {}; its clients of {role:?} cannot be counted",
-                    view.name,
-                    view.problem.as_deref().unwrap_or("no answer")
-                ),
-            });
+        if let Some(unanswered) = looked.unanswered.into_iter().next() {
+            return Err(self.db_error(
+                format!("count the clients of {role:?} on the poolers"),
+                None,
+            )(unanswered));
         }
         let in_db = pids.difference(&looked.server_pids).count() as u64;
         Ok(in_db + looked.views.iter().map(|v| v.clients).sum::<u64>())
