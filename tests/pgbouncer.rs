@@ -209,6 +209,39 @@ async fn rotations_behind_pgbouncer_lose_no_login() {
 }
 
 #[tokio::test]
+async fn behind_pgbouncer_with_auth_query_nothing_is_written_and_no_login_fails() {
+    let mut t = Target::new(USERS).await;
+    let bouncer = PgBouncer::start_auth_query(&t.cluster, "transaction").await;
+    let userlist_before = std::fs::read_to_string(&bouncer.userlist).unwrap();
+    t.database_extra = format!(
+        "      standby_sessions: wait\n      standby_wait_timeout: 20s\n{}",
+        bouncer.config_lines(false)
+    );
+    t.write_config();
+    let plan = seesaw(&t, &["plan", "demo"]).await;
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(plan.all().contains("auth_query"), "{}", plan.all());
+    assert!(
+        !plan.all().contains("update_poolers") && !plan.all().contains("reload them"),
+        "{}",
+        plan.all()
+    );
+    let bouncer = Arc::new(bouncer);
+    let (ok, failed, errors, runs) = rotate_with_apps(&t, &bouncer, 3).await;
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}", run.all());
+        assert!(run.all().contains("through 1 pooler"), "{}", run.all());
+    }
+    eprintln!("auth_query, 3 rotations: {ok} logins through PgBouncer, {failed} failed");
+    assert_eq!(failed, 0, "{errors:?}");
+    assert!(ok > 50);
+    assert_eq!(
+        std::fs::read_to_string(&bouncer.userlist).unwrap(),
+        userlist_before
+    );
+}
+
+#[tokio::test]
 async fn control_without_the_pooler_step_logins_through_pgbouncer_fail() {
     // The same applications and rollouts, seesaw not told about PgBouncer:
     // the database has the new password, PgBouncer's file the old one.
@@ -510,7 +543,7 @@ async fn a_sidecar_userlist_rendered_from_the_secret_template_logs_in() {
         pgbouncer::ADMIN,
         pgbouncer::ADMIN_PASSWORD
     );
-    let bouncer = PgBouncer::start_with(&t.cluster, &userlist, "transaction").await;
+    let bouncer = PgBouncer::start_with(&t.cluster, &userlist, "transaction", "").await;
     let (user, password) = t.login("current");
     bouncer.login(&user, &password).await.unwrap();
     assert!(bouncer.login(&user, "wrong").await.is_err());

@@ -62,12 +62,47 @@ impl PgBouncer {
                 lines.push_str(&format!("\"{user}\" \"{verifier}\"\n"));
             }
         }
-        PgBouncer::start_with(cluster, &lines, pool_mode).await
+        PgBouncer::start_with(cluster, &lines, pool_mode, "").await
+    }
+
+    /// Starts PgBouncer with `auth_query`: it looks each user's verifier up
+    /// in the database at login (through a SECURITY DEFINER function, as
+    /// PgBouncer's docs recommend) as `pgb_auth`; its auth_file holds only
+    /// `pgb_auth` and the admin.
+    pub async fn start_auth_query(cluster: &Cluster, pool_mode: &str) -> PgBouncer {
+        let app = cluster
+            .connect("postgres", super::pg::SUPERUSER_PASSWORD, "app")
+            .await
+            .unwrap();
+        app.batch_execute(
+            "CREATE ROLE pgb_auth LOGIN PASSWORD 'pgb-auth-password';\
+             CREATE FUNCTION public.pgb_lookup(p_user text, OUT usename name, OUT passwd text) \
+             RETURNS record LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS \
+             $$ SELECT usename, passwd FROM pg_shadow WHERE usename = p_user $$;\
+             REVOKE ALL ON FUNCTION public.pgb_lookup(text) FROM public;\
+             GRANT EXECUTE ON FUNCTION public.pgb_lookup(text) TO pgb_auth;",
+        )
+        .await
+        .unwrap();
+        let lines =
+            format!("\"{ADMIN}\" \"{ADMIN_PASSWORD}\"\n\"pgb_auth\" \"pgb-auth-password\"\n");
+        PgBouncer::start_with(
+            cluster,
+            &lines,
+            pool_mode,
+            "auth_user = pgb_auth\nauth_query = SELECT usename, passwd FROM public.pgb_lookup($1)\n",
+        )
+        .await
     }
 
     /// Starts PgBouncer with `userlist` as its auth_file (plus the admin's
     /// line, which the caller includes or not).
-    pub async fn start_with(cluster: &Cluster, userlist_text: &str, pool_mode: &str) -> PgBouncer {
+    pub async fn start_with(
+        cluster: &Cluster,
+        userlist_text: &str,
+        pool_mode: &str,
+        extra_ini: &str,
+    ) -> PgBouncer {
         let dir = cluster.dir().join(format!("pgbouncer-{pool_mode}"));
         std::fs::create_dir_all(&dir).unwrap();
         let userlist = dir.join("userlist.txt");
@@ -99,7 +134,7 @@ impl PgBouncer {
                      auth_type = scram-sha-256\nauth_file = {}\nadmin_users = {ADMIN}\n\
                      pool_mode = {pool_mode}\nmax_client_conn = 500\ndefault_pool_size = 20\n\
                      server_login_retry = 15\nquery_wait_timeout = 20\n\
-                     logfile = {}\npidfile = {}\nlog_connections = 1\n",
+                     logfile = {}\npidfile = {}\nlog_connections = 1\n{extra_ini}",
                     cluster.port,
                     userlist.display(),
                     dir.join("pgbouncer.log").display(),
