@@ -361,6 +361,45 @@ fn default_rollout_timeout() -> Duration {
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     Postgres,
+    Mariadb,
+    Mysql,
+}
+
+fn nonzero_port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    match u16::deserialize(d)? {
+        0 => Err(de::Error::custom(
+            "expected a port between 1 and 65535, got 0",
+        )),
+        port => Ok(port),
+    }
+}
+
+impl Engine {
+    /// As written in the config and in secret documents (`engine`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Postgres => "postgres",
+            Engine::Mariadb => "mariadb",
+            Engine::Mysql => "mysql",
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            Engine::Postgres => 5432,
+            Engine::Mariadb | Engine::Mysql => 3306,
+        }
+    }
+
+    /// The longest account/role name the engine accepts (bytes for
+    /// PostgreSQL's NAMEDATALEN, characters for MySQL and MariaDB).
+    pub fn max_user_len(self) -> usize {
+        match self {
+            Engine::Postgres => MAX_IDENTIFIER_BYTES,
+            Engine::Mariadb => 128,
+            Engine::Mysql => 32,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -405,7 +444,9 @@ pub enum MembershipPolicy {
 pub struct DatabaseConfig {
     pub engine: Engine,
     pub host: String,
-    #[serde(default = "default_port")]
+    /// The engine's default (5432, 3306) when not given: filled in by
+    /// [`Config::parse`] (0 means "not given" until then).
+    #[serde(default, deserialize_with = "nonzero_port")]
     pub port: u16,
     pub dbname: String,
     #[serde(default)]
@@ -454,9 +495,6 @@ pub struct DatabaseConfig {
     pub poolers: Vec<crate::pooler::PoolerConfig>,
 }
 
-fn default_port() -> u16 {
-    5432
-}
 fn default_wait() -> Duration {
     Duration::from_secs(300)
 }
@@ -823,6 +861,9 @@ impl Config {
         let mut names = BTreeSet::new();
         for t in &mut targets {
             let name = Some(t.name.clone());
+            if t.database.port == 0 {
+                t.database.port = t.database.engine.default_port();
+            }
             validate_target(t).map_err(|(key, message)| err(name.clone(), key, message))?;
             if !names.insert(t.name.clone()) {
                 return Err(err(
@@ -917,20 +958,50 @@ fn validate_target(t: &TargetConfig) -> Result<(), (&'static str, String)> {
     if db.host.trim().is_empty() {
         return Err(("database.host", "expected a host name or address".into()));
     }
-    if db.port == 0 {
-        return Err((
-            "database.port",
-            "expected a port between 1 and 65535".into(),
-        ));
-    }
     if db.dbname.is_empty() {
         return Err(("database.dbname", "expected a database name".into()));
     }
+    let max = db.engine.max_user_len();
     for user in &db.users {
-        if user.is_empty() || user.len() > MAX_IDENTIFIER_BYTES || user.contains('\0') {
+        let len = match db.engine {
+            Engine::Postgres => user.len(),
+            _ => user.chars().count(),
+        };
+        if user.is_empty() || len > max || user.contains('\0') {
             return Err((
                 "database.users",
-                format!("expected role names of 1-{MAX_IDENTIFIER_BYTES} bytes, got {user:?}"),
+                format!(
+                    "expected user names of 1-{max} {} for {}, got {user:?}",
+                    if db.engine == Engine::Postgres {
+                        "bytes"
+                    } else {
+                        "characters"
+                    },
+                    db.engine.name()
+                ),
+            ));
+        }
+    }
+    if db.engine != Engine::Postgres {
+        if let Some(user) = db.users.iter().find(|u| u.contains('@')) {
+            return Err((
+                "database.users",
+                format!("{user:?}: seesaw manages the accounts 'user'@'%'; other host parts are not supported yet (name the user without @host)"),
+            ));
+        }
+        if db.admin == AdminConfig::Itself {
+            return Err((
+                "database.admin",
+                format!("`admin: self` is not supported for {}: the active user cannot see the standby's sessions or grants there without PROCESS and SELECT on mysql.*, which would make it an admin; use an admin login (seesaw setup-sql prints its grants)", db.engine.name()),
+            ));
+        }
+        if !db.poolers.is_empty() {
+            return Err((
+                "database.poolers",
+                format!(
+                    "PgBouncer serves PostgreSQL; {} targets take no poolers",
+                    db.engine.name()
+                ),
             ));
         }
     }

@@ -66,6 +66,7 @@ pub fn features() -> Vec<&'static str> {
         ("gcp", cfg!(feature = "gcp")),
         ("azure", cfg!(feature = "azure")),
         ("lambda", cfg!(feature = "lambda")),
+        ("mysql", cfg!(feature = "mysql")),
     ]
     .iter()
     .filter(|(_, on)| *on)

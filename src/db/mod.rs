@@ -5,11 +5,17 @@
 //! `admin: self` login and the verification of a new password.
 
 mod kept;
+#[cfg(feature = "mysql")]
+mod mysql;
 mod postgres;
 mod role_config;
 mod tls;
 
 pub use self::kept::Keeper;
+#[cfg(feature = "mysql")]
+pub(crate) use self::mysql::native_hash as mysql_native_hash;
+#[cfg(feature = "mysql")]
+pub use self::mysql::MySql;
 pub use self::postgres::Postgres;
 pub(crate) use self::postgres::{login_error, reason as postgres_reason};
 pub(crate) use self::tls::client_config as tls_client_config;
@@ -92,6 +98,22 @@ pub fn lock_key(target: &str) -> i64 {
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     i64::from_be_bytes(bytes)
+}
+
+/// The engine `config` names.
+pub fn open(config: &crate::config::DatabaseConfig) -> Result<Box<dyn Database>, DbError> {
+    use crate::config::Engine;
+    match config.engine {
+        Engine::Postgres => Ok(Box::new(Postgres::new(config)?)),
+        #[cfg(feature = "mysql")]
+        Engine::Mariadb | Engine::Mysql => Ok(Box::new(MySql::new(config)?)),
+        #[cfg(not(feature = "mysql"))]
+        Engine::Mariadb | Engine::Mysql => Err(DbError::Setup {
+            db: format!("{} {}:{}", config.engine.name(), config.host, config.port),
+            message: "this seesaw was built without MySQL/MariaDB support (cargo feature `mysql`)"
+                .into(),
+        }),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@ use super::observe::Observed;
 use super::report::{Report, StepRecord};
 use crate::config::{AdminConfig, ConfigError, TargetConfig};
 use crate::consumers::{Consumers, SyncReason};
-use crate::db::{lock_key, Database, Postgres, Session};
+use crate::db::{lock_key, Database, Session};
 use crate::error::Error;
 use crate::progress::{NoProgress, Progress};
 use crate::rotation::{self, Action, Actor, Plan, Policy, Step};
@@ -101,7 +101,7 @@ impl Engine {
         config: &TargetConfig,
         options: &EngineOptions,
     ) -> Result<Engine, Error> {
-        let db = Postgres::new(&config.database).map_err(|source| Error::Database {
+        let db = crate::db::open(&config.database).map_err(|source| Error::Database {
             target: config.name.clone(),
             doing: "prepare the connection".into(),
             source,
@@ -109,7 +109,7 @@ impl Engine {
         })?;
         let mut engine = Engine::with_backends(
             config.clone(),
-            Box::new(db),
+            db,
             store::open(&config.store)
                 .await
                 .map_err(|source| Error::Store {
@@ -878,7 +878,7 @@ impl Engine {
     pub(super) fn complete(&self, document: &SecretDocument) -> SecretDocument {
         let db = &self.config.database;
         let mut doc = document.clone();
-        doc.fill_missing("engine", Value::from("postgres"));
+        doc.fill_missing("engine", Value::from(db.engine.name()));
         doc.fill_missing("host", Value::from(db.host.clone()));
         doc.fill_missing("port", Value::from(db.port));
         doc.fill_missing("dbname", Value::from(db.dbname.clone()));

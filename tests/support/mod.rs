@@ -14,6 +14,8 @@ pub mod keyvault;
 pub mod kube;
 #[cfg(feature = "lambda")]
 pub mod lambda_api;
+#[cfg(feature = "mysql")]
+pub mod mariadb;
 pub mod memory;
 #[cfg(feature = "aws")]
 pub mod moto;

@@ -5,10 +5,26 @@
 //! never owned by one of the alternating users and both see the same
 //! privileges.
 
-use crate::config::{AdminConfig, SessionPolicy, TargetConfig};
+#[cfg(feature = "mysql")]
+mod mariadb;
+
+use crate::config::{AdminConfig, Engine, SessionPolicy, TargetConfig};
 use postgres_protocol::escape::{escape_identifier as ident, escape_literal as literal};
 
 pub fn render(t: &TargetConfig) -> String {
+    match t.database.engine {
+        Engine::Postgres => postgres(t),
+        #[cfg(feature = "mysql")]
+        Engine::Mariadb | Engine::Mysql => mariadb::render(t),
+        #[cfg(not(feature = "mysql"))]
+        Engine::Mariadb | Engine::Mysql => {
+            "-- this seesaw was built without MySQL/MariaDB support (cargo feature `mysql`)\n"
+                .into()
+        }
+    }
+}
+
+fn postgres(t: &TargetConfig) -> String {
     let db = &t.database;
     let owner = db.owner();
     let [a, b] = &db.users;

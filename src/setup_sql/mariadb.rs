@@ -1,0 +1,91 @@
+//! `seesaw setup-sql` for MariaDB: a role holding the application's
+//! privileges, granted to both accounts as their default role (so the two
+//! accounts stay equal: one grant to change, not two), and the least
+//! privileged admin seesaw needs.
+
+use crate::config::{AdminConfig, SessionPolicy, TargetConfig};
+
+/// `` `name` `` with backticks doubled.
+fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+fn account(user: &str) -> String {
+    format!("{}@`%`", ident(user))
+}
+
+/// A mysql_native_password hash of 32 random bytes: an account created
+/// with it has a password nobody knows (one created without any would
+/// accept an empty password).
+fn unknowable_hash() -> String {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    crate::db::mysql_native_hash(&bytes)
+}
+
+pub fn render(t: &TargetConfig) -> String {
+    let db = &t.database;
+    let owner = db.owner();
+    let [a, b] = &db.users;
+    let mut sql = format!(
+        "-- seesaw: accounts for target \"{name}\" on {engine} {host}:{port}, database {d}.\n\
+         -- Run as an administrator, e.g.\n\
+         --   seesaw setup-sql {name} | mariadb -h {host} -P {port} -u root -p\n\n\
+         -- The application's privileges, held by a role both accounts use by default.\n\
+         CREATE ROLE {o};\n\
+         GRANT ALL PRIVILEGES ON {d}.* TO {o};\n\n\
+         -- The two accounts that alternate, created with a password nobody knows.\n",
+        name = t.name,
+        engine = db.engine.name(),
+        host = db.host,
+        port = db.port,
+        d = ident(&db.dbname),
+        o = ident(&owner),
+    );
+    for user in [a, b] {
+        sql += &format!(
+            "CREATE USER {u} IDENTIFIED BY PASSWORD '{h}';\nGRANT {o} TO {u};\nSET DEFAULT ROLE {o} FOR {u};\n",
+            u = account(user),
+            h = unknowable_hash(),
+            o = ident(&owner),
+        );
+    }
+    if let AdminConfig::Login(admin) = &db.admin {
+        let adm = account(&admin.username);
+        sql += &format!(
+            "\n-- The admin seesaw logs in as. CREATE USER lets it set the two accounts'\n\
+             -- passwords, and on MariaDB also every other account's, root included\n\
+             -- (MariaDB has nothing like MySQL's SYSTEM_USER protection): keep its\n\
+             -- password in a secret store and limit the hosts it may log in from.\n\
+             -- PROCESS lets it see other users' sessions (without it the server hides\n\
+             -- them and the standby gate would see none); SELECT on mysql.* lets it\n\
+             -- read the accounts and their grants (parity).\n\
+             CREATE USER {adm} IDENTIFIED BY PASSWORD '{h}';\n\
+             GRANT CREATE USER, PROCESS ON *.* TO {adm};\n\
+             GRANT SELECT ON `mysql`.* TO {adm};\n\
+             -- memberships: fix replays grants: the admin must hold them to give them.\n\
+             GRANT {o} TO {adm} WITH ADMIN OPTION;\n",
+            h = unknowable_hash(),
+            o = ident(&owner),
+        );
+        if db.standby_sessions == SessionPolicy::Terminate {
+            sql += &format!(
+                "-- standby_sessions: terminate ends the standby's connections (KILL CONNECTION):\n\
+                 GRANT CONNECTION ADMIN ON *.* TO {adm};\n"
+            );
+        }
+        sql += &format!(
+            "-- Set its password so that the plaintext does not reach the general log or\n\
+             -- the binlog: ALTER USER {adm} IDENTIFIED BY PASSWORD '<hash>', where <hash>\n\
+             -- is SELECT PASSWORD('...') run on a server without logging, or set it with\n\
+             -- the logs off.\n"
+        );
+    }
+    sql += &format!(
+        "\n-- Finally give {a:?} a password the same way and write it to the store as the\n\
+         -- current document, e.g. for the file store:\n\
+         --   {{\"current\": {{\"username\": {a:?}, \"password\": \"...\"}}}}\n\
+         -- The first rotation then sets {b:?}'s password.\n"
+    );
+    sql
+}

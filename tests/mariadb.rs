@@ -1,0 +1,260 @@
+//! MariaDB targets against a real MariaDB 10.11 (a private server per
+//! test): rotation keeps each account's plugin and sends only hashes (the
+//! general log and the binlog are searched for every password), the gate,
+//! terminate, the lock, parity, the admin's privileges, crash points,
+//! hostile account names and the `<user>_clone` creation.
+
+mod support;
+
+use mysql_async::prelude::Queryable;
+use support::mariadb::{Target, INITIAL};
+
+#[tokio::test]
+async fn rotations_keep_each_plugin_and_send_only_hashes() {
+    let t = Target::new(["app_a", "app_b"], "").await;
+    // app_b authenticates with ed25519, app_a with mysql_native_password.
+    let mut root = t.server.root().await.unwrap();
+    root.query_drop("ALTER USER `app_b`@`%` IDENTIFIED VIA ed25519 USING PASSWORD('b-start')")
+        .await
+        .unwrap();
+    let mut passwords = Vec::new();
+    for i in 0..4 {
+        let run = t.seesaw(&["rotate", "demo"]).await;
+        assert_eq!(run.code, 0, "rotation {i}: {}", run.all());
+        assert!(
+            t.logs_in("current").await,
+            "rotation {i}: current does not log in"
+        );
+        assert!(
+            t.logs_in("previous").await,
+            "rotation {i}: previous does not log in"
+        );
+        passwords.push(t.login("current").1);
+    }
+    assert_eq!(t.plugin("app_a").await, "mysql_native_password");
+    assert_eq!(t.plugin("app_b").await, "ed25519");
+    let logs = t.server.logs();
+    assert!(
+        logs.contains("IDENTIFIED VIA ed25519 USING '"),
+        "no ed25519 hash sent"
+    );
+    assert!(
+        logs.contains("IDENTIFIED BY PASSWORD '*"),
+        "no native hash sent"
+    );
+    for password in &passwords {
+        assert!(
+            !logs.contains(password.as_str()),
+            "a password reached the server's logs"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_session_of_the_standby_holds_the_rotation_and_terminate_ends_it() {
+    let t = Target::new(["app_a", "app_b"], "      standby_sessions: terminate\n").await;
+    assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0);
+    let (standby, password) = t.login("previous");
+    let mut session = t
+        .server
+        .connect(&standby, &password, Some("app"))
+        .await
+        .unwrap();
+    session.query_drop("SELECT 1").await.unwrap();
+
+    // Under fail: held, nothing changed.
+    std::fs::write(
+        &t.config,
+        std::fs::read_to_string(&t.config)
+            .unwrap()
+            .replace("standby_sessions: terminate", "standby_sessions: fail"),
+    )
+    .unwrap();
+    let before = t.read_store();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(run.all().contains("1 open session"), "{}", run.all());
+    assert_eq!(t.read_store(), before);
+    assert!(t.server.can_login(&standby, &password).await);
+
+    // Under terminate: the session is ended (KILL CONNECTION), then rotated.
+    std::fs::write(
+        &t.config,
+        std::fs::read_to_string(&t.config)
+            .unwrap()
+            .replace("standby_sessions: fail", "standby_sessions: terminate"),
+    )
+    .unwrap();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("ended 1 session"), "{}", run.all());
+    assert!(
+        session.query_drop("SELECT 1").await.is_err(),
+        "the session survived"
+    );
+    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+}
+
+#[tokio::test]
+async fn the_lock_keeps_a_second_run_out() {
+    let t = Target::new(["app_a", "app_b"], "").await;
+    let mut holder = t.server.root().await.unwrap();
+    let key = seesaw::db::lock_key("demo");
+    let got: Option<i64> = holder
+        .query_first(format!("SELECT GET_LOCK('seesaw:{:016x}', 0)", key as u64))
+        .await
+        .unwrap();
+    assert_eq!(got, Some(1));
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.all().contains("another seesaw process holds"),
+        "{}",
+        run.all()
+    );
+    drop(holder);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0);
+}
+
+#[tokio::test]
+async fn an_admin_without_process_is_told_the_missing_grant() {
+    let t = Target::new(["app_a", "app_b"], "").await;
+    let mut root = t.server.root().await.unwrap();
+    root.query_drop(format!(
+        "REVOKE PROCESS ON *.* FROM `{}`@`%`",
+        support::seesaw::ADMIN
+    ))
+    .await
+    .unwrap();
+    let check = t.seesaw(&["check", "demo"]).await;
+    assert_ne!(check.code, 0, "{}", check.all());
+    assert!(
+        check.all().contains("GRANT PROCESS ON *.*"),
+        "{}",
+        check.all()
+    );
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_ne!(run.code, 0);
+    assert!(
+        t.read_store()["previous"].is_null(),
+        "rotated without seeing sessions"
+    );
+}
+
+#[tokio::test]
+async fn grant_drift_is_found_and_fixed() {
+    let t = Target::new(["app_a", "app_b"], "").await;
+    let mut root = t.server.root().await.unwrap();
+    root.query_drop("REVOKE `app_owner` FROM `app_b`@`%`")
+        .await
+        .unwrap();
+    let check = t.seesaw(&["check", "demo"]).await;
+    assert_ne!(check.code, 0);
+    assert!(check.all().contains("GRANT `app_owner`"), "{}", check.all());
+    assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 3);
+
+    std::fs::write(
+        &t.config,
+        std::fs::read_to_string(&t.config).unwrap().replace(
+            "      connect_timeout: 3s\n",
+            "      connect_timeout: 3s\n      memberships: fix\n",
+        ),
+    )
+    .unwrap();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let grants: Vec<String> = root.query("SHOW GRANTS FOR `app_b`@`%`").await.unwrap();
+    assert!(
+        grants.iter().any(|g| g.starts_with("GRANT `app_owner` TO")),
+        "{grants:?}"
+    );
+    assert!(t.logs_in("current").await);
+}
+
+#[tokio::test]
+async fn a_crash_at_any_step_converges_on_the_next_run() {
+    let t = Target::new(["app_a", "app_b"], "").await;
+    for step in ["stage", "set_password", "verify"] {
+        let engine = t.engine().await;
+        let err = engine
+            .rotate(Default::default(), &support::fault::FailAfter(step))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "interrupted", "{err}");
+        drop(engine);
+        assert!(
+            t.logs_in("current").await,
+            "after a crash at {step}, current fails"
+        );
+        let run = t.seesaw(&["rotate", "demo"]).await;
+        assert_eq!(run.code, 0, "after a crash at {step}: {}", run.all());
+        assert!(t.read_store()["pending"].is_null());
+        assert!(t.logs_in("current").await && t.logs_in("previous").await);
+    }
+}
+
+#[tokio::test]
+async fn hostile_account_names_rotate() {
+    let users = ["we`ird ' TO x", "b\"q\\ z"];
+    let t = Target::new(users, "").await;
+    for _ in 0..2 {
+        let run = t.seesaw(&["rotate", "demo"]).await;
+        assert_eq!(run.code, 0, "{}", run.all());
+        assert!(t.logs_in("current").await && t.logs_in("previous").await);
+    }
+    assert_eq!(t.login("current").0, users[0]);
+}
+
+#[tokio::test]
+async fn a_missing_clone_is_created_locked_then_unlocked_with_the_users_grants() {
+    let t = Target::new(["app", "app_clone"], "").await;
+    let mut root = t.server.root().await.unwrap();
+    root.query_drop("DROP USER `app_clone`@`%`").await.unwrap();
+    // Without UPDATE on mysql.* the clone's default role cannot be set:
+    // the creation fails, names the grant, and leaves no account behind.
+    let engine = t.engine().await.creating_standby();
+    let err = engine
+        .rotate(Default::default(), &seesaw::runtime::NoProgress)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("UPDATE on `mysql`.*"), "{err}");
+    let left: Option<i64> = root
+        .query_first("SELECT COUNT(*) FROM mysql.user WHERE User = 'app_clone'")
+        .await
+        .unwrap();
+    assert_eq!(left, Some(0), "a half-made clone was left behind");
+    assert!(t.read_store()["pending"].is_object() || t.read_store()["previous"].is_null());
+
+    // The Lambda's master user has it.
+    root.query_drop(format!(
+        "GRANT UPDATE ON `mysql`.* TO `{}`@`%`",
+        support::seesaw::ADMIN
+    ))
+    .await
+    .unwrap();
+    let report = engine
+        .rotate(Default::default(), &seesaw::runtime::NoProgress)
+        .await
+        .unwrap();
+    assert!(
+        report
+            .steps
+            .iter()
+            .any(|s| s.step.name() == "create_standby"),
+        "{report:?}"
+    );
+    assert_eq!(t.login("current").0, "app_clone");
+    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+    let grants: Vec<String> = root.query("SHOW GRANTS FOR `app_clone`@`%`").await.unwrap();
+    assert!(
+        grants.iter().any(|g| g.starts_with("GRANT `app_owner` TO")),
+        "{grants:?}"
+    );
+    let locked: Option<String> = root
+        .query_first("SHOW CREATE USER `app_clone`@`%`")
+        .await
+        .unwrap();
+    assert!(!locked.unwrap_or_default().contains("ACCOUNT LOCK"));
+    let _ = INITIAL;
+}
