@@ -258,3 +258,31 @@ async fn a_missing_clone_is_created_locked_then_unlocked_with_the_users_grants()
     assert!(!locked.unwrap_or_default().contains("ACCOUNT LOCK"));
     let _ = INITIAL;
 }
+
+#[tokio::test]
+async fn verify_full_rotates_over_tls_and_a_foreign_ca_is_refused() {
+    let ca = support::tls::TestCa::new(&["127.0.0.1", "localhost"]);
+    let t = Target::with(["app_a", "app_b"], "", Some(&ca)).await;
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+
+    // The same server, another CA in the config: refused as TLS, nothing changed.
+    let other = support::tls::TestCa::new(&["127.0.0.1"]);
+    let foreign = t.server.dir().join("other-ca.pem");
+    std::fs::write(&foreign, &other.ca_pem).unwrap();
+    let config = std::fs::read_to_string(&t.config).unwrap();
+    std::fs::write(
+        &t.config,
+        config.replace(
+            &t.server.dir().join("ca.pem").display().to_string(),
+            &foreign.display().to_string(),
+        ),
+    )
+    .unwrap();
+    let before = t.read_store();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("TLS"), "{}", run.all());
+    assert_eq!(t.read_store(), before);
+}

@@ -39,6 +39,12 @@ fn as_root() -> bool {
 
 impl MariaDb {
     pub async fn start() -> MariaDb {
+        MariaDb::start_with(None).await
+    }
+
+    /// With `ca`'s server certificate for TLS (plain TCP still accepted,
+    /// for the tests' own setup).
+    pub async fn start_with(tls: Option<&super::tls::TestCa>) -> MariaDb {
         let mut dir = tempfile::Builder::new()
             .prefix("seesaw-maria-")
             .tempdir()
@@ -66,6 +72,18 @@ impl MariaDb {
             "mariadb-install-db failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let mut tls_args = Vec::new();
+        if let Some(ca) = tls {
+            let d = dir.path();
+            std::fs::write(d.join("ca.pem"), &ca.ca_pem).unwrap();
+            std::fs::write(d.join("server.crt"), &ca.cert_pem).unwrap();
+            std::fs::write(d.join("server.key"), &ca.key_pem).unwrap();
+            tls_args = vec![
+                format!("--ssl-ca={}", d.join("ca.pem").display()),
+                format!("--ssl-cert={}", d.join("server.crt").display()),
+                format!("--ssl-key={}", d.join("server.key").display()),
+            ];
+        }
         for _ in 0..5 {
             let port = super::process::free_port();
             let d = dir.path();
@@ -94,6 +112,7 @@ impl MariaDb {
                     d.join("general.log").display()
                 ))
                 .arg(format!("--log-bin={}", data.join("binlog").display()))
+                .args(&tls_args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -197,7 +216,24 @@ pub const INITIAL: &str = "initial-Password-1";
 
 impl Target {
     pub async fn new(users: [&str; 2], database_extra: &str) -> Target {
-        let server = MariaDb::start().await;
+        Target::with(users, database_extra, None).await
+    }
+
+    /// As [`Target::new`]; with `tls`, the server serves TLS with its
+    /// certificate and the config says `tls: verify-full` with its CA.
+    pub async fn with(
+        users: [&str; 2],
+        database_extra: &str,
+        tls: Option<&super::tls::TestCa>,
+    ) -> Target {
+        let server = MariaDb::start_with(tls).await;
+        let tls_lines = match tls {
+            Some(_) => format!(
+                "      tls: verify-full\n      ca_file: {}\n",
+                server.dir().join("ca.pem").display()
+            ),
+            None => "      tls: disable\n".to_owned(),
+        };
         let store = server.dir().join("secret.json");
         let config = server.dir().join("seesaw.yaml");
         let t = Target {
@@ -205,7 +241,7 @@ impl Target {
             users: [users[0].to_owned(), users[1].to_owned()],
             store,
             config,
-            database_extra: database_extra.to_owned(),
+            database_extra: format!("{tls_lines}{database_extra}"),
         };
         t.write_config();
         let mut root = t.server.root().await.unwrap();
@@ -249,7 +285,7 @@ impl Target {
     pub fn write_config(&self) {
         let users = serde_json::to_string(&self.users).unwrap();
         let yaml = format!(
-            "targets:\n  - name: demo\n    database:\n      engine: mariadb\n      host: 127.0.0.1\n      port: {}\n      dbname: app\n      tls: disable\n      users: {users}\n      admin: {{ username: {}, password_env: TEST_ADMIN_PASSWORD }}\n      connect_timeout: 3s\n{}    store:\n      file: {{ path: {} }}\n",
+            "targets:\n  - name: demo\n    database:\n      engine: mariadb\n      host: 127.0.0.1\n      port: {}\n      dbname: app\n      users: {users}\n      admin: {{ username: {}, password_env: TEST_ADMIN_PASSWORD }}\n      connect_timeout: 3s\n{}    store:\n      file: {{ path: {} }}\n",
             self.server.port,
             super::seesaw::ADMIN,
             self.database_extra,

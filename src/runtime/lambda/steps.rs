@@ -25,7 +25,7 @@ use super::event::{Rotation, Step};
 use super::settings::Settings;
 use super::Function;
 use crate::config::{Config, MembershipPolicy, SessionPolicy, TlsMode};
-use crate::db::{Database, Postgres};
+use crate::db::Database;
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::runtime::Engine;
@@ -290,7 +290,7 @@ async fn set(
         )));
     }
     let config = target.config.targets[0].clone();
-    let postgres = Postgres::new(&config.database)
+    let database = crate::db::open(&config.database)
         .map_err(|e| fail("config", format!("the database in the secret: {e}")))?;
     let admin = match current.document.get("masterarn").and_then(Value::as_str) {
         Some(arn) => Some(master_credential(rotation, function, arn).await?),
@@ -308,10 +308,8 @@ async fn set(
         }
     };
     let db: Box<dyn Database> = match &admin {
-        Some(master) => function
-            .master_session
-            .around(Box::new(postgres), master.clone()),
-        None => Box::new(postgres),
+        Some(master) => function.master_session.around(database, master.clone()),
+        None => database,
     };
     let engine = Engine::with_backends(config, db, Box::new(store), admin);
     // AWS's convention: the clone is created on the first rotation, like
@@ -354,7 +352,7 @@ async fn test(
         .credential()
         .map_err(|e| fail("malformed", format!("the pending version: {e}")))?;
     let target = Target::from_document(rotation, settings, &pending)?;
-    let db = Postgres::new(&target.config.targets[0].database)
+    let db = crate::db::open(&target.config.targets[0].database)
         .map_err(|e| fail("config", format!("the database in the secret: {e}")))?;
     let mut session = db.login(&new).await.map_err(|e| {
         LambdaError::from_db(
@@ -462,13 +460,26 @@ impl Target {
             .username()
             .map_err(|e| fail(format!("the current version: {e}")))?
             .to_owned();
-        let engine = document
+        let engine = match document
             .get("engine")
             .and_then(Value::as_str)
-            .unwrap_or("postgres");
-        if !matches!(engine, "postgres" | "postgresql" | "aurora-postgresql") {
+            .unwrap_or("postgres")
+        {
+            "postgres" | "postgresql" | "aurora-postgresql" => crate::config::Engine::Postgres,
+            "mariadb" => crate::config::Engine::Mariadb,
+            "mysql" | "aurora-mysql" => crate::config::Engine::Mysql,
+            other => {
+                return Err(fail(format!(
+                    "engine {other:?} is not supported; seesaw rotates postgres and mariadb"
+                )))
+            }
+        };
+        let master = document.get("masterarn").is_some();
+        if engine != crate::config::Engine::Postgres && !master {
             return Err(fail(format!(
-                "engine {engine:?} is not supported; seesaw rotates postgres"
+                "a {} secret needs \"masterarn\" (the ARN of a secret holding an admin with CREATE USER, PROCESS and SELECT on mysql.*): seesaw does not rotate {} accounts as themselves",
+                engine.name(),
+                engine.name()
             )));
         }
         let host = document
@@ -476,7 +487,7 @@ impl Target {
             .and_then(Value::as_str)
             .ok_or_else(|| fail("the secret has no \"host\"".into()))?;
         let port = match document.get("port") {
-            None => 5432,
+            None => u64::from(engine.default_port()),
             Some(Value::Number(n)) => n.as_u64().unwrap_or(0),
             Some(Value::String(s)) => s.parse().unwrap_or(0),
             Some(_) => 0,
@@ -487,7 +498,10 @@ impl Target {
         let dbname = document
             .get("dbname")
             .and_then(Value::as_str)
-            .unwrap_or("postgres");
+            .unwrap_or(match engine {
+                crate::config::Engine::Postgres => "postgres",
+                _ => "mysql",
+            });
         let explicit = match document.get("seesaw").and_then(|s| s.get("users")) {
             Some(Value::Array(names)) => {
                 let names: Vec<&str> = names.iter().filter_map(Value::as_str).collect();
@@ -534,16 +548,22 @@ impl Target {
             MembershipPolicy::Check => "check",
             MembershipPolicy::Fix => "fix",
         };
+        // The master credential, when there is one, is handed to the engine
+        // directly; the config's admin only shapes messages and validation
+        // (which refuses `self` where an engine cannot rotate that way).
+        let admin = if master {
+            json!({"username": "masterarn", "password_env": "SEESAW_LAMBDA_MASTER_UNUSED"})
+        } else {
+            json!("self")
+        };
         let mut database = json!({
-            "engine": "postgres",
+            "engine": engine.name(),
             "host": host,
             "port": port,
             "dbname": dbname,
             "tls": tls,
             "users": users,
-            // The master credential, when there is one, is handed to the
-            // engine directly; "self" here only shapes messages.
-            "admin": "self",
+            "admin": admin,
             "standby_sessions": sessions,
             "memberships": memberships,
         });
@@ -622,8 +642,12 @@ mod tests {
             ),
             (json!({"username": "a", "password": "x"}), "no \"host\""),
             (
-                json!({"username": "a", "password": "x", "host": "db", "engine": "mysql"}),
+                json!({"username": "a", "password": "x", "host": "db", "engine": "oracle"}),
                 "not supported",
+            ),
+            (
+                json!({"username": "a", "password": "x", "host": "db", "engine": "mariadb"}),
+                "needs \"masterarn\"",
             ),
             (
                 json!({"username": "a", "password": "x", "host": "db", "port": "http"}),
