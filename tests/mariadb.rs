@@ -286,3 +286,45 @@ async fn verify_full_rotates_over_tls_and_a_foreign_ca_is_refused() {
     assert!(run.all().contains("TLS"), "{}", run.all());
     assert_eq!(t.read_store(), before);
 }
+
+#[tokio::test]
+async fn another_host_part_a_read_only_server_and_require_ssl_each_say_what_to_do() {
+    let t = Target::new(["app_a", "app_b"], "").await;
+    let mut root = t.server.root().await.unwrap();
+
+    // 'app_b'@'10.0.%' beside 'app_b'@'%': refused before any change.
+    root.query_drop("CREATE USER `app_b`@`10.0.%` IDENTIFIED BY PASSWORD '*0000000000000000000000000000000000000000'")
+        .await
+        .unwrap();
+    let before = t.read_store();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("`app_b`@`10.0.%`"), "{}", run.all());
+    assert_eq!(t.read_store(), before);
+    root.query_drop("DROP USER `app_b`@`10.0.%`").await.unwrap();
+
+    // A read-only server (a replica): the password change is refused, the
+    // message names the primary, and the rerun on a writable server
+    // finishes the same pending password.
+    root.query_drop("SET GLOBAL read_only = 1").await.unwrap();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("primary"), "{}", run.all());
+    assert!(t.logs_in("current").await);
+    assert_eq!(t.login("current"), (t.users[0].clone(), INITIAL.to_owned()));
+    root.query_drop("SET GLOBAL read_only = 0").await.unwrap();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("resuming"), "{}", run.all());
+
+    // A REQUIRE SSL standby with tls: disable: the verify login's one error
+    // lists REQUIRE SSL among its causes; nothing is published.
+    root.query_drop("ALTER USER `app_a`@`%` REQUIRE SSL")
+        .await
+        .unwrap();
+    let before = t.read_store();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("REQUIRE SSL"), "{}", run.all());
+    assert_eq!(t.read_store()["current"], before["current"]);
+}

@@ -369,6 +369,25 @@ impl Session for MySession {
         if self.engine == Engine::Mysql {
             return Ok(Some("engine: mysql: seesaw cannot yet set a MySQL 8 password without sending it in plaintext (caching_sha2_password needs a client-side SHA-256-crypt hash, which seesaw does not compute, and no MySQL 8 server was available to test one); see docs/mysql.md. MariaDB is supported (engine: mariadb)".into()));
         }
+        // Clients that match another host part of the same user (say
+        // 'app_b'@'10.0.%') authenticate against that account, which seesaw
+        // does not rotate: they would keep the old password.
+        let hosts: Vec<String> = self
+            .conn
+            .exec(
+                "SELECT Host FROM mysql.user WHERE User = ? AND Host <> ?",
+                (role, HOST),
+            )
+            .await
+            .map_err(|e| self.error(format!("look up the accounts of {role:?}"), e))?;
+        if !hosts.is_empty() {
+            let others: Vec<String> = hosts.iter().map(|h| grants::account(role, h)).collect();
+            return Ok(Some(format!(
+                "{role:?} also exists as {}: clients from those hosts authenticate against them, and seesaw rotates {} only, so they would be locked out at the next rotation. Drop those accounts (or rename them), then run again",
+                others.join(", "),
+                grants::account(role, HOST)
+            )));
+        }
         let lines: Vec<String> = self
             .conn
             .query("SHOW GRANTS FOR CURRENT_USER()")
@@ -408,7 +427,6 @@ impl Session for MySession {
                 "GRANT SELECT ON `mysql`.* TO {admin} (to read the accounts and their grants)"
             ));
         }
-        let _ = role;
         Ok((!missing.is_empty()).then(|| {
             format!(
                 "the admin {admin} lacks what a rotation needs: {}",
