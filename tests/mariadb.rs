@@ -1,8 +1,9 @@
 //! MariaDB targets against a real MariaDB 10.11 (a private server per
 //! test): rotation keeps each account's plugin and sends only hashes (the
-//! general log and the binlog are searched for every password), the gate,
-//! terminate, the lock, parity, the admin's privileges, crash points,
-//! hostile account names and the `<user>_clone` creation.
+//! general log and the binlog are searched for every password), terminate,
+//! parity, the admin's privileges, other host parts, read-only servers,
+//! TLS and the `<user>_clone` creation. The lock, the gate, crash points
+//! and hostile names run in tests/engines.rs, for both engines.
 
 mod support;
 
@@ -96,28 +97,6 @@ async fn a_session_of_the_standby_holds_the_rotation_and_terminate_ends_it() {
 }
 
 #[tokio::test]
-async fn the_lock_keeps_a_second_run_out() {
-    let t = Target::new(["app_a", "app_b"], "").await;
-    let mut holder = t.server.root().await.unwrap();
-    let key = seesaw::db::lock_key("demo");
-    let got: Option<i64> = holder
-        .query_first(format!("SELECT GET_LOCK('seesaw:{:016x}', 0)", key as u64))
-        .await
-        .unwrap();
-    assert_eq!(got, Some(1));
-    let run = t.seesaw(&["rotate", "demo"]).await;
-    assert_eq!(run.code, 3, "{}", run.all());
-    assert!(
-        run.all().contains("another seesaw process holds"),
-        "{}",
-        run.all()
-    );
-    drop(holder);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0);
-}
-
-#[tokio::test]
 async fn an_admin_without_process_is_told_the_missing_grant() {
     let t = Target::new(["app_a", "app_b"], "").await;
     let mut root = t.server.root().await.unwrap();
@@ -170,40 +149,6 @@ async fn grant_drift_is_found_and_fixed() {
         "{grants:?}"
     );
     assert!(t.logs_in("current").await);
-}
-
-#[tokio::test]
-async fn a_crash_at_any_step_converges_on_the_next_run() {
-    let t = Target::new(["app_a", "app_b"], "").await;
-    for step in ["stage", "set_password", "verify"] {
-        let engine = t.engine().await;
-        let err = engine
-            .rotate(Default::default(), &support::fault::FailAfter(step))
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), "interrupted", "{err}");
-        drop(engine);
-        assert!(
-            t.logs_in("current").await,
-            "after a crash at {step}, current fails"
-        );
-        let run = t.seesaw(&["rotate", "demo"]).await;
-        assert_eq!(run.code, 0, "after a crash at {step}: {}", run.all());
-        assert!(t.read_store()["pending"].is_null());
-        assert!(t.logs_in("current").await && t.logs_in("previous").await);
-    }
-}
-
-#[tokio::test]
-async fn hostile_account_names_rotate() {
-    let users = ["we`ird ' TO x", "b\"q\\ z"];
-    let t = Target::new(users, "").await;
-    for _ in 0..2 {
-        let run = t.seesaw(&["rotate", "demo"]).await;
-        assert_eq!(run.code, 0, "{}", run.all());
-        assert!(t.logs_in("current").await && t.logs_in("previous").await);
-    }
-    assert_eq!(t.login("current").0, users[0]);
 }
 
 #[tokio::test]

@@ -295,16 +295,12 @@ impl Target {
     }
 
     pub fn read_store(&self) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(&self.store).unwrap()).unwrap()
+        super::seesaw::read_json(&self.store)
     }
 
     /// (username, password) of the store's `current` or `previous`.
     pub fn login(&self, which: &str) -> (String, String) {
-        let v = self.read_store();
-        (
-            v[which]["username"].as_str().unwrap_or_default().to_owned(),
-            v[which]["password"].as_str().unwrap_or_default().to_owned(),
-        )
+        super::seesaw::login_in(&self.read_store(), which)
     }
 
     pub async fn logs_in(&self, which: &str) -> bool {
@@ -313,24 +309,11 @@ impl Target {
     }
 
     pub async fn seesaw(&self, args: &[&str]) -> super::seesaw::Run {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env("TEST_ADMIN_PASSWORD", super::seesaw::ADMIN_PASSWORD)
-            .env_remove("RUST_LOG")
-            .output()
-            .await
-            .expect("run seesaw")
-            .into()
+        super::seesaw::run(&self.config, args, &[]).await
     }
 
     pub async fn engine(&self) -> seesaw::runtime::Engine {
-        std::env::set_var("TEST_ADMIN_PASSWORD", super::seesaw::ADMIN_PASSWORD);
-        let config = seesaw::config::Config::load(&self.config).unwrap();
-        seesaw::runtime::Engine::from_config(&config.targets[0], &Default::default())
-            .await
-            .unwrap()
+        super::seesaw::engine(&self.config).await
     }
 
     /// The account's authentication plugin.

@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod daemon;
 #[cfg(feature = "gcp")]
 pub mod drongo;
+pub mod engines;
 pub mod fault;
 pub mod http;
 #[cfg(feature = "azure")]

@@ -168,17 +168,12 @@ impl Target {
     }
 
     pub fn read_store(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(&self.store).unwrap()).unwrap()
+        read_json(&self.store)
     }
 
     /// (username, password) of the store's `current` or `previous`.
     pub fn login(&self, which: &str) -> (String, String) {
-        let v = self.read_store();
-        let doc = &v[which];
-        (
-            doc["username"].as_str().unwrap_or_default().to_owned(),
-            doc["password"].as_str().unwrap_or_default().to_owned(),
-        )
+        login_in(&self.read_store(), which)
     }
 
     pub async fn logs_in(&self, which: &str) -> bool {
@@ -197,26 +192,55 @@ impl Target {
         args: &[&str],
         env: &[(&str, Option<&std::ffi::OsStr>)],
     ) -> Run {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"));
-        cmd.arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env("TEST_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env_remove("RUST_LOG");
-        for (name, value) in env {
-            match value {
-                Some(v) => cmd.env(name, v),
-                None => cmd.env_remove(name),
-            };
-        }
-        cmd.output().await.expect("run seesaw").into()
+        run(&self.config, args, env).await
     }
 
     pub async fn engine(&self) -> seesaw::runtime::Engine {
-        std::env::set_var("TEST_ADMIN_PASSWORD", ADMIN_PASSWORD);
-        let config = seesaw::config::Config::load(&self.config).unwrap();
-        seesaw::runtime::Engine::from_config(&config.targets[0], &Default::default())
-            .await
-            .unwrap()
+        engine(&self.config).await
     }
+}
+
+pub fn read_json(path: &std::path::Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// (username, password) of a store document's `current` or `previous`.
+pub fn login_in(store: &Value, which: &str) -> (String, String) {
+    let doc = &store[which];
+    (
+        doc["username"].as_str().unwrap_or_default().to_owned(),
+        doc["password"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// Runs the seesaw binary with `config`. Extra environment: `Some` sets a
+/// variable, `None` removes it; the admin password is set unless `env`
+/// says otherwise.
+pub async fn run(
+    config: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, Option<&std::ffi::OsStr>)],
+) -> Run {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"));
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .env("TEST_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env_remove("RUST_LOG");
+    for (name, value) in env {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
+    cmd.output().await.expect("run seesaw").into()
+}
+
+/// The engine of the config's first target, in process.
+pub async fn engine(config: &std::path::Path) -> seesaw::runtime::Engine {
+    std::env::set_var("TEST_ADMIN_PASSWORD", ADMIN_PASSWORD);
+    let config = seesaw::config::Config::load(config).unwrap();
+    seesaw::runtime::Engine::from_config(&config.targets[0], &Default::default())
+        .await
+        .unwrap()
 }
