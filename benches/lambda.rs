@@ -246,10 +246,7 @@ fn aws_function() -> Option<Contender> {
 }
 
 fn main() {
-    let rotations: usize = std::env::var("ROTATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
+    let rotations = support::bench::count("ROTATIONS", 50);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let Some(moto) = Moto::start() else {

@@ -7,30 +7,17 @@
 mod support;
 
 use std::time::{Duration, Instant};
-use support::bench::{line, StepTimes};
+use support::bench::line;
 
 fn main() {
-    let rotations: usize = std::env::var("ROTATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
+    let rotations = support::bench::count("ROTATIONS", 50);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let t = support::mariadb::Target::new(["bench_a", "bench_b"], "").await;
 
         println!("in-process rotation (engine), {rotations} rotations:");
         let engine = t.engine().await;
-        let steps = StepTimes::default();
-        let mut total = Vec::new();
-        for _ in 0..rotations {
-            let started = Instant::now();
-            engine
-                .rotate(Default::default(), &steps)
-                .await
-                .expect("rotation");
-            total.push(started.elapsed());
-        }
-        line("rotation", total);
+        let (_, steps) = support::bench::rotations(&engine, rotations).await;
         steps.print();
 
         let mut process = Vec::new();

@@ -9,30 +9,11 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use seesaw::runtime::{Engine, RotateOptions};
-use std::time::{Duration, Instant};
-use support::bench::{line, StepTimes};
+use support::bench::rotations as rotations_of;
 use support::pgbouncer::{self, PgBouncer};
 
-async fn rotate(engine: &Engine, n: usize) -> (Duration, StepTimes) {
-    let steps = StepTimes::default();
-    let mut total = Vec::new();
-    for _ in 0..n {
-        let started = Instant::now();
-        engine
-            .rotate(RotateOptions::default(), &steps)
-            .await
-            .expect("rotation");
-        total.push(started.elapsed());
-    }
-    (line("rotation", total), steps)
-}
-
 fn main() {
-    let rotations: usize = std::env::var("ROTATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
+    let rotations = support::bench::count("ROTATIONS", 100);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let mut t = support::seesaw::Target::new(["bench_a", "bench_b"]).await;
@@ -41,7 +22,7 @@ fn main() {
 
         println!("without poolers (database only), {rotations} rotations:");
         let plain = t.engine().await;
-        let (direct, steps) = rotate(&plain, rotations).await;
+        let (direct, steps) = rotations_of(&plain, rotations).await;
         steps.print();
 
         t.database_extra = bouncer.config_lines(true);
@@ -50,7 +31,7 @@ fn main() {
             "behind PgBouncer (auth_file + RELOAD + login through it), {rotations} rotations:"
         );
         let pooled = t.engine().await;
-        let (behind, steps) = rotate(&pooled, rotations).await;
+        let (behind, steps) = rotations_of(&pooled, rotations).await;
         steps.print();
         let (user, password) = t.login("current");
         bouncer

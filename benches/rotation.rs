@@ -8,36 +8,19 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use seesaw::runtime::RotateOptions;
 use std::time::Instant;
-use support::bench::{line, StepTimes};
+use support::bench::line;
 
 fn main() {
-    let rotations: usize = std::env::var("ROTATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
-    let cli_runs: usize = std::env::var("CLI_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let rotations = support::bench::count("ROTATIONS", 200);
+    let cli_runs = support::bench::count("CLI_RUNS", 30);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let t = support::seesaw::Target::new(["bench_a", "bench_b"]).await;
         let engine = t.engine().await;
-        let mut total = Vec::new();
-        let steps = StepTimes::default();
-        for _ in 0..rotations {
-            let started = Instant::now();
-            engine
-                .rotate(RotateOptions::default(), &steps)
-                .await
-                .expect("rotation");
-            total.push(started.elapsed());
-        }
-        assert!(t.logs_in("current").await && t.logs_in("previous").await);
         println!("in-process rotation (engine), {rotations} rotations:");
-        line("rotation", total);
+        let (_, steps) = support::bench::rotations(&engine, rotations).await;
+        assert!(t.logs_in("current").await && t.logs_in("previous").await);
         steps.print();
 
         let time = std::path::Path::new("/usr/bin/time");

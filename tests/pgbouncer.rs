@@ -298,14 +298,7 @@ async fn a_client_of_the_standby_through_pgbouncer_holds_the_rotation() {
     .await
     .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let in_db: i64 = su
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
-            &[&standby],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let in_db = sessions_in_db(&su, &standby).await;
     assert_eq!(in_db, 0);
 
     let run = seesaw(&t, &["rotate", "demo"]).await;
@@ -336,14 +329,7 @@ async fn a_client_of_the_standby_through_pgbouncer_holds_the_rotation() {
     other.simple_query("SELECT 1").await.unwrap();
     drop(other);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let in_db: i64 = su
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
-            &[&standby],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let in_db = sessions_in_db(&su, &standby).await;
     assert_eq!(
         in_db, 1,
         "PgBouncer keeps one idle server connection of the standby"
@@ -547,4 +533,14 @@ async fn a_sidecar_userlist_rendered_from_the_secret_template_logs_in() {
     let (user, password) = t.login("current");
     bouncer.login(&user, &password).await.unwrap();
     assert!(bouncer.login(&user, "wrong").await.is_err());
+}
+
+async fn sessions_in_db(su: &tokio_postgres::Client, user: &str) -> i64 {
+    su.query_one(
+        "SELECT count(*) FROM pg_stat_activity WHERE usename = $1",
+        &[&user],
+    )
+    .await
+    .unwrap()
+    .get(0)
 }

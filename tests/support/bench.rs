@@ -1,10 +1,34 @@
 //! Measuring rotations in benches: percentiles and per-step times.
 
 use seesaw::rotation::Step;
-use seesaw::runtime::Progress;
+use seesaw::runtime::{Engine, Progress, RotateOptions};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// `$name` as a count, or `default`.
+pub fn count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Rotates `n` times in process; prints and returns the median rotation,
+/// and each step's times.
+pub async fn rotations(engine: &Engine, n: usize) -> (Duration, StepTimes) {
+    let steps = StepTimes::default();
+    let mut total = Vec::new();
+    for _ in 0..n {
+        let started = Instant::now();
+        engine
+            .rotate(RotateOptions::default(), &steps)
+            .await
+            .expect("rotation");
+        total.push(started.elapsed());
+    }
+    (line("rotation", total), steps)
+}
 
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;

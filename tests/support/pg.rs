@@ -253,19 +253,7 @@ impl Cluster {
         password: &str,
         dbname: &str,
     ) -> Result<Client, tokio_postgres::Error> {
-        let (client, conn) = tokio_postgres::Config::new()
-            .host("127.0.0.1")
-            .port(self.port)
-            .user(user)
-            .password(password)
-            .dbname(dbname)
-            .connect_timeout(Duration::from_secs(5))
-            .connect(NoTls)
-            .await?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(client)
+        connect(self.port, user, password, dbname).await
     }
 
     pub async fn superuser(&self) -> Client {
@@ -286,4 +274,27 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A plain (no TLS) login to 127.0.0.1:`port`, its connection driven in
+/// the background: a cluster, or a PgBouncer in front of one.
+pub async fn connect(
+    port: u16,
+    user: &str,
+    password: &str,
+    dbname: &str,
+) -> Result<Client, tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::Config::new()
+        .host("127.0.0.1")
+        .port(port)
+        .user(user)
+        .password(password)
+        .dbname(dbname)
+        .connect_timeout(Duration::from_secs(5))
+        .connect(NoTls)
+        .await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(client)
 }

@@ -11,7 +11,7 @@ use super::pg::Cluster;
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 pub const ADMIN: &str = "pgb_admin";
 pub const ADMIN_PASSWORD: &str = "pgb-admin-password-4q2z";
@@ -195,19 +195,7 @@ impl PgBouncer {
         password: &str,
         dbname: &str,
     ) -> Result<Client, tokio_postgres::Error> {
-        let (client, conn) = tokio_postgres::Config::new()
-            .host("127.0.0.1")
-            .port(self.port)
-            .user(user)
-            .password(password)
-            .dbname(dbname)
-            .connect_timeout(Duration::from_secs(5))
-            .connect(NoTls)
-            .await?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(client)
+        super::pg::connect(self.port, user, password, dbname).await
     }
 
     /// One login through PgBouncer and a query; the error text if not.
