@@ -20,14 +20,36 @@ pub fn parent(path: &Path) -> PathBuf {
     }
 }
 
+/// How long a writer waits for another to release the directory lock.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// An exclusive `flock` on `path`'s directory, held until the returned file
 /// is dropped: writers of files in that directory (seesaw's, for the file
 /// store and auth_file) take turns for their read-modify-write. The file is
-/// replaced by a rename, so the file itself cannot carry the lock.
+/// replaced by a rename, so the file itself cannot carry the lock. Waits
+/// at most ten seconds for another holder (a stuck writer, a person's
+/// `flock`), then fails naming the directory.
 pub fn lock_directory_of(path: &Path) -> std::io::Result<File> {
-    let lock = File::open(parent(path))?;
-    lock.lock()?;
-    Ok(lock)
+    let dir = parent(path);
+    let lock = File::open(&dir)?;
+    let started = std::time::Instant::now();
+    loop {
+        match lock.try_lock() {
+            Ok(()) => return Ok(lock),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(std::io::Error::other(format!(
+                    "another process has held a lock on {} for {}s (seesaw takes it to write files there one at a time); find it with `fuser {}`",
+                    dir.display(),
+                    LOCK_PATIENCE.as_secs(),
+                    dir.display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
 }
 
 /// What the new file keeps of the old one.
@@ -53,7 +75,12 @@ pub fn replace(path: &Path, body: &[u8], keep: Keep<'_>) -> std::io::Result<()> 
     if let Keep::OwnerAndMode(meta) = keep {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         // Owner first: changing it may clear set-id bits the mode restores.
-        std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()))?;
+        // Only when it differs: a writer that owns the file needs no right
+        // to give files away.
+        let made = tmp.as_file().metadata()?;
+        if (made.uid(), made.gid()) != (meta.uid(), meta.gid()) {
+            std::os::unix::fs::fchown(tmp.as_file(), Some(meta.uid()), Some(meta.gid()))?;
+        }
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
     }

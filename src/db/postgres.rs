@@ -111,9 +111,16 @@ impl Database for Postgres {
 /// A failed login, classified: refused, unreachable, or TLS.
 pub(crate) fn login_error(db: String, user: &str, e: tokio_postgres::Error) -> DbError {
     let reason = reason(&e);
-    // PgBouncer refuses a password with SQLSTATE 08P01 (its code for every
-    // error it raises itself), which would otherwise read as an outage.
-    if reason.contains("authentication failed") {
+    // PgBouncer raises its own errors with SQLSTATE 08P01, which would
+    // otherwise read as an outage; these need a person, not a retry.
+    const REFUSALS: [&str; 5] = [
+        "authentication failed",
+        "not allowed",
+        "no such database",
+        "no such user",
+        "SSL required",
+    ];
+    if REFUSALS.iter().any(|r| reason.contains(r)) {
         return DbError::LoginFailed {
             db,
             user: user.to_owned(),

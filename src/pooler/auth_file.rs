@@ -50,17 +50,37 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
         .open(&real)
         .map_err(|e| format!("cannot open {} for writing: {e}", real.display()))?;
     let dir = atomic_file::parent(&real);
-    tempfile::Builder::new()
+    let probe = tempfile::Builder::new()
         .prefix(".seesaw-check-")
         .tempfile_in(&dir)
-        .map(drop)
         .map_err(|e| {
             format!(
                 "cannot create a file in {} (seesaw replaces {} by renaming a new file over it): {e}",
                 dir.display(),
                 real.display()
             )
-        })
+        })?;
+    // The new file must get the old one's owner and group.
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&real).map_err(|e| format!("{}: {e}", real.display()))?;
+    let made = probe.as_file().metadata().map_err(|e| e.to_string())?;
+    if (made.uid(), made.gid()) != (meta.uid(), meta.gid()) {
+        std::os::unix::fs::fchown(probe.as_file(), Some(meta.uid()), Some(meta.gid())).map_err(
+            |e| {
+                format!(
+                "cannot give a new file {}'s owner {}:{} ({e}): run seesaw as that user or as root",
+                real.display(),
+                meta.uid(),
+                meta.gid()
+            )
+            },
+        )?;
+    }
+    let text = std::fs::read(&real).map_err(|e| format!("cannot read {}: {e}", real.display()))?;
+    if std::str::from_utf8(&text).is_err() {
+        return Err(format!("{} is not UTF-8 text", real.display()));
+    }
+    Ok(())
 }
 
 /// Whether `user` has a line in the file (for `check`).

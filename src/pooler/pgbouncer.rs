@@ -128,7 +128,7 @@ impl PgBouncer {
 
     /// Writes `user`'s SCRAM verifier (the one the database holds) into
     /// the auth_file, when this PgBouncer has one.
-    pub fn write_secret(
+    pub async fn write_secret(
         &self,
         user: &str,
         verifier: &SecretString,
@@ -136,7 +136,14 @@ impl PgBouncer {
         let Some(path) = self.auth_file() else {
             return Ok(None);
         };
-        auth_file::set_secret(path, user, verifier)
+        // File I/O and a lock wait of up to seconds: off the async workers.
+        let written = tokio::task::spawn_blocking({
+            let (path, user, verifier) = (path.to_path_buf(), user.to_owned(), verifier.clone());
+            move || auth_file::set_secret(&path, &user, &verifier)
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+        written
             .map(Some)
             .map_err(|e| DbError::Setup {
                 db: self.describe(),

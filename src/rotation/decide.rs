@@ -168,8 +168,12 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
                 format!("{drift}; memberships: fix needs an admin login, not `admin: self`"),
             ),
             MembershipPolicy::Fix => {
-                steps.extend(missing.iter().map(|g| Step::GrantMembership { role: standby.clone(), group: g.clone() }));
+                // Revokes first: where one object differs (MariaDB's grant
+                // lines: `SELECT` here, `SELECT, INSERT` there; another
+                // default role), revoking after granting would take back
+                // part of what was just given.
                 steps.extend(extra.iter().map(|g| Step::RevokeMembership { role: standby.clone(), group: g.clone() }));
+                steps.extend(missing.iter().map(|g| Step::GrantMembership { role: standby.clone(), group: g.clone() }));
                 gate("memberships", Verdict::Handled, format!("{drift}; will be repaired"))
             }
             MembershipPolicy::Check if force => gate(
@@ -359,11 +363,14 @@ fn sessions_gate(
         // keeps its credential and logs in again with it. PgBouncer ends
         // one client only with KILL_CLIENT (1.24+), which seesaw does not
         // send: it would end the client's transaction mid-flight too.
-        SessionPolicy::Terminate if !pooled.is_empty() && force => gate(
-            "standby_sessions",
-            Verdict::Overridden,
-            format!("{what}; rotating anyway (--force): the database sessions are ended, the pooler clients cannot be and their next login will fail"),
-        ),
+        SessionPolicy::Terminate if !pooled.is_empty() && force => {
+            steps.push(Step::TerminateSessions { role: standby.to_owned(), by });
+            gate(
+                "standby_sessions",
+                Verdict::Overridden,
+                format!("{what}; rotating anyway (--force): the database sessions are ended, the pooler clients cannot be and their next login will fail"),
+            )
+        }
         SessionPolicy::Terminate if !pooled.is_empty() => gate(
             "standby_sessions",
             Verdict::Blocked,
@@ -664,6 +671,10 @@ mod tests {
         assert!(plan.is_blocked());
         assert!(plan.blockers()[0].detail.contains("pg_terminate_backend"));
         assert!(!names(&plan).contains(&"terminate_sessions"));
+        // --force: the database sessions are still ended, as it says.
+        let forced = rotate(&o, &term, true);
+        assert!(!forced.is_blocked());
+        assert_eq!(names(&forced)[0], "terminate_sessions");
         let wait = Policy {
             sessions: SessionPolicy::Wait,
             ..policy()
@@ -775,13 +786,13 @@ mod tests {
         assert_eq!(
             &fix.steps[..2],
             &[
-                Step::GrantMembership {
-                    role: "b".into(),
-                    group: "owner".into()
-                },
                 Step::RevokeMembership {
                     role: "b".into(),
                     group: "stale".into()
+                },
+                Step::GrantMembership {
+                    role: "b".into(),
+                    group: "owner".into()
                 },
             ]
         );

@@ -53,6 +53,7 @@ impl Engine {
         for pooler in self.poolers.file_writers() {
             let written = pooler
                 .write_secret(role, verifier)
+                .await
                 .map_err(self.db_error(format!("write {role:?}'s verifier for {}", pooler.describe()), Some(
                     "the database already holds the new password, which nothing uses yet; fix the file's access and run again (the rotation resumes)".into(),
                 )))?;
@@ -96,7 +97,24 @@ impl Engine {
                     let mut session = pooler.through().login(cred).await?;
                     session.probe().await
                 };
-                let error = match attempt.await {
+                // Bounded: a full pool makes PgBouncer hold the query for
+                // its query_wait_timeout (120 s, or forever).
+                let db = &self.config.database;
+                let bound = (db.connect_timeout * 2 + db.statement_timeout)
+                    .min(THROUGH_POOLER_PATIENCE.saturating_sub(started.elapsed()))
+                    .max(Duration::from_secs(1));
+                let attempt = tokio::time::timeout(bound, attempt)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(crate::db::DbError::Unreachable {
+                            db: pooler.describe(),
+                            reason: format!(
+                                "no answer to the login and probe within {}s (is its pool full?)",
+                                bound.as_secs()
+                            ),
+                        })
+                    });
+                let error = match attempt {
                     Ok(user) if user == cred.username => break,
                     Ok(user) => {
                         return Err(Error::Inconsistent {

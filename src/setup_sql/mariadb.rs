@@ -33,13 +33,16 @@ pub fn render(t: &TargetConfig) -> String {
          --   seesaw setup-sql {name} | mariadb -h {host} -P {port} -u root -p\n\n\
          -- The application's privileges, held by a role both accounts use by default.\n\
          CREATE ROLE {o};\n\
-         GRANT ALL PRIVILEGES ON {d}.* TO {o};\n\n\
+         GRANT ALL PRIVILEGES ON {dg}.* TO {o};\n\n\
          -- The two accounts that alternate, created with a password nobody knows.\n",
         name = t.name,
         engine = db.engine.name(),
         host = db.host,
         port = db.port,
         d = ident(&db.dbname),
+        // In a database-level GRANT `_` and `%` are wildcards: escaped, the
+        // grant covers this database only.
+        dg = ident(&db.dbname.replace('_', "\\_").replace('%', "\\%")),
         o = ident(&owner),
     );
     for user in [a, b] {
@@ -88,4 +91,42 @@ pub fn render(t: &TargetConfig) -> String {
          -- The first rotation then sets {b:?}'s password.\n"
     );
     sql
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    #[test]
+    fn names_are_quoted_and_the_database_grant_is_not_a_pattern() {
+        let text = r#"
+targets:
+  - name: odd
+    database:
+      engine: mariadb
+      host: localhost
+      dbname: my_app%db
+      users: ["we`ird", "b'q"]
+      admin: { username: adm, password_env: X }
+    store: { file: { path: x.json } }
+"#;
+        let c = Config::parse(text, "t.yaml", Path::new(".")).unwrap();
+        let sql = super::render(&c.targets[0]);
+        assert!(
+            sql.contains("GRANT ALL PRIVILEGES ON `my\\_app\\%db`.* TO `my_app%db_owner`;"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("CREATE USER `we``ird`@`%` IDENTIFIED BY PASSWORD '*"),
+            "{sql}"
+        );
+        assert!(sql.contains("CREATE USER `b'q`@`%`"), "{sql}");
+        // Every account gets its own unknowable hash.
+        let hashes: std::collections::BTreeSet<&str> = sql
+            .match_indices("PASSWORD '*")
+            .map(|(i, _)| &sql[i + 10..i + 51])
+            .collect();
+        assert_eq!(hashes.len(), 3, "{sql}");
+    }
 }

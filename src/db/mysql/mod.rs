@@ -69,10 +69,15 @@ impl MySql {
 
     fn opts(&self, credential: &Credential) -> OptsBuilder {
         let c = &self.config;
-        let mut setup = vec![format!(
-            "SET SESSION lock_wait_timeout = {}",
-            c.lock_timeout.as_secs().max(1)
-        )];
+        let mut setup = vec![
+            format!(
+                "SET SESSION lock_wait_timeout = {}",
+                c.lock_timeout.as_secs().max(1)
+            ),
+            // SHOW GRANTS quotes names with backticks only under these
+            // (ANSI_QUOTES would print "u"@"%", and parity would see nothing).
+            "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION', sql_quote_show_create = 1".into(),
+        ];
         if c.engine == Engine::Mariadb {
             setup.push(format!(
                 "SET SESSION max_statement_time = {}",
@@ -111,7 +116,9 @@ impl MySql {
                     reason: format!("{} (ALTER USER ... ACCOUNT UNLOCK)", s.message),
                 }
             }
-            mysql_async::Error::Server(s) if s.code == 1040 || s.code == 1203 => {
+            // Too many connections (server-wide or the account's own
+            // limit), shutting down, host blocked: not a wrong password.
+            mysql_async::Error::Server(s) if matches!(s.code, 1040 | 1203 | 1226 | 1053 | 1129) => {
                 DbError::Unreachable { db, reason }
             }
             mysql_async::Error::Server(s) => DbError::LoginFailed {
@@ -161,6 +168,36 @@ struct MySession {
     conn: Conn,
     db: String,
     engine: Engine,
+}
+
+/// The error without `hash`: servers quote the statement near a syntax
+/// error (`engine: mariadb` pointed at a MySQL 8 server, say).
+fn scrub(e: DbError, hash: &str) -> DbError {
+    let clean = |text: String| text.replace(hash, "<hash>");
+    match e {
+        DbError::Query { db, doing, reason } => DbError::Query {
+            db,
+            doing,
+            reason: clean(reason),
+        },
+        DbError::Denied {
+            db,
+            doing,
+            reason,
+            hint,
+        } => DbError::Denied {
+            db,
+            doing,
+            reason: clean(reason),
+            hint,
+        },
+        DbError::Lost { db, doing, reason } => DbError::Lost {
+            db,
+            doing,
+            reason: clean(reason),
+        },
+        other => other,
+    }
 }
 
 /// The server-wide lock name of a target: within MySQL's 64 characters.
@@ -224,6 +261,18 @@ impl MySession {
             .query(format!("SHOW GRANTS FOR {account}"))
             .await
             .map_err(|e| self.error(format!("read the grants of {account}"), e))?;
+        if !lines
+            .iter()
+            .any(|l| l.contains(&format!(" ON *.* TO {account}")))
+        {
+            // Parity and the plugin are read from these lines: a form
+            // seesaw does not recognise must stop it, not look empty.
+            return Err(DbError::Query {
+                db: self.db.clone(),
+                doing: format!("read the grants of {account}"),
+                reason: "SHOW GRANTS printed no `GRANT ... ON *.* TO` line in the form seesaw reads (backtick-quoted `user`@`host`); check sql_mode and the server version".into(),
+            });
+        }
         Ok(grants::normalize(&lines, &account))
     }
 
@@ -335,7 +384,9 @@ impl Session for MySession {
         let ids: Vec<u64> = self
             .conn
             .exec(
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()",
+                // BINARY: the column's collation is case- and accent-
+                // insensitive, and `APP_B` is another account.
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE BINARY USER = ? AND ID <> CONNECTION_ID()",
                 (role,),
             )
             .await
@@ -461,7 +512,8 @@ impl Session for MySession {
             format!("set the password of {account}"),
             format!("ALTER USER {account} {clause}"),
         )
-        .await?;
+        .await
+        .map_err(|e| scrub(e, &stored))?;
         Ok(SecretString::from(stored))
     }
 
@@ -478,7 +530,7 @@ impl Session for MySession {
         let account = grants::account(role, HOST);
         let mut unknowable = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut unknowable);
-        let (clause, _) =
+        let (clause, stored) =
             MySession::identified(&plugin, &unknowable).map_err(|message| DbError::Setup {
                 db: self.db.clone(),
                 message: format!("{}: {message}", grants::account(like, HOST)),
@@ -487,7 +539,8 @@ impl Session for MySession {
             format!("create {account} like {like:?}"),
             format!("CREATE USER {account} {clause} ACCOUNT LOCK"),
         )
-        .await?;
+        .await
+        .map_err(|e| scrub(e, &stored))?;
         let mut copied = 0;
         let mut result = Ok(());
         for line in &lines {
