@@ -19,6 +19,9 @@ pub struct PgBouncer {
     connect_timeout: std::time::Duration,
     /// Logins through this PgBouncer, as applications make them.
     through: Postgres,
+    /// The target's database server: only PgBouncer's connections to it
+    /// are its sessions there.
+    server: (String, u16),
 }
 
 /// What the admin console says about one user, read in one connection.
@@ -68,6 +71,7 @@ impl PgBouncer {
             tls: MakeRustlsConnect::new(tls),
             tls_mode: endpoint.tls,
             connect_timeout: endpoint.connect_timeout,
+            server: (database.host.clone(), database.port),
         })
     }
 
@@ -104,6 +108,19 @@ impl PgBouncer {
                 .cloned()
                 .collect()
         };
+        // Server connections to another server (a [databases] entry for a
+        // replica) carry pids of that server: not subtracted, so a real
+        // session of the standby with the same pid is never hidden.
+        let (host, port) = &self.server;
+        let addresses: Vec<String> = match tokio::net::lookup_host((host.as_str(), *port)).await {
+            Ok(found) => found.map(|a| a.ip().to_string()).collect(),
+            Err(_) => Vec::new(),
+        };
+        let ours = |r: &Row| {
+            r.get("port") == Some(port.to_string().as_str())
+                && r.get("addr")
+                    .is_some_and(|a| a == host || addresses.iter().any(|x| x == a))
+        };
         Ok(UserLook {
             version: version
                 .first()
@@ -113,6 +130,7 @@ impl PgBouncer {
             clients: of_user(&clients).len() as u64,
             server_pids: of_user(&servers)
                 .iter()
+                .filter(|r| ours(r))
                 .filter_map(|r| r.get("remote_pid")?.parse().ok())
                 .collect(),
         })
