@@ -159,11 +159,35 @@ impl MariaDb {
         self.connect("root", "", None).await
     }
 
+    /// Whether `user` logs in with `password`. Leaves no trace: returns
+    /// once its connection has left the process list, so a rotation right
+    /// after does not count it as a session of the standby.
     pub async fn can_login(&self, user: &str, password: &str) -> bool {
-        match self.connect(user, password, Some("app")).await {
-            Ok(mut c) => c.query_drop("SELECT 1").await.is_ok(),
-            Err(_) => false,
+        let Ok(mut conn) = self.connect(user, password, Some("app")).await else {
+            return false;
+        };
+        if conn.query_drop("SELECT 1").await.is_err() {
+            return false;
         }
+        let id = conn.id();
+        let _ = conn.disconnect().await;
+        let Ok(mut root) = self.root().await else {
+            return true;
+        };
+        for _ in 0..200 {
+            let left: Option<u64> = root
+                .exec_first(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ?",
+                    (id,),
+                )
+                .await
+                .unwrap_or(None);
+            if left.is_none() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
     }
 
     /// Every statement the server received (general log) and what it

@@ -262,11 +262,36 @@ impl Cluster {
             .expect("superuser login")
     }
 
+    /// Whether `user` logs in with `password`. The check leaves no trace:
+    /// it returns once its session has left pg_stat_activity, so a
+    /// rotation right after does not count it as a session of the standby.
     pub async fn can_login(&self, user: &str, password: &str, dbname: &str) -> bool {
-        match self.connect(user, password, dbname).await {
-            Ok(c) => c.query_one("SELECT 1", &[]).await.is_ok(),
-            Err(_) => false,
+        let Ok(client) = self.connect(user, password, dbname).await else {
+            return false;
+        };
+        let pid: i32 = match client.query_one("SELECT pg_backend_pid()", &[]).await {
+            Ok(row) => row.get(0),
+            Err(_) => return false,
+        };
+        drop(client);
+        let Ok(su) = self
+            .connect("postgres", SUPERUSER_PASSWORD, "postgres")
+            .await
+        else {
+            return true;
+        };
+        for _ in 0..200 {
+            let left = su
+                .query_opt("SELECT 1 FROM pg_stat_activity WHERE pid = $1", &[&pid])
+                .await
+                .map(|r| r.is_none())
+                .unwrap_or(true);
+            if left {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        true
     }
 }
 
