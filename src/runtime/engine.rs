@@ -719,7 +719,11 @@ impl Engine {
                     self.db_error(format!("set the password of standby {role:?}"), None),
                 )?;
                 scratch.verifier = Some(verifier);
-                Ok("password set (SCRAM-SHA-256 verifier)".into())
+                Ok(match self.config.database.engine {
+                    crate::config::Engine::Postgres => "password set (SCRAM-SHA-256 verifier)",
+                    _ => "password set (sent as the account plugin's hash)",
+                }
+                .into())
             }
             Step::UpdatePoolers { role } => {
                 let verifier = scratch
