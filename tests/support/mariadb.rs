@@ -29,14 +29,6 @@ fn tool(name: &str) -> PathBuf {
     panic!("{name} not found: install MariaDB (apt-get install mariadb-server; .ci/run does) or set MARIADB_BIN to the directory holding mariadbd and mariadb-install-db")
 }
 
-fn as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 impl MariaDb {
     pub async fn start() -> MariaDb {
         MariaDb::start_with(None).await
@@ -53,7 +45,11 @@ impl MariaDb {
         // Servers of parallel tests must not share /tmp's temporary tables.
         let tmp = dir.path().join("tmp");
         std::fs::create_dir_all(&tmp).unwrap();
-        let user: &[&str] = if as_root() { &["--user=root"] } else { &[] };
+        let user: &[&str] = if super::process::running_as_root() {
+            &["--user=root"]
+        } else {
+            &[]
+        };
         let out = Command::new(tool("mariadb-install-db"))
             .arg("--no-defaults")
             .args(user)

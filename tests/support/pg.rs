@@ -34,14 +34,6 @@ fn bin_dir() -> PathBuf {
         .expect("no initdb under /usr/lib/postgresql/*/bin; set PG_BIN")
 }
 
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -82,7 +74,7 @@ impl Cluster {
             .prefix("seesaw-pg-")
             .tempdir()
             .expect("temp dir");
-        let as_postgres = running_as_root();
+        let as_postgres = super::process::running_as_root();
         let mut cluster = Cluster {
             dir,
             port: 0,

@@ -33,14 +33,6 @@ fn binary() -> String {
         .expect("PgBouncer not found: install it (apt-get install pgbouncer; .ci/run does) or set PGBOUNCER to its binary")
 }
 
-fn as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
 impl PgBouncer {
     /// Starts PgBouncer for database `app` of `cluster`, in `pool_mode`
     /// (session or transaction), its auth_file holding the current
@@ -107,7 +99,7 @@ impl PgBouncer {
         std::fs::create_dir_all(&dir).unwrap();
         let userlist = dir.join("userlist.txt");
         std::fs::write(&userlist, userlist_text).unwrap();
-        let root = as_root();
+        let root = super::process::running_as_root();
         if root {
             let ok = Command::new("chown")
                 .args(["-R", "postgres:postgres"])

@@ -16,6 +16,15 @@ pub fn on_path(env: &str, name: &str) -> Option<String> {
     (!path.is_empty()).then_some(path)
 }
 
+/// Root runs the database servers as their own OS users (they refuse root).
+pub fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
