@@ -60,10 +60,12 @@ impl Poolers {
         self.list.iter().any(|p| p.auth_file().is_some())
     }
 
-    /// Each pooler's mode, clients of `user` and readiness for a rotation
-    /// of `users` (admin console reachable, auth_file writable). Never
-    /// fails: what cannot be read is the view's `problem`.
-    pub async fn look(&self, user: &str, users: &[String; 2]) -> Looked {
+    /// Each pooler's mode and clients of `user`; with `files`, also
+    /// whether its auth_file is ready for a rotation of those users (a
+    /// probe file is created beside it: done once per observation, not on
+    /// every poll of a wait). Never fails: what cannot be read is the
+    /// view's `problem`.
+    pub async fn look(&self, user: &str, files: Option<&[String; 2]>) -> Looked {
         let looks = futures::future::join_all(self.list.iter().map(|p| p.look(user))).await;
         let mut looked = Looked::default();
         for (pooler, look) in self.list.iter().zip(looks) {
@@ -86,6 +88,10 @@ impl Poolers {
                     looked.unanswered.push(e);
                 }
             }
+            let Some(users) = files else {
+                looked.views.push(view);
+                continue;
+            };
             match pooler.auth_file_state(users) {
                 Ok(note) => view.file = note,
                 Err(why) => {

@@ -292,7 +292,7 @@ impl Engine {
         };
         // The poolers are asked at the same time: their clients of the
         // standby, their own server connections, whether seesaw can use them.
-        let poolers = self.poolers.look(standby, &users);
+        let poolers = self.poolers.look(standby, Some(&users));
         let (proof, catalog, poolers) = tokio::join!(prove, catalog, poolers);
         match proof {
             Ok(()) => {}

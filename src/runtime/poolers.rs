@@ -27,9 +27,7 @@ impl Engine {
         control: &mut Box<dyn Session>,
         role: &str,
     ) -> Result<u64, Error> {
-        let users = &self.config.database.users;
-        let (pids, looked) =
-            tokio::join!(control.sessions_of(role), self.poolers.look(role, users));
+        let (pids, looked) = tokio::join!(control.sessions_of(role), self.poolers.look(role, None));
         let pids = pids.map_err(self.db_error(format!("count sessions of {role:?}"), None))?;
         if let Some(unanswered) = looked.unanswered.into_iter().next() {
             return Err(self.db_error(

@@ -85,12 +85,7 @@ impl Cluster {
         let root = cluster.dir.path().to_path_buf();
         std::fs::write(root.join("pwfile"), SUPERUSER_PASSWORD).unwrap();
         if as_postgres {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&root)
-                .status()
-                .unwrap();
-            assert!(ok.success(), "chown of the test cluster dir failed");
+            super::process::give_to_postgres(&root);
         }
         let data = root.join("data");
         let pwfile = root.join("pwfile");

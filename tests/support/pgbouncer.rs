@@ -101,12 +101,7 @@ impl PgBouncer {
         std::fs::write(&userlist, userlist_text).unwrap();
         let root = super::process::running_as_root();
         if root {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir)
-                .status()
-                .unwrap();
-            assert!(ok.success(), "chown of the PgBouncer dir failed");
+            super::process::give_to_postgres(&dir);
         }
         let mode = Command::new("chmod")
             .arg("600")

@@ -25,6 +25,17 @@ pub fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Gives `dir` (recursively) to the `postgres` OS user, for servers run
+/// as that user when the tests run as root.
+pub fn give_to_postgres(dir: &std::path::Path) {
+    let ok = Command::new("chown")
+        .args(["-R", "postgres:postgres"])
+        .arg(dir)
+        .status()
+        .unwrap();
+    assert!(ok.success(), "chown of {} failed", dir.display());
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -254,13 +254,19 @@ impl MySession {
         }
     }
 
-    async fn grants_of(&mut self, user: &str) -> Result<(BTreeSet<String>, Plugin), DbError> {
+    /// The account's normalised grants and plugin; `None` when the account
+    /// does not exist.
+    async fn grants_of(
+        &mut self,
+        user: &str,
+    ) -> Result<Option<(BTreeSet<String>, Plugin)>, DbError> {
         let account = grants::account(user, HOST);
-        let lines: Vec<String> = self
-            .conn
-            .query(format!("SHOW GRANTS FOR {account}"))
-            .await
-            .map_err(|e| self.error(format!("read the grants of {account}"), e))?;
+        let lines: Vec<String> = match self.conn.query(format!("SHOW GRANTS FOR {account}")).await {
+            Ok(lines) => lines,
+            // "There is no such grant defined": no such account.
+            Err(mysql_async::Error::Server(s)) if s.code == 1141 => return Ok(None),
+            Err(e) => return Err(self.error(format!("read the grants of {account}"), e)),
+        };
         if !lines
             .iter()
             .any(|l| l.contains(&format!(" ON *.* TO {account}")))
@@ -273,7 +279,19 @@ impl MySession {
                 reason: "SHOW GRANTS printed no `GRANT ... ON *.* TO` line in the form seesaw reads (backtick-quoted `user`@`host`); check sql_mode and the server version".into(),
             });
         }
-        Ok(grants::normalize(&lines, &account))
+        Ok(Some(grants::normalize(&lines, &account)))
+    }
+
+    /// As [`MySession::grants_of`], for an account that must exist.
+    async fn existing_grants_of(
+        &mut self,
+        user: &str,
+    ) -> Result<(BTreeSet<String>, Plugin), DbError> {
+        self.grants_of(user).await?.ok_or_else(|| DbError::Query {
+            db: self.db.clone(),
+            doing: format!("read the grants of {}", grants::account(user, HOST)),
+            reason: "the account does not exist".into(),
+        })
     }
 
     async fn run(&mut self, doing: String, sql: String) -> Result<(), DbError> {
@@ -409,11 +427,12 @@ impl Session for MySession {
     }
 
     async fn memberships(&mut self, role: &str) -> Result<BTreeSet<String>, DbError> {
-        if !self.role_exists(role).await? {
-            // As for a PostgreSQL role that does not exist: nothing.
-            return Ok(BTreeSet::new());
-        }
-        Ok(self.grants_of(role).await?.0)
+        // As for a PostgreSQL role that does not exist: nothing.
+        Ok(self
+            .grants_of(role)
+            .await?
+            .map(|(set, _)| set)
+            .unwrap_or_default())
     }
 
     async fn cannot_set_password_of(&mut self, role: &str) -> Result<Option<String>, DbError> {
@@ -502,7 +521,7 @@ impl Session for MySession {
         password: &SecretString,
     ) -> Result<SecretString, DbError> {
         let account = grants::account(role, HOST);
-        let (_, plugin) = self.grants_of(role).await?;
+        let (_, plugin) = self.existing_grants_of(role).await?;
         let (clause, stored) = MySession::identified(&plugin, password.expose_secret().as_bytes())
             .map_err(|message| DbError::Setup {
                 db: self.db.clone(),
@@ -526,7 +545,7 @@ impl Session for MySession {
         // locked with a hash of random bytes nobody knows (an account
         // without one would accept an empty password), gets the grants,
         // and is unlocked last. A failure on the way drops it again.
-        let (lines, plugin) = self.grants_of(like).await?;
+        let (lines, plugin) = self.existing_grants_of(like).await?;
         let account = grants::account(role, HOST);
         let mut unknowable = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut unknowable);
