@@ -454,8 +454,13 @@ pub struct DatabaseConfig {
     /// PEM bundle of CAs to trust for `verify-full` (else the system's roots).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
-    /// The two login roles that alternate.
+    /// The two login roles that alternate. On MariaDB/MySQL an entry may
+    /// name its account's host part (`app_a@10.0.%`); [`Config::parse`]
+    /// moves it to `hosts`, leaving the login name here.
     pub users: [String; 2],
+    /// The host part of each user's account (MariaDB/MySQL; empty: `%`).
+    #[serde(skip)]
+    pub hosts: [String; 2],
     pub admin: AdminConfig,
     #[serde(default)]
     pub standby_sessions: SessionPolicy,
@@ -509,6 +514,35 @@ fn default_statement_timeout() -> Duration {
 }
 
 impl DatabaseConfig {
+    /// The host part of `user`'s account on MariaDB/MySQL: the one the
+    /// config names, else `%`. A user seesaw creates (the Lambda's
+    /// `_clone`) takes the host part of the user it copies.
+    pub fn host_of(&self, user: &str) -> &str {
+        self.users
+            .iter()
+            .position(|u| u == user)
+            .map(|i| self.hosts[i].as_str())
+            .filter(|h| !h.is_empty())
+            .unwrap_or("%")
+    }
+
+    /// Splits `name@host` entries of `users` into the login name and the
+    /// account's host part (MariaDB/MySQL; a PostgreSQL role may contain `@`).
+    fn split_host_parts(&mut self) {
+        if self.engine == Engine::Postgres {
+            return;
+        }
+        for i in 0..2 {
+            if let Some((user, host)) = self.users[i]
+                .rsplit_once('@')
+                .filter(|(_, h)| !h.is_empty())
+            {
+                self.hosts[i] = host.to_owned();
+                self.users[i] = user.to_owned();
+            }
+        }
+    }
+
     pub fn owner(&self) -> String {
         self.owner
             .clone()
@@ -864,6 +898,7 @@ impl Config {
             if t.database.port == 0 {
                 t.database.port = t.database.engine.default_port();
             }
+            t.database.split_host_parts();
             validate_target(t).map_err(|(key, message)| err(name.clone(), key, message))?;
             if !names.insert(t.name.clone()) {
                 return Err(err(
@@ -983,16 +1018,29 @@ fn validate_target(t: &TargetConfig) -> Result<(), (&'static str, String)> {
         }
     }
     if db.engine != Engine::Postgres {
-        if let Some(user) = db.users.iter().find(|u| u.contains('@')) {
+        // Written `name@` (nothing after the @), or a host part MariaDB's
+        // Host column cannot hold.
+        if let Some(host) = db.hosts.iter().find(|h| h.len() > 255 || h.contains('\0')) {
             return Err((
                 "database.users",
-                format!("{user:?}: seesaw manages the accounts 'user'@'%'; other host parts are not supported yet (name the user without @host)"),
+                format!("{host:?}: expected a host part of at most 255 characters"),
             ));
         }
-        if db.admin == AdminConfig::Itself {
+        if db
+            .users
+            .iter()
+            .zip(&db.hosts)
+            .any(|(u, h)| h.is_empty() && u.ends_with('@'))
+        {
+            return Err((
+                "database.users",
+                "expected `name` or `name@host` (the account's host part, e.g. app_a@10.0.%), got a name ending in @".into(),
+            ));
+        }
+        if db.admin == AdminConfig::Itself && db.engine == Engine::Mysql {
             return Err((
                 "database.admin",
-                format!("`admin: self` is not supported for {}: the active user cannot see the standby's sessions or grants there without PROCESS and SELECT on mysql.*, which would make it an admin; use an admin login (seesaw setup-sql prints its grants)", db.engine.name()),
+                "`admin: self` is not supported for mysql yet: seesaw cannot compute a caching_sha2_password hash (see docs/mysql.md); use engine: mariadb or an admin login".into(),
             ));
         }
         if !db.poolers.is_empty() {
@@ -1163,6 +1211,40 @@ targets:
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, "seesaw.yaml", Path::new("/etc/seesaw"))
+    }
+
+    #[test]
+    fn mariadb_users_may_name_their_host_part_and_postgres_roles_keep_the_at() {
+        let maria = GOOD
+            .replace("engine: postgres", "engine: mariadb")
+            .replace("      port: 5432\n", "")
+            .replace("[app_a, app_b]", "[\"app_a@10.0.%\", app_b]");
+        let c = parse(&maria).unwrap();
+        let db = &c.targets[0].database;
+        assert_eq!(db.users, ["app_a".to_string(), "app_b".to_string()]);
+        assert_eq!(db.port, 3306);
+        assert_eq!(db.host_of("app_a"), "10.0.%");
+        assert_eq!(db.host_of("app_b"), "%");
+        assert_eq!(db.host_of("app_a_clone"), "%");
+
+        let e = parse(&maria.replace("app_a@10.0.%", "app_a@")).unwrap_err();
+        assert_eq!(e.key, "database.users", "{e}");
+        assert!(e.to_string().contains("name@host"), "{e}");
+        // Two host parts of one name are one login name: not two users.
+        let e = parse(&maria.replace("app_b]", "app_a@%]")).unwrap_err();
+        assert!(e.to_string().contains("two different"), "{e}");
+        // admin: self is MariaDB's; MySQL's caching_sha2 hash is not computed.
+        let selfish = maria.replace(
+            "admin:\n        username: seesaw_admin\n        password_env: SEESAW_ADMIN_PASSWORD",
+            "admin: self",
+        );
+        parse(&selfish).unwrap();
+        let e = parse(&selfish.replace("engine: mariadb", "engine: mysql")).unwrap_err();
+        assert!(e.to_string().contains("caching_sha2"), "{e}");
+
+        let pg = GOOD.replace("[app_a, app_b]", "[\"app_a@corp\", app_b]");
+        let c = parse(&pg).unwrap();
+        assert_eq!(c.targets[0].database.users[0], "app_a@corp");
     }
 
     #[test]

@@ -273,3 +273,143 @@ async fn another_host_part_a_read_only_server_and_require_ssl_each_say_what_to_d
     assert!(run.all().contains("REQUIRE SSL"), "{}", run.all());
     assert_eq!(t.read_store()["current"], before["current"]);
 }
+
+#[tokio::test]
+async fn admin_self_sets_each_password_itself_and_counts_the_standbys_sessions_as_the_standby() {
+    let t = Target::new(["app_a", "app_b"], "      standby_sessions: terminate\n").await;
+    let mut root = t.server.root().await.unwrap();
+    // app_b authenticates with ed25519; both start with a password the
+    // store holds (admin: self needs the standby's credential).
+    let standby_start = "standby-Password-2";
+    root.query_drop(format!(
+        "ALTER USER `app_b`@`%` IDENTIFIED VIA ed25519 USING PASSWORD('{standby_start}')"
+    ))
+    .await
+    .unwrap();
+    std::fs::write(
+        &t.store,
+        serde_json::to_vec_pretty(&serde_json::json!({
+            "current": {"username": "app_a", "password": INITIAL},
+            "previous": {"username": "app_b", "password": standby_start},
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    // No admin at all: the accounts hold only the application's role.
+    root.query_drop(format!("DROP USER `{}`@`%`", support::seesaw::ADMIN))
+        .await
+        .unwrap();
+    t.write_config_with_admin("self");
+
+    let mut passwords = vec![INITIAL.to_owned(), standby_start.to_owned()];
+    for i in 0..3 {
+        let run = t.seesaw(&["rotate", "demo"]).await;
+        assert_eq!(run.code, 0, "rotation {i}: {}", run.all());
+        assert!(t.logs_in("current").await, "rotation {i}: current");
+        assert!(t.logs_in("previous").await, "rotation {i}: previous");
+        passwords.push(t.login("current").1);
+    }
+    assert_eq!(t.plugin("app_a").await, "mysql_native_password");
+    assert_eq!(t.plugin("app_b").await, "ed25519");
+    let logs = t.server.logs();
+    assert!(logs.contains("SET PASSWORD = '"), "no SET PASSWORD sent");
+    // The fixture's own ALTER USERs send passwords; seesaw's would send hashes.
+    let altered: Vec<&str> = logs
+        .lines()
+        .filter(|l| {
+            l.contains("ALTER USER `app_")
+                && (l.contains("IDENTIFIED BY PASSWORD '*") || l.contains("USING '"))
+        })
+        .collect();
+    assert!(
+        altered.is_empty(),
+        "ALTER USER sent (it needs CREATE USER): {altered:?}"
+    );
+    for password in &passwords[2..] {
+        assert!(
+            !logs.contains(password.as_str()),
+            "a password reached the logs"
+        );
+    }
+
+    // A session of the standby, invisible to the active user (no PROCESS):
+    // the standby's own login sees it, and the rotation is held.
+    std::fs::write(
+        &t.config,
+        std::fs::read_to_string(&t.config)
+            .unwrap()
+            .replace("standby_sessions: terminate", "standby_sessions: fail"),
+    )
+    .unwrap();
+    let (standby, password) = t.login("previous");
+    let mut session = t
+        .server
+        .connect(&standby, &password, Some("app"))
+        .await
+        .unwrap();
+    session.query_drop("SELECT 1").await.unwrap();
+    let before = t.read_store();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(run.all().contains("1 open session"), "{}", run.all());
+    assert_eq!(t.read_store(), before);
+
+    // terminate: the standby ends its own connection (KILL needs no
+    // privilege for one's own), then rotates.
+    std::fs::write(
+        &t.config,
+        std::fs::read_to_string(&t.config)
+            .unwrap()
+            .replace("standby_sessions: fail", "standby_sessions: terminate"),
+    )
+    .unwrap();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("ended 1 session"), "{}", run.all());
+    assert!(
+        session.query_drop("SELECT 1").await.is_err(),
+        "the session survived"
+    );
+    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+
+    // A store whose previous version no longer logs in: a clear error
+    // naming the standby and the fix, nothing changed.
+    let mut broken = t.read_store();
+    broken["previous"]["password"] = "not-the-password".into();
+    std::fs::write(&t.store, serde_json::to_vec_pretty(&broken).unwrap()).unwrap();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("previous version"), "{}", run.all());
+    assert_eq!(t.read_store(), broken);
+}
+
+#[tokio::test]
+async fn accounts_with_a_host_part_rotate_as_the_config_names_them() {
+    let t = Target::new(["app_a@127.0.0.%", "app_b@127.0.0.%"], "").await;
+    let mut root = t.server.root().await.unwrap();
+    let hosts: Vec<String> = root
+        .query("SELECT DISTINCT Host FROM mysql.user WHERE User IN ('app_a', 'app_b')")
+        .await
+        .unwrap();
+    assert_eq!(hosts, ["127.0.0.%"], "setup-sql created other accounts");
+    for i in 0..2 {
+        let run = t.seesaw(&["rotate", "demo"]).await;
+        assert_eq!(run.code, 0, "rotation {i}: {}", run.all());
+        assert!(t.logs_in("current").await && t.logs_in("previous").await);
+    }
+    let logs = t.server.logs();
+    assert!(
+        logs.contains("ALTER USER `app_a`@`127.0.0.%` IDENTIFIED BY PASSWORD '*"),
+        "the host part was not used"
+    );
+
+    // 'app_b'@'%' beside the named 'app_b'@'127.0.0.%': refused, naming it.
+    root.query_drop("CREATE USER `app_b`@`%` IDENTIFIED BY PASSWORD '*0000000000000000000000000000000000000000'")
+        .await
+        .unwrap();
+    let before = t.read_store();
+    let run = t.seesaw(&["rotate", "demo"]).await;
+    assert_ne!(run.code, 0, "{}", run.all());
+    assert!(run.all().contains("`app_b`@`%`"), "{}", run.all());
+    assert_eq!(t.read_store(), before);
+}

@@ -32,6 +32,13 @@ pub trait Database: Send + Sync {
     fn describe(&self) -> String;
     /// Logs in as `credential` with the host and TLS settings applications use.
     async fn login(&self, credential: &Credential) -> Result<Box<dyn Session>, DbError>;
+    /// True when a user without privileges sees only its own sessions and
+    /// grants (MariaDB/MySQL without PROCESS and SELECT on mysql.*), so that
+    /// under `admin: self` only the standby itself can tell whether it is in
+    /// use. PostgreSQL shows every session's user and every role to anyone.
+    fn users_see_only_themselves(&self) -> bool {
+        false
+    }
 }
 
 /// One open connection. Dropping it closes the connection and releases any

@@ -507,8 +507,9 @@ impl Engine {
     }
 
     /// The session that acts on the standby: the admin's control session,
-    /// or under `admin: self` a fresh login as the standby with the
-    /// password kept in the store's previous version.
+    /// or under `admin: self` the standby's watching session if there is
+    /// one, else a fresh login as the standby with the password kept in the
+    /// store's previous version.
     async fn actor<'s>(
         &self,
         by: Actor,
@@ -517,6 +518,9 @@ impl Engine {
     ) -> Result<&'s mut Box<dyn Session>, Error> {
         match by {
             Actor::Admin => Ok(&mut seen.control),
+            // The standby's own session, already open to watch it (so a
+            // terminate does not end it as one of the standby's sessions).
+            Actor::Itself if seen.watcher.is_some() => Ok(seen.watch()),
             Actor::Itself => {
                 // A resumed rotation whose password is already set (and is
                 // set again for the poolers) logs in with that one: the
@@ -572,7 +576,7 @@ impl Engine {
                 let started = Instant::now();
                 let mut reported: Option<(u64, Instant)> = None;
                 loop {
-                    let n = self.standby_in_use(&mut seen.control, role).await?;
+                    let n = self.standby_in_use(seen.watch(), role).await?;
                     if n == 0 {
                         return Ok(format!(
                             "sessions closed after {}s",

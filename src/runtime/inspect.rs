@@ -40,7 +40,13 @@ impl Engine {
             status.previous = p.document.username().ok().map(str::to_owned);
             status.previous_version = Some(p.version.clone());
         }
-        match self.control_session(&current).await {
+        let watcher = async {
+            match self.standby_watcher(&state, standby).await? {
+                Some(session) => Ok(session),
+                None => self.control_session(&current).await,
+            }
+        };
+        match watcher.await {
             Ok(mut session) => match self.standby_in_use(&mut session, standby).await {
                 Ok(n) => status.standby_sessions = Some(n),
                 Err(e) => status

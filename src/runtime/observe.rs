@@ -16,9 +16,17 @@ pub struct Observed {
     pub state: StoreState,
     pub observation: Observation,
     pub control: Box<dyn Session>,
+    /// The standby's own session, where only it can see its sessions
+    /// (see [`Engine::standby_watcher`]).
+    pub watcher: Option<Box<dyn Session>>,
 }
 
 impl Observed {
+    /// The session that counts the standby's sessions.
+    pub fn watch(&mut self) -> &mut Box<dyn Session> {
+        self.watcher.as_mut().unwrap_or(&mut self.control)
+    }
+
     /// Releases the target's lock at the end of a run, success or not, so
     /// the next run (a retry right after) finds it free. Best effort: a
     /// session that is gone holds no lock.
@@ -201,10 +209,11 @@ impl Engine {
             )
             .await
         {
-            Ok((state, observation)) => Ok(Observed {
+            Ok((state, observation, watcher)) => Ok(Observed {
                 state,
                 observation,
                 control,
+                watcher,
             }),
             Err(e) => {
                 if lock_acquired {
@@ -225,7 +234,7 @@ impl Engine {
         lock_acquired: bool,
         login: &Credential,
         with_previous: bool,
-    ) -> Result<(StoreState, Observation), Error> {
+    ) -> Result<(StoreState, Observation, Option<Box<dyn Session>>), Error> {
         let db_err = |doing: &str| self.db_error(doing.to_owned(), None);
         let (state, current) = self.read_store(with_previous).await?;
         let proven = self.admin.is_none() && current.username == login.username;
@@ -235,6 +244,7 @@ impl Engine {
         } else {
             &users[0]
         };
+        let mut watcher = self.standby_watcher(&state, standby).await?;
         // The proof that the current credential logs in is a fresh login;
         // it runs while the control session reads the catalog (and the
         // pending credential is tried), so a run waits for the slower of
@@ -250,19 +260,24 @@ impl Engine {
             self.prove_login(&current, doing, None).await
         };
         let catalog = async {
-            let standby_exists = control
-                .role_exists(standby)
-                .await
-                .map_err(db_err("look up the standby role"))?;
-            let standby_pids = control
-                .sessions_of(standby)
-                .await
-                .map_err(db_err("count the standby's sessions"))?;
+            // The standby's own session logged in: it exists.
+            let standby_exists = match &watcher {
+                Some(_) => true,
+                None => control
+                    .role_exists(standby)
+                    .await
+                    .map_err(db_err("look up the standby role"))?,
+            };
             let active_memberships = control
                 .memberships(&current.username)
                 .await
                 .map_err(db_err("read the active user's memberships"))?;
-            let standby_memberships = control
+            let watch = watcher.as_mut().unwrap_or(&mut *control);
+            let standby_pids = watch
+                .sessions_of(standby)
+                .await
+                .map_err(db_err("count the standby's sessions"))?;
+            let standby_memberships = watch
                 .memberships(standby)
                 .await
                 .map_err(db_err("read the standby's memberships"))?;
@@ -354,7 +369,55 @@ impl Engine {
             pending,
             poolers: poolers.views,
         };
-        Ok((state, observation))
+        Ok((state, observation, watcher))
+    }
+
+    /// The session that sees the standby's sessions and grants: `None` for
+    /// the control session (an admin sees them, and so does any PostgreSQL
+    /// user). Under `admin: self` on an engine whose users see only
+    /// themselves (MariaDB), it is the standby itself, logged in with the
+    /// credential the store keeps for it: the previous version, or the
+    /// pending one once a resumed rotation has set it.
+    pub(super) async fn standby_watcher(
+        &self,
+        state: &StoreState,
+        standby: &str,
+    ) -> Result<Option<Box<dyn Session>>, Error> {
+        if self.admin.is_some() || !self.db.users_see_only_themselves() {
+            return Ok(None);
+        }
+        let doing = format!(
+            "log in as standby {standby:?} to see its sessions and grants (with `admin: self` on {} only the standby sees them)",
+            self.config.database.engine.name()
+        );
+        let kept = [state.previous.as_ref(), state.pending.as_ref()];
+        let mut refused = None;
+        for version in kept.into_iter().flatten() {
+            let Ok(credential) = version.document.credential() else {
+                continue;
+            };
+            if credential.username != standby {
+                continue;
+            }
+            match self.db.login(&credential).await {
+                Ok(session) => return Ok(Some(session)),
+                Err(e @ crate::db::DbError::LoginFailed { .. }) => refused = Some(e),
+                Err(e) => return Err(self.db_error(doing, None)(e)),
+            }
+        }
+        let hint = "`admin: self` needs the standby's working credential in the store's previous version; write it there (seesaw setup-sql shows the document)".to_owned();
+        Err(match refused {
+            Some(source) => Error::Database {
+                target: self.name().into(),
+                doing,
+                source,
+                hint: Some(hint),
+            },
+            None => Error::Inconsistent {
+                target: self.name().into(),
+                message: format!("cannot {doing}: {hint}"),
+            },
+        })
     }
 
     /// The hint when the current credential does not log in: an outage is

@@ -214,7 +214,7 @@ fn about(command: &Command) -> Option<String> {
         Command::Version => {
             let features = crate::features();
             Some(format!(
-                "seesaw {}\ncommit {} ({})\nfeatures: {}\ndatabases: postgres\nstores: file{}\n",
+                "seesaw {}\ncommit {} ({})\nfeatures: {}\ndatabases: postgres{}\nstores: file{}\n",
                 env!("CARGO_PKG_VERSION"),
                 env!("SEESAW_COMMIT"),
                 env!("SEESAW_COMMIT_DATE"),
@@ -222,6 +222,13 @@ fn about(command: &Command) -> Option<String> {
                     "none".to_owned()
                 } else {
                     features.join(", ")
+                },
+                // MySQL is accepted by the config and refused at the admin
+                // gate (docs/mysql.md), so it is not listed.
+                if features.contains(&"mysql") {
+                    ", mariadb"
+                } else {
+                    ""
                 },
                 ["aws", "gcp", "azure"]
                     .iter()

@@ -10,8 +10,8 @@ fn ident(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
 
-fn account(user: &str) -> String {
-    format!("{}@`%`", ident(user))
+fn account(user: &str, host: &str) -> String {
+    format!("{}@{}", ident(user), ident(host))
 }
 
 /// A mysql_native_password hash of 32 random bytes: an account created
@@ -48,13 +48,13 @@ pub fn render(t: &TargetConfig) -> String {
     for user in [a, b] {
         sql += &format!(
             "CREATE USER {u} IDENTIFIED BY PASSWORD '{h}';\nGRANT {o} TO {u};\nSET DEFAULT ROLE {o} FOR {u};\n",
-            u = account(user),
+            u = account(user, db.host_of(user)),
             h = unknowable_hash(),
             o = ident(&owner),
         );
     }
     if let AdminConfig::Login(admin) = &db.admin {
-        let adm = account(&admin.username);
+        let adm = account(&admin.username, "%");
         sql += &format!(
             "\n-- The admin seesaw logs in as. CREATE USER lets it set the two accounts'\n\
              -- passwords, and on MariaDB also every other account's, root included\n\
@@ -83,6 +83,19 @@ pub fn render(t: &TargetConfig) -> String {
              -- is SELECT PASSWORD('...') run on a server without logging, or set it with\n\
              -- the logs off.\n"
         );
+    }
+    if db.admin == AdminConfig::Itself {
+        sql += &format!(
+            "\n-- admin: self: each account sets its own password (SET PASSWORD = '<hash>',\n\
+             -- which needs no privilege) and sees only its own sessions, so seesaw logs in\n\
+             -- as the standby to count them: the store must hold both credentials. Give\n\
+             -- both accounts a password without it reaching the logs (ALTER USER ...\n\
+             -- IDENTIFIED BY PASSWORD '<hash>', <hash> from SELECT PASSWORD('...') on a\n\
+             -- server without logging) and write both to the store, e.g.:\n\
+             --   {{\"current\": {{\"username\": {a:?}, \"password\": \"...\"}},\n\
+             --    \"previous\": {{\"username\": {b:?}, \"password\": \"...\"}}}}\n"
+        );
+        return sql;
     }
     sql += &format!(
         "\n-- Finally give {a:?} a password the same way and write it to the store as the\n\

@@ -224,7 +224,11 @@ impl Drop for MariaDb {
 /// passwords set, `users[0]` adopted as the store's current document.
 pub struct Target {
     pub server: MariaDb,
+    /// The login names.
     pub users: [String; 2],
+    /// The users as the config names them (`app_a@127.0.0.%` names the
+    /// account's host part; `%` when none is given).
+    pub specs: [String; 2],
     pub store: PathBuf,
     pub config: PathBuf,
     /// Extra lines under `database:`, set before [`Target::new`] writes the
@@ -256,9 +260,11 @@ impl Target {
         };
         let store = server.dir().join("secret.json");
         let config = server.dir().join("seesaw.yaml");
+        let name = |spec: &str| spec.rsplit_once('@').map_or(spec, |(n, _)| n).to_owned();
         let t = Target {
             server,
-            users: [users[0].to_owned(), users[1].to_owned()],
+            users: [name(users[0]), name(users[1])],
+            specs: [users[0].to_owned(), users[1].to_owned()],
             store,
             config,
             database_extra: format!("{tls_lines}{database_extra}"),
@@ -292,22 +298,39 @@ impl Target {
         t
     }
 
+    /// The host part of `user`'s account.
+    pub fn host_of(&self, user: &str) -> &str {
+        self.specs
+            .iter()
+            .find_map(|s| s.rsplit_once('@').filter(|(n, _)| *n == user))
+            .map_or("%", |(_, h)| h)
+    }
+
     pub async fn set_password(&self, user: &str, password: &str) {
         let mut root = self.server.root().await.unwrap();
         root.query_drop(format!(
-            "ALTER USER `{}`@`%` IDENTIFIED BY '{password}'",
-            user.replace('`', "``")
+            "ALTER USER `{}`@`{}` IDENTIFIED BY '{password}'",
+            user.replace('`', "``"),
+            self.host_of(user)
         ))
         .await
         .unwrap();
     }
 
     pub fn write_config(&self) {
-        let users = serde_json::to_string(&self.users).unwrap();
+        self.write_config_with_admin(&format!(
+            "{{ username: {}, password_env: TEST_ADMIN_PASSWORD }}",
+            super::seesaw::ADMIN
+        ));
+    }
+
+    /// The config with `database.admin` as given (`self`, say).
+    pub fn write_config_with_admin(&self, admin: &str) {
+        let users = serde_json::to_string(&self.specs).unwrap();
         let yaml = format!(
-            "targets:\n  - name: demo\n    database:\n      engine: mariadb\n      host: 127.0.0.1\n      port: {}\n      dbname: app\n      users: {users}\n      admin: {{ username: {}, password_env: TEST_ADMIN_PASSWORD }}\n      connect_timeout: 3s\n{}    store:\n      file: {{ path: {} }}\n",
+            "targets:\n  - name: demo\n    database:\n      engine: mariadb\n      host: 127.0.0.1\n      port: {}\n      dbname: app\n      users: {users}\n      admin: {}\n      connect_timeout: 3s\n{}    store:\n      file: {{ path: {} }}\n",
             self.server.port,
-            super::seesaw::ADMIN,
+            admin,
             self.database_extra,
             self.store.display(),
         );
@@ -341,8 +364,8 @@ impl Target {
         let mut root = self.server.root().await.unwrap();
         let plugin: Option<String> = root
             .exec_first(
-                "SELECT plugin FROM mysql.user WHERE User = ? AND Host = '%'",
-                (user,),
+                "SELECT plugin FROM mysql.user WHERE User = ? AND Host = ?",
+                (user, self.host_of(user)),
             )
             .await
             .unwrap();

@@ -1,7 +1,8 @@
 //! MariaDB (and, for what can be done without the plaintext, MySQL)
 //! through mysql_async, on the same rustls and ring as the rest of seesaw.
 //!
-//! Accounts are `'user'@'%'`. Passwords are sent as the hash the account's
+//! Accounts are `'user'@'<host part>'` (`%` unless the config names one).
+//! Passwords are sent as the hash the account's
 //! plugin stores (`mysql_native_password`: `*<SHA1(SHA1)>`; `ed25519`: the
 //! public key), never as `IDENTIFIED BY 'pw'` or `PASSWORD('pw')`, which
 //! MariaDB writes verbatim to its general log, slow log and binlog. MySQL 8's
@@ -23,12 +24,10 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeSet;
-
-/// The host part of every account seesaw manages.
-const HOST: &str = "%";
+use std::sync::Arc;
 
 pub struct MySql {
-    config: DatabaseConfig,
+    config: Arc<DatabaseConfig>,
     ssl: Option<SslOpts>,
     name: String,
 }
@@ -61,7 +60,7 @@ impl MySql {
             }
         };
         Ok(MySql {
-            config: config.clone(),
+            config: Arc::new(config.clone()),
             ssl,
             name,
         })
@@ -147,6 +146,10 @@ impl Database for MySql {
         self.name.clone()
     }
 
+    fn users_see_only_themselves(&self) -> bool {
+        true
+    }
+
     async fn login(&self, credential: &Credential) -> Result<Box<dyn Session>, DbError> {
         let limit = self.config.connect_timeout * 2;
         let conn = tokio::time::timeout(limit, Conn::new(self.opts(credential)))
@@ -159,7 +162,8 @@ impl Database for MySql {
         Ok(Box::new(MySession {
             conn,
             db: self.name.clone(),
-            engine: self.config.engine,
+            config: self.config.clone(),
+            user: credential.username.clone(),
         }))
     }
 }
@@ -167,7 +171,9 @@ impl Database for MySql {
 struct MySession {
     conn: Conn,
     db: String,
-    engine: Engine,
+    config: Arc<DatabaseConfig>,
+    /// The user this session logged in as.
+    user: String,
 }
 
 /// The error without `hash`: servers quote the statement near a syntax
@@ -206,6 +212,11 @@ fn lock_name(key: i64) -> String {
 }
 
 impl MySession {
+    /// `user`'s account, quoted: its name and the host part the config gives it.
+    fn account(&self, user: &str) -> String {
+        grants::account(user, self.config.host_of(user))
+    }
+
     fn error(&self, doing: String, e: mysql_async::Error) -> DbError {
         let db = self.db.clone();
         match &e {
@@ -260,7 +271,7 @@ impl MySession {
         &mut self,
         user: &str,
     ) -> Result<Option<(BTreeSet<String>, Plugin)>, DbError> {
-        let account = grants::account(user, HOST);
+        let account = self.account(user);
         let lines: Vec<String> = match self.conn.query(format!("SHOW GRANTS FOR {account}")).await {
             Ok(lines) => lines,
             // "There is no such grant defined": no such account.
@@ -289,7 +300,7 @@ impl MySession {
     ) -> Result<(BTreeSet<String>, Plugin), DbError> {
         self.grants_of(user).await?.ok_or_else(|| DbError::Query {
             db: self.db.clone(),
-            doing: format!("read the grants of {}", grants::account(user, HOST)),
+            doing: format!("read the grants of {}", self.account(user)),
             reason: "the account does not exist".into(),
         })
     }
@@ -391,13 +402,16 @@ impl Session for MySession {
             .conn
             .exec_first(
                 "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ?",
-                (role, HOST),
+                (role, self.config.host_of(role)),
             )
             .await
-            .map_err(|e| self.error(format!("look up account {role:?}@'%'"), e))?;
+            .map_err(|e| self.error(format!("look up account {}", self.account(role)), e))?;
         Ok(n.unwrap_or(0) > 0)
     }
 
+    /// The connections of every account named `role`, whatever its host
+    /// part: the process list shows the user name, not the account matched.
+    /// (Other accounts of the name are refused by the admin gate.)
     async fn sessions_of(&mut self, role: &str) -> Result<BTreeSet<i64>, DbError> {
         let ids: Vec<u64> = self
             .conn
@@ -436,17 +450,17 @@ impl Session for MySession {
     }
 
     async fn cannot_set_password_of(&mut self, role: &str) -> Result<Option<String>, DbError> {
-        if self.engine == Engine::Mysql {
+        if self.config.engine == Engine::Mysql {
             return Ok(Some("engine: mysql: seesaw cannot yet set a MySQL 8 password without sending it in plaintext (caching_sha2_password needs a client-side SHA-256-crypt hash, which seesaw does not compute, and no MySQL 8 server was available to test one); see docs/mysql.md. MariaDB is supported (engine: mariadb)".into()));
         }
         // Clients that match another host part of the same user (say
-        // 'app_b'@'10.0.%') authenticate against that account, which seesaw
+        // 'app_b'@'10.0.%' beside 'app_b'@'%') authenticate against that account, which seesaw
         // does not rotate: they would keep the old password.
         let hosts: Vec<String> = self
             .conn
             .exec(
                 "SELECT Host FROM mysql.user WHERE User = ? AND Host <> ?",
-                (role, HOST),
+                (role, self.config.host_of(role)),
             )
             .await
             .map_err(|e| self.error(format!("look up the accounts of {role:?}"), e))?;
@@ -455,7 +469,7 @@ impl Session for MySession {
             return Ok(Some(format!(
                 "{role:?} also exists as {}: clients from those hosts authenticate against them, and seesaw rotates {} only, so they would be locked out at the next rotation. Drop those accounts (or rename them), then run again",
                 others.join(", "),
-                grants::account(role, HOST)
+                self.account(role)
             )));
         }
         let lines: Vec<String> = self
@@ -506,12 +520,12 @@ impl Session for MySession {
     }
 
     async fn grant_membership(&mut self, group: &str, role: &str) -> Result<(), DbError> {
-        let sql = grants::grant(group, &grants::account(role, HOST));
+        let sql = grants::grant(group, &self.account(role));
         self.run(format!("give {role:?} {group}"), sql).await
     }
 
     async fn revoke_membership(&mut self, group: &str, role: &str) -> Result<(), DbError> {
-        let sql = grants::revoke(group, &grants::account(role, HOST));
+        let sql = grants::revoke(group, &self.account(role));
         self.run(format!("take {group} from {role:?}"), sql).await
     }
 
@@ -520,19 +534,24 @@ impl Session for MySession {
         role: &str,
         password: &SecretString,
     ) -> Result<SecretString, DbError> {
-        let account = grants::account(role, HOST);
+        let account = self.account(role);
         let (_, plugin) = self.existing_grants_of(role).await?;
         let (clause, stored) = MySession::identified(&plugin, password.expose_secret().as_bytes())
             .map_err(|message| DbError::Setup {
                 db: self.db.clone(),
                 message: format!("{account}: {message}"),
             })?;
-        self.run(
-            format!("set the password of {account}"),
-            format!("ALTER USER {account} {clause}"),
-        )
-        .await
-        .map_err(|e| scrub(e, &stored))?;
+        // `admin: self`: ALTER USER needs CREATE USER even for one's own
+        // account, SET PASSWORD needs nothing, and takes the hash of the
+        // account's own plugin (both native and ed25519, MariaDB 10.4+).
+        let sql = if role == self.user {
+            format!("SET PASSWORD = '{stored}'")
+        } else {
+            format!("ALTER USER {account} {clause}")
+        };
+        self.run(format!("set the password of {account}"), sql)
+            .await
+            .map_err(|e| scrub(e, &stored))?;
         Ok(SecretString::from(stored))
     }
 
@@ -546,13 +565,13 @@ impl Session for MySession {
         // without one would accept an empty password), gets the grants,
         // and is unlocked last. A failure on the way drops it again.
         let (lines, plugin) = self.existing_grants_of(like).await?;
-        let account = grants::account(role, HOST);
+        let account = self.account(role);
         let mut unknowable = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut unknowable);
         let (clause, stored) =
             MySession::identified(&plugin, &unknowable).map_err(|message| DbError::Setup {
                 db: self.db.clone(),
-                message: format!("{}: {message}", grants::account(like, HOST)),
+                message: format!("{}: {message}", self.account(like)),
             })?;
         self.run(
             format!("create {account} like {like:?}"),
