@@ -33,6 +33,7 @@ pub mod db;
 pub mod demo;
 pub mod duration;
 pub mod error;
+#[cfg(feature = "kubernetes")]
 pub mod k8s;
 pub mod output;
 pub mod password;
@@ -67,6 +68,8 @@ pub fn features() -> Vec<&'static str> {
         ("azure", cfg!(feature = "azure")),
         ("lambda", cfg!(feature = "lambda")),
         ("mysql", cfg!(feature = "mysql")),
+        ("kubernetes", cfg!(feature = "kubernetes")),
+        ("daemon", cfg!(feature = "daemon")),
     ]
     .iter()
     .filter(|(_, on)| *on)

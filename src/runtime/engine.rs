@@ -26,6 +26,7 @@ pub struct EngineOptions {
     pub follow_only: bool,
     /// Kubernetes clients shared by the engines built with these options
     /// (the daemon's targets); `None`: one client per engine.
+    #[cfg(feature = "kubernetes")]
     pub kube_clients: Option<crate::k8s::Clients>,
 }
 
@@ -137,21 +138,7 @@ impl Engine {
             )?;
         }
         if let Some(spec) = &config.kubernetes {
-            let (context, kubeconfig) = (
-                options.kube_context.as_deref(),
-                options.kubeconfig.as_deref(),
-            );
-            let client = match &options.kube_clients {
-                Some(clients) => crate::k8s::shared_client(clients, context, kubeconfig).await,
-                None => crate::k8s::client(context, kubeconfig).await,
-            }
-            .map_err(|source| Error::Consumers {
-                target: config.name.clone(),
-                doing: "connect to Kubernetes".into(),
-                source,
-            })?;
-            let kubernetes: Box<dyn Consumers> =
-                Box::new(crate::k8s::Kubernetes::new(client, spec.clone()));
+            let kubernetes = kubernetes(config, spec, options).await?;
             engine.consumers = Some(match &options.sync_permits {
                 Some(permits) => Box::new(crate::consumers::Limited {
                     inner: kubernetes,
@@ -921,6 +908,43 @@ fn run_token() -> String {
     let mut bytes = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The target's Kubernetes consumers (its Secrets and workloads).
+#[cfg(feature = "kubernetes")]
+async fn kubernetes(
+    config: &TargetConfig,
+    spec: &crate::config::KubernetesConfig,
+    options: &EngineOptions,
+) -> Result<Box<dyn Consumers>, Error> {
+    let (context, kubeconfig) = (
+        options.kube_context.as_deref(),
+        options.kubeconfig.as_deref(),
+    );
+    let client = match &options.kube_clients {
+        Some(clients) => crate::k8s::shared_client(clients, context, kubeconfig).await,
+        None => crate::k8s::client(context, kubeconfig).await,
+    }
+    .map_err(|source| Error::Consumers {
+        target: config.name.clone(),
+        doing: "connect to Kubernetes".into(),
+        source,
+    })?;
+    Ok(Box::new(crate::k8s::Kubernetes::new(client, spec.clone())))
+}
+
+#[cfg(not(feature = "kubernetes"))]
+async fn kubernetes(
+    config: &TargetConfig,
+    _: &crate::config::KubernetesConfig,
+    _: &EngineOptions,
+) -> Result<Box<dyn Consumers>, Error> {
+    Err(Error::Config(ConfigError {
+        file: "config".into(),
+        target: Some(config.name.clone()),
+        key: "kubernetes".into(),
+        message: "this seesaw was built without the `kubernetes` feature; use a build with it (the default), or drop the target's kubernetes section".into(),
+    }))
 }
 
 /// Reads the admin password from where the config says.

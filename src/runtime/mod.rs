@@ -3,6 +3,7 @@
 //! `SecretStore` traits. The one-shot commands (and later the daemon and
 //! the Lambda) all drive this one engine.
 
+#[cfg(feature = "daemon")]
 pub mod daemon;
 mod engine;
 mod follow;

@@ -172,22 +172,7 @@ pub async fn run(cli: Cli) -> i32 {
         rotate_now,
     } = &cli.command
     {
-        let options = crate::runtime::daemon::DaemonOptions {
-            engine: EngineOptions {
-                kube_context: cli.kube_context.clone(),
-                kubeconfig: cli.kubeconfig.clone(),
-                sync_permits: None,
-                follow_only: false,
-                kube_clients: None,
-            },
-            http_address: http_addr.clone(),
-            rotate_now: rotate_now.clone(),
-            ..Default::default()
-        };
-        return match crate::runtime::daemon::run(&cli.config, options, terminated(), None).await {
-            Ok(()) => 0,
-            Err(e) => out.error(&e),
-        };
+        return daemon(&cli, http_addr, rotate_now, &out).await;
     }
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
@@ -197,9 +182,7 @@ pub async fn run(cli: Cli) -> i32 {
     let options = EngineOptions {
         kube_context: cli.kube_context.clone(),
         kubeconfig: cli.kubeconfig.clone(),
-        sync_permits: None,
-        follow_only: false,
-        kube_clients: None,
+        ..Default::default()
     };
     match execute(&cli.command, &config, &options, &out).await {
         Ok(code) => code,
@@ -403,7 +386,6 @@ async fn execute(
                 config.target(target)?,
                 &EngineOptions {
                     follow_only: true,
-                    kube_clients: None,
                     ..options.clone()
                 },
             ).await?;
@@ -437,6 +419,36 @@ async fn execute(
             Ok(0)
         }
     }
+}
+
+/// `seesaw run`: the daemon, until SIGTERM.
+#[cfg(feature = "daemon")]
+async fn daemon(
+    cli: &Cli,
+    http_addr: &Option<String>,
+    rotate_now: &[String],
+    out: &Printer,
+) -> i32 {
+    let options = crate::runtime::daemon::DaemonOptions {
+        engine: EngineOptions {
+            kube_context: cli.kube_context.clone(),
+            kubeconfig: cli.kubeconfig.clone(),
+            ..Default::default()
+        },
+        http_address: http_addr.clone(),
+        rotate_now: rotate_now.to_vec(),
+        ..Default::default()
+    };
+    match crate::runtime::daemon::run(&cli.config, options, terminated(), None).await {
+        Ok(()) => 0,
+        Err(e) => out.error(&e),
+    }
+}
+
+#[cfg(not(feature = "daemon"))]
+async fn daemon(_: &Cli, _: &Option<String>, _: &[String], _: &Printer) -> i32 {
+    eprintln!("error: this seesaw was built without the `daemon` feature (`seesaw run`); cargo build --release --features daemon, or run `seesaw rotate TARGET` from a scheduled job");
+    2
 }
 
 #[cfg(feature = "lambda")]

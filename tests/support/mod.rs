@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod calls;
 pub mod conformance;
+#[cfg(feature = "daemon")]
 pub mod daemon;
 #[cfg(feature = "gcp")]
 pub mod drongo;
@@ -12,6 +13,7 @@ pub mod fault;
 pub mod http;
 #[cfg(feature = "azure")]
 pub mod keyvault;
+#[cfg(feature = "kubernetes")]
 pub mod kube;
 #[cfg(feature = "lambda")]
 pub mod lambda_api;

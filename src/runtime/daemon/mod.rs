@@ -264,6 +264,7 @@ async fn start(
         sync_permits: Some(Arc::new(Semaphore::new(config.daemon.concurrency.rollouts))),
         // One Kubernetes client for all targets of this generation (a
         // reload makes new ones, picking up a changed kubeconfig).
+        #[cfg(feature = "kubernetes")]
         kube_clients: Some(Default::default()),
         ..options.engine.clone()
     };
@@ -326,6 +327,15 @@ async fn elect(config: &Config, options: &EngineOptions) -> Result<watch::Receiv
         tokio::spawn(async move { tx.closed().await });
         return Ok(rx);
     }
+    lease_election(config, options).await
+}
+
+#[cfg(feature = "kubernetes")]
+async fn lease_election(
+    config: &Config,
+    options: &EngineOptions,
+) -> Result<watch::Receiver<bool>, Error> {
+    let le = &config.daemon.leader_election;
     let wrap = |source| Error::Consumers {
         target: "-".into(),
         doing: "leader election".into(),
@@ -355,6 +365,19 @@ async fn elect(config: &Config, options: &EngineOptions) -> Result<watch::Receiv
     crate::k8s::leader::elect(client, settings)
         .await
         .map_err(wrap)
+}
+
+#[cfg(not(feature = "kubernetes"))]
+async fn lease_election(
+    config: &Config,
+    _: &EngineOptions,
+) -> Result<watch::Receiver<bool>, Error> {
+    Err(Error::Config(crate::config::ConfigError {
+        file: config.path.display().to_string(),
+        target: None,
+        key: "leader_election.enabled".into(),
+        message: "leader election takes a Kubernetes Lease, and this seesaw was built without the `kubernetes` feature; set `enabled: false` (one replica) or use a build with it".into(),
+    }))
 }
 
 async fn follow_leadership(
