@@ -2,7 +2,7 @@
 //! that cannot be a Secrets Manager version id is refused before anything
 //! is read.
 
-use super::steps::LambdaError;
+use super::error::LambdaError;
 use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
 use std::fmt;
 

@@ -10,16 +10,18 @@
 //! credential must log in (the confused-deputy check), the standby-session
 //! and membership gates, then the password as a SCRAM verifier.
 
+mod error;
 mod event;
 mod init_error;
 mod invocation;
 mod settings;
 mod steps;
+mod target;
 
+pub use error::LambdaError;
 pub use event::{Rotation, Step};
 pub use invocation::Invocation;
 pub use settings::Settings;
-pub use steps::LambdaError;
 
 use crate::progress::Progress;
 use crate::store::AwsStore;

@@ -1,0 +1,259 @@
+//! The YAML configuration, parsed into validated types.
+//!
+//! Every error names the file, the target and the key, and says what is
+//! expected: `seesaw.yaml: target "demo": database.tls: unknown variant
+//! `tsl`, expected one of `disable`, `require`, `verify-full``.
+//! Relative paths in the file are resolved against the file's directory, so
+//! a config works the same from any working directory.
+
+use crate::password::PasswordPolicy;
+use serde::de::{self, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+mod daemon;
+mod database;
+mod kubernetes;
+mod store;
+mod target;
+#[cfg(test)]
+mod tests;
+
+pub use daemon::*;
+use daemon::{default_rotation_timeout, default_shutdown};
+pub use database::*;
+pub use kubernetes::*;
+pub use store::*;
+use target::validate_target;
+pub use target::*;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub path: PathBuf,
+    pub targets: Vec<TargetConfig>,
+    pub daemon: DaemonConfig,
+}
+
+/// What `seesaw run` needs beyond the targets. (Its keys sit at the top of
+/// the file, next to `targets`; serde's `flatten` would lose
+/// `deny_unknown_fields`, so they are spelled out in `RawConfig`.)
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    targets: Vec<TargetConfig>,
+    #[serde(default)]
+    defaults: ScheduleConfig,
+    #[serde(default)]
+    concurrency: Concurrency,
+    #[serde(default)]
+    retry: RetryConfig,
+    #[serde(default)]
+    http: HttpConfig,
+    #[serde(default)]
+    leader_election: LeaderElection,
+    #[serde(
+        default = "default_shutdown",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    shutdown_timeout: Duration,
+    #[serde(
+        default = "default_rotation_timeout",
+        deserialize_with = "crate::duration::deserialize_positive"
+    )]
+    rotation_timeout: Duration,
+}
+
+/// A configuration problem: where it is and what is expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {}{key}{message}", target.as_ref().map(|t| format!("target \"{t}\": ")).unwrap_or_default(), key = if key.is_empty() { String::new() } else { format!("{key}: ") })]
+pub struct ConfigError {
+    pub file: String,
+    pub target: Option<String>,
+    pub key: String,
+    pub message: String,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            target: None,
+            key: String::new(),
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "no such file: pass --config PATH or create seesaw.yaml (see examples/)".into()
+                }
+                _ => format!("cannot read: {e}"),
+            },
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, &file, base)
+    }
+
+    /// Parses `text` (named `file` in messages); relative paths are taken
+    /// relative to `base`.
+    pub fn parse(text: &str, file: &str, base: &Path) -> Result<Config, ConfigError> {
+        let err = |target: Option<String>, key: &str, message: String| ConfigError {
+            file: file.to_owned(),
+            target,
+            key: key.to_owned(),
+            message,
+        };
+        let de = serde_yaml_ng::Deserializer::from_str(text);
+        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let (target, key) = locate(text, e.path());
+            let message = e.into_inner().to_string();
+            // serde_yaml_ng starts its message with a path (`targets[0].database: `);
+            // the path is already in `key`, by target name.
+            let message = match message.split_once(": ") {
+                Some((head, rest)) if head.starts_with("targets") && !head.contains(' ') => {
+                    rest.to_owned()
+                }
+                _ => message,
+            };
+            err(target, &key, message)
+        })?;
+        let daemon = DaemonConfig {
+            defaults: raw.defaults,
+            concurrency: raw.concurrency,
+            retry: raw.retry,
+            http: raw.http,
+            leader_election: raw.leader_election,
+            shutdown_timeout: raw.shutdown_timeout,
+            rotation_timeout: raw.rotation_timeout,
+        };
+        if let Err((key, message)) = daemon.defaults.build() {
+            return Err(err(None, &format!("defaults.{key}"), message));
+        }
+        if daemon.concurrency.rotations == 0 || daemon.concurrency.rollouts == 0 {
+            return Err(err(
+                None,
+                "concurrency",
+                "expected at least 1 for rotations and rollouts".into(),
+            ));
+        }
+        let mut targets = raw.targets;
+        if targets.is_empty() {
+            return Err(err(None, "targets", "expected at least one target".into()));
+        }
+        let mut names = BTreeSet::new();
+        for t in &mut targets {
+            let name = Some(t.name.clone());
+            if t.database.port == 0 {
+                t.database.port = t.database.engine.default_port();
+            }
+            t.database.split_host_parts();
+            validate_target(t).map_err(|(key, message)| err(name.clone(), key, message))?;
+            if !names.insert(t.name.clone()) {
+                return Err(err(
+                    name,
+                    "name",
+                    "another target has the same name; names must be unique".into(),
+                ));
+            }
+            resolve_paths(t, base);
+        }
+        for t in &targets {
+            if let Err((key, message)) = t.schedule_config(&daemon.defaults).build() {
+                return Err(err(Some(t.name.clone()), key, message));
+            }
+        }
+        Ok(Config {
+            path: PathBuf::from(file),
+            targets,
+            daemon,
+        })
+    }
+
+    pub fn target(&self, name: &str) -> Result<&TargetConfig, ConfigError> {
+        self.targets.iter().find(|t| t.name == name).ok_or_else(|| {
+            let known: Vec<_> = self.targets.iter().map(|t| t.name.as_str()).collect();
+            ConfigError {
+                file: self.path.display().to_string(),
+                target: None,
+                key: String::new(),
+                message: format!(
+                    "no target named \"{name}\"; the targets are: {}",
+                    known.join(", ")
+                ),
+            }
+        })
+    }
+}
+
+/// Turns serde's path (`targets[1].database.tls`) into the target's name and
+/// the key inside it, because operators know targets by name, not index.
+fn locate(text: &str, path: &serde_path_to_error::Path) -> (Option<String>, String) {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    if let [Segment::Map { key }, Segment::Seq { index }, rest @ ..] = segments.as_slice() {
+        if key == "targets" {
+            let name = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text)
+                .ok()
+                .and_then(|v| {
+                    v.get("targets")?
+                        .get(*index)?
+                        .get("name")?
+                        .as_str()
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| format!("#{}", index + 1));
+            let key = rest
+                .iter()
+                .map(|s| match s {
+                    Segment::Seq { index } => format!("[{index}]"),
+                    other => format!(".{other}"),
+                })
+                .collect::<String>()
+                .trim_start_matches('.')
+                .to_owned();
+            return (Some(name), key);
+        }
+    }
+    let key = path.to_string();
+    (None, if key == "." { String::new() } else { key })
+}
+
+fn resolve_paths(t: &mut TargetConfig, base: &Path) {
+    let fix = |p: &mut PathBuf| {
+        if p.is_relative() {
+            // Drop `./` so messages show a clean path.
+            let rest: PathBuf = p
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect();
+            *p = base.join(rest);
+        }
+    };
+    match &mut t.store {
+        StoreConfig::File(f) => fix(&mut f.path),
+        StoreConfig::Azure(AzureStoreConfig {
+            ca_file: Some(ca), ..
+        }) => fix(ca),
+        _ => {}
+    }
+    if let Some(ca) = &mut t.database.ca_file {
+        fix(ca);
+    }
+    if let AdminConfig::Login(AdminLogin {
+        password_file: Some(p),
+        ..
+    }) = &mut t.database.admin
+    {
+        fix(p);
+    }
+    for pooler in &mut t.database.poolers {
+        let b = &mut pooler.pgbouncer;
+        for p in [&mut b.auth_file, &mut b.ca_file, &mut b.admin.password_file]
+            .into_iter()
+            .flatten()
+        {
+            fix(p);
+        }
+    }
+}
