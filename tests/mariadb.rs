@@ -55,6 +55,13 @@ async fn rotations_keep_each_plugin_and_send_only_hashes() {
 async fn a_session_of_the_standby_holds_the_rotation_and_terminate_ends_it() {
     let t = Target::new(["app_a", "app_b"], "      standby_sessions: terminate\n").await;
     assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0);
+    held_under_fail_then_ended_by_terminate(&t).await;
+}
+
+/// A live session of the standby: under `fail` the rotation is held (exit
+/// 3, store unchanged, the session's credential still logs in); under
+/// `terminate` it is ended (KILL CONNECTION), then the rotation finishes.
+async fn held_under_fail_then_ended_by_terminate(t: &Target) {
     let (standby, password) = t.login("previous");
     let mut session = t
         .server
@@ -63,29 +70,20 @@ async fn a_session_of_the_standby_holds_the_rotation_and_terminate_ends_it() {
         .unwrap();
     session.query_drop("SELECT 1").await.unwrap();
 
-    // Under fail: held, nothing changed.
-    std::fs::write(
-        &t.config,
-        std::fs::read_to_string(&t.config)
-            .unwrap()
-            .replace("standby_sessions: terminate", "standby_sessions: fail"),
-    )
-    .unwrap();
+    t.set_sessions_policy("fail");
     let before = t.read_store();
     let run = t.seesaw(&["rotate", "demo"]).await;
     assert_eq!(run.code, 3, "{}", run.all());
     assert!(run.all().contains("1 open session"), "{}", run.all());
     assert_eq!(t.read_store(), before);
     assert!(t.server.can_login(&standby, &password).await);
+    // status counts it too (under `admin: self`, as the standby).
+    let status = t.seesaw(&["status", "--output", "json"]).await;
+    assert_eq!(status.code, 0, "{}", status.all());
+    let s: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(s[0]["standby_sessions"], 1, "{}", status.stdout);
 
-    // Under terminate: the session is ended (KILL CONNECTION), then rotated.
-    std::fs::write(
-        &t.config,
-        std::fs::read_to_string(&t.config)
-            .unwrap()
-            .replace("standby_sessions: fail", "standby_sessions: terminate"),
-    )
-    .unwrap();
+    t.set_sessions_policy("terminate");
     let run = t.seesaw(&["rotate", "demo"]).await;
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(run.all().contains("ended 1 session"), "{}", run.all());
@@ -333,44 +331,9 @@ async fn admin_self_sets_each_password_itself_and_counts_the_standbys_sessions_a
     }
 
     // A session of the standby, invisible to the active user (no PROCESS):
-    // the standby's own login sees it, and the rotation is held.
-    std::fs::write(
-        &t.config,
-        std::fs::read_to_string(&t.config)
-            .unwrap()
-            .replace("standby_sessions: terminate", "standby_sessions: fail"),
-    )
-    .unwrap();
-    let (standby, password) = t.login("previous");
-    let mut session = t
-        .server
-        .connect(&standby, &password, Some("app"))
-        .await
-        .unwrap();
-    session.query_drop("SELECT 1").await.unwrap();
-    let before = t.read_store();
-    let run = t.seesaw(&["rotate", "demo"]).await;
-    assert_eq!(run.code, 3, "{}", run.all());
-    assert!(run.all().contains("1 open session"), "{}", run.all());
-    assert_eq!(t.read_store(), before);
-
-    // terminate: the standby ends its own connection (KILL needs no
-    // privilege for one's own), then rotates.
-    std::fs::write(
-        &t.config,
-        std::fs::read_to_string(&t.config)
-            .unwrap()
-            .replace("standby_sessions: fail", "standby_sessions: terminate"),
-    )
-    .unwrap();
-    let run = t.seesaw(&["rotate", "demo"]).await;
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.all().contains("ended 1 session"), "{}", run.all());
-    assert!(
-        session.query_drop("SELECT 1").await.is_err(),
-        "the session survived"
-    );
-    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+    // the standby's own login sees it; under terminate the standby ends its
+    // own connection (KILL needs no privilege for one's own).
+    held_under_fail_then_ended_by_terminate(&t).await;
 
     // A store whose previous version no longer logs in: a clear error
     // naming the standby and the fix, nothing changed.

@@ -337,6 +337,18 @@ impl Target {
         std::fs::write(&self.config, yaml).unwrap();
     }
 
+    /// Rewrites the config's `standby_sessions:` line to `policy`.
+    pub fn set_sessions_policy(&self, policy: &str) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("standby_sessions:"))
+            .expect("the config sets standby_sessions")
+            .to_owned();
+        let new = format!("      standby_sessions: {policy}");
+        std::fs::write(&self.config, text.replace(&line, &new)).unwrap();
+    }
+
     pub fn read_store(&self) -> serde_json::Value {
         super::seesaw::read_json(&self.store)
     }
