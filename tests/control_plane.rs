@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::{Event, Secret};
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::kube::real::{Agent, Database, RealKube};
+use support::kube::suite;
 use support::seesaw::{Run, Target, DB};
 
 /// How a workload's pods get the credential: each kind of workload below
@@ -407,44 +408,6 @@ async fn a_rollout_past_its_progress_deadline_fails_with_the_condition() {
     s.assert_no_failed_login();
 }
 
-#[tokio::test]
-async fn a_paused_deployment_is_reported_not_waited_for() {
-    let Some(s) = setup(&[("Deployment", "api")]).await else {
-        return;
-    };
-    let mut d = deployment("api", 2);
-    d["spec"]["paused"] = json!(true);
-    s.kube.create::<Deployment>(d).await;
-    let run = tokio::time::timeout(Duration::from_secs(60), s.seesaw(&["rotate", "demo"]))
-        .await
-        .expect("never hangs");
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.all().contains("paused, not restarted"), "{}", run.all());
-}
-
-#[tokio::test]
-async fn an_immutable_secret_is_a_clear_error_and_nothing_is_lost() {
-    let Some(s) = setup(&[]).await else {
-        return;
-    };
-    let (user, password) = s.t.login("current");
-    let api = s.kube.api::<Secret>();
-    api.delete("app-db", &Default::default()).await.unwrap();
-    s.kube
-        .create::<Secret>(json!({"metadata": {"name": "app-db"}, "immutable": true,
-            "stringData": {"username": user, "password": password}}))
-        .await;
-    let run = s.seesaw(&["rotate", "demo"]).await;
-    assert_eq!(run.code, 1, "{}", run.all());
-    let secret = format!("secret {}/app-db is immutable", s.kube.ns);
-    assert!(run.stderr.contains(&secret), "{}", run.stderr);
-    assert!(run.stderr.contains("Delete it"), "{}", run.stderr);
-    // The Secret is brought up to date before the rotation changes
-    // anything: it stopped there, the database and the store untouched.
-    assert_eq!(s.t.login("current").0, user);
-    assert!(s.t.logs_in("current").await);
-}
-
 /// Runs `cmd`, failing the test with its output unless it succeeds.
 /// `kubectl apply --dry-run=server` of rendered manifests, in `shop`.
 fn server_dry_run(kube: &RealKube, yaml: &str) -> String {
@@ -797,4 +760,49 @@ async fn a_stalled_leader_and_its_successor_rotate_each_slot_once() {
     assert!(t.logs_in("current").await && t.logs_in("previous").await);
     rt_a.shutdown_background();
     rt_b.shutdown_background();
+}
+
+/// The shared suite (support::kube::suite) on the real API server; the
+/// same cases run on the fake in tests/kubernetes.rs.
+async fn on_the_real_server() -> Option<(Target, RealKube, suite::Cluster)> {
+    let kube = RealKube::connect().await?;
+    let t = Target::new(["app_a", "app_b"]).await;
+    let cluster = suite::Cluster {
+        client: kube.client.clone(),
+        kubeconfig: kube.kubeconfig.clone(),
+        ns: kube.ns.clone(),
+    };
+    Some((t, kube, cluster))
+}
+
+#[tokio::test]
+async fn suite_a_rotation_writes_the_secret_rolls_and_records() {
+    let Some((t, _kube, c)) = on_the_real_server().await else {
+        return;
+    };
+    suite::a_rotation_writes_the_secret_rolls_and_records(&c, &t).await;
+}
+
+#[tokio::test]
+async fn suite_an_immutable_secret_is_named_and_nothing_changes() {
+    let Some((t, _kube, c)) = on_the_real_server().await else {
+        return;
+    };
+    suite::an_immutable_secret_is_named_and_nothing_changes(&c, &t).await;
+}
+
+#[tokio::test]
+async fn suite_a_paused_deployment_is_reported_not_restarted() {
+    let Some((t, _kube, c)) = on_the_real_server().await else {
+        return;
+    };
+    suite::a_paused_deployment_is_reported_not_restarted(&c, &t).await;
+}
+
+#[tokio::test]
+async fn suite_a_missing_namespace_is_named_and_nothing_changes() {
+    let Some((t, _kube, c)) = on_the_real_server().await else {
+        return;
+    };
+    suite::a_missing_namespace_is_named_and_nothing_changes(&c, &t).await;
 }

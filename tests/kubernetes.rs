@@ -5,7 +5,7 @@ mod support;
 
 use serde_json::json;
 use std::time::Duration;
-use support::kube::{sim, FakeKube};
+use support::kube::{sim, suite, FakeKube};
 use support::seesaw::{Target, DB};
 
 const NS: &str = "shop";
@@ -402,23 +402,6 @@ async fn forbidden_names_the_rule_and_a_missing_workload_is_clear() {
 }
 
 #[tokio::test]
-async fn a_paused_deployment_is_skipped_with_a_warning() {
-    let (t, kube) = setup(&[("Deployment", "api")], true).await;
-    settled(&kube).await;
-    let mut d = kube.get("deployments", NS, "api").unwrap();
-    d["spec"]["paused"] = json!(true);
-    kube.put("deployments", NS, d);
-    let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
-    assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.all().contains("paused, not restarted"), "{}", run.all());
-    let d = kube.get("deployments", NS, "api").unwrap();
-    assert!(
-        d["spec"]["template"]["metadata"]["annotations"].is_null(),
-        "a paused Deployment must not be annotated"
-    );
-}
-
-#[tokio::test]
 async fn a_missing_secret_is_created_with_the_managed_by_label() {
     let (t, kube) = setup(&[], true).await;
     kube.state.lock().unwrap().objects.clear();
@@ -495,4 +478,42 @@ async fn kube_context_selects_the_cluster() {
     )
     .await;
     assert_eq!(run.code, 0, "{}", run.all());
+}
+
+/// The shared suite (support::kube::suite) on the fake API server; the
+/// same cases run on the real control plane in tests/control_plane.rs.
+async fn on_the_fake() -> (Target, FakeKube, suite::Cluster) {
+    let t = Target::new(["app_a", "app_b"]).await;
+    let kube = FakeKube::start(None).await;
+    let config = kube::Config::new(kube.url.parse().unwrap());
+    let cluster = suite::Cluster {
+        client: kube::Client::try_from(config).unwrap(),
+        kubeconfig: kube.kubeconfig(),
+        ns: NS.into(),
+    };
+    (t, kube, cluster)
+}
+
+#[tokio::test]
+async fn suite_a_rotation_writes_the_secret_rolls_and_records() {
+    let (t, _kube, c) = on_the_fake().await;
+    suite::a_rotation_writes_the_secret_rolls_and_records(&c, &t).await;
+}
+
+#[tokio::test]
+async fn suite_an_immutable_secret_is_named_and_nothing_changes() {
+    let (t, _kube, c) = on_the_fake().await;
+    suite::an_immutable_secret_is_named_and_nothing_changes(&c, &t).await;
+}
+
+#[tokio::test]
+async fn suite_a_paused_deployment_is_reported_not_restarted() {
+    let (t, _kube, c) = on_the_fake().await;
+    suite::a_paused_deployment_is_reported_not_restarted(&c, &t).await;
+}
+
+#[tokio::test]
+async fn suite_a_missing_namespace_is_named_and_nothing_changes() {
+    let (t, _kube, c) = on_the_fake().await;
+    suite::a_missing_namespace_is_named_and_nothing_changes(&c, &t).await;
 }

@@ -23,6 +23,7 @@ mod discovery;
 mod merge;
 pub mod real;
 pub mod sim;
+pub mod suite;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -309,6 +310,8 @@ async fn handle(
             if is_workload(&req.resource) {
                 meta["generation"] = json!(1);
             }
+            // As the real server: each writer is listed by its manager.
+            meta["managedFields"] = json!([{"manager": manager, "operation": "Update"}]);
             obj["kind"] = Value::String(kind_of(&req.resource).into());
             inner.objects.insert(key(&name), obj.clone());
             (StatusCode::CREATED, Json(obj)).into_response()
@@ -412,6 +415,15 @@ async fn handle(
                 };
                 obj["metadata"]["generation"] = json!(bumped);
             }
+            let mut managers = old["metadata"]["managedFields"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if !managers.iter().any(|m| m["manager"] == json!(manager)) {
+                let operation = if apply { "Apply" } else { "Update" };
+                managers.push(json!({"manager": manager, "operation": operation}));
+            }
+            obj["metadata"]["managedFields"] = Value::Array(managers);
             obj["metadata"]["resourceVersion"] = Value::String(inner.next_rv());
             obj["kind"] = old["kind"].clone();
             inner.objects.insert(key(&shown_name), obj.clone());
