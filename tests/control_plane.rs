@@ -509,8 +509,23 @@ async fn the_shipped_role_allows_exactly_what_seesaw_does() {
         }
     };
 
+    let rotated = |events: Vec<Event>| {
+        events
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some("CredentialRotated"))
+            .count()
+    };
+    let before = rotated(s.events().await);
     let run = as_seesaw(vec!["rotate", "demo", "--now"]).await;
     assert_eq!(run.code, 0, "with the shipped Role: {}", run.all());
+    // The Events rule fits kube's Recorder (events.k8s.io): the Secret's
+    // and both Deployments' Events were recorded as the ServiceAccount.
+    assert!(
+        !run.all().contains("could not record a Kubernetes Event"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(rotated(s.events().await), before + 3, "{}", run.all());
 
     // Take away the workloads rule: the error names a rule; add exactly
     // what it names until the rotation passes.

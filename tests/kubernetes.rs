@@ -117,21 +117,22 @@ async fn twenty_rotations_with_live_pods_and_no_failed_login() {
     );
     // Progress was shown while waiting for rollouts.
     assert!(outputs.contains("updated"), "{outputs}");
-    // Events name the rotation, never a secret value.
+    // Events (events.k8s.io, as kube's Recorder writes them) name the
+    // rotation, never a secret value.
     let events = kube.list("events");
     assert!(events
         .iter()
-        .any(|e| e["reason"] == "CredentialRotated" && e["involvedObject"]["kind"] == "Secret"));
+        .any(|e| e["reason"] == "CredentialRotated" && e["regarding"]["kind"] == "Secret"));
     for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
         assert!(
-            events.iter().any(|e| e["involvedObject"]["kind"] == kind),
+            events.iter().any(|e| e["regarding"]["kind"] == kind),
             "no Event on a {kind}"
         );
     }
     let (_, password) = t.login("current");
     let (_, previous) = t.login("previous");
     for e in &events {
-        let m = e["message"].as_str().unwrap();
+        let m = e["note"].as_str().unwrap();
         assert!(
             !m.contains(&password) && !m.contains(&previous),
             "an Event holds a password"

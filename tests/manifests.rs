@@ -97,7 +97,12 @@ fn the_configmap_holds_a_valid_config_and_the_role_covers_it() {
             }
         }
     }
-    assert!(allows("", "events", "create", "x"));
+    for verb in ["create", "patch"] {
+        assert!(
+            allows("events.k8s.io", "events", verb, "x"),
+            "Role lacks {verb} on events"
+        );
+    }
     for verb in ["get", "patch", "create"] {
         assert!(
             allows("coordination.k8s.io", "leases", verb, "seesaw"),

@@ -1,19 +1,37 @@
-//! Kubernetes Events on what seesaw touched. Best effort: a failed Event is
-//! logged, never fails a rotation. Messages name users and versions, never
-//! a secret value.
+//! Kubernetes Events on what seesaw touched, through kube's event
+//! `Recorder` (events.k8s.io/v1). Best effort: a failed Event is logged,
+//! never fails a rotation. Messages name users and versions, never a
+//! secret value.
+//!
+//! The Recorder folds a repeat of the same Event (same object, reason and
+//! action) within 6 minutes into a series on the first one, which keeps the
+//! first note: rotations are hours apart, so in practice each has its own
+//! Event; the version is also on the Secret and the pod template.
 
 use crate::config::{SecretSpec, WorkloadKind, WorkloadRef};
-use k8s_openapi::api::core::v1::Event;
-use kube::Api;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
 pub const REASON: &str = "CredentialRotated";
 /// On a workload seesaw could not roll (paused, OnDelete).
 pub const NOT_ROLLED: &str = "CredentialNotRolledOut";
 
+/// The recorder of one Kubernetes consumer: controller `seesaw`, instance
+/// the pod's name (HOSTNAME) when there is one.
+pub(super) fn recorder(client: &kube::Client) -> Recorder {
+    Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "seesaw".into(),
+            instance: std::env::var("HOSTNAME").ok(),
+        },
+    )
+}
+
 /// What an Event says.
 pub(super) struct Note<'a> {
     reason: &'static str,
-    kind: &'static str,
+    kind: EventType,
     message: &'a str,
 }
 
@@ -21,7 +39,7 @@ impl<'a> Note<'a> {
     pub fn rotated(message: &'a str) -> Self {
         Note {
             reason: REASON,
-            kind: "Normal",
+            kind: EventType::Normal,
             message,
         }
     }
@@ -29,80 +47,45 @@ impl<'a> Note<'a> {
     pub fn warning(message: &'a str) -> Self {
         Note {
             reason: NOT_ROLLED,
-            kind: "Warning",
+            kind: EventType::Warning,
             message,
         }
     }
 }
 
-pub(super) struct Subject {
-    kind: &'static str,
-    api_version: &'static str,
-    namespace: String,
-    name: String,
+/// The object an Event is about.
+pub(super) fn secret(spec: &SecretSpec) -> ObjectReference {
+    reference("v1", "Secret", &spec.namespace, &spec.name)
 }
 
-impl Subject {
-    pub fn secret(spec: &SecretSpec) -> Self {
-        Subject {
-            kind: "Secret",
-            api_version: "v1",
-            namespace: spec.namespace.clone(),
-            name: spec.name.clone(),
-        }
-    }
-
-    pub fn workload(w: &WorkloadRef) -> Self {
-        let kind = match w.kind {
-            WorkloadKind::Deployment => "Deployment",
-            WorkloadKind::StatefulSet => "StatefulSet",
-            WorkloadKind::DaemonSet => "DaemonSet",
-        };
-        Subject {
-            kind,
-            api_version: "apps/v1",
-            namespace: w.namespace.clone(),
-            name: w.name.clone(),
-        }
-    }
-}
-
-pub(super) async fn record(client: &kube::Client, subject: Subject, note: &Note<'_>) {
-    let now = chrono::Utc::now();
-    let micro = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    let secs = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let event = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"generateName": format!("{}.", subject.name), "namespace": subject.namespace},
-        "involvedObject": {
-            "apiVersion": subject.api_version,
-            "kind": subject.kind,
-            "name": subject.name,
-            "namespace": subject.namespace,
-        },
-        "reason": note.reason,
-        "message": note.message,
-        "type": note.kind,
-        "action": "Rotate",
-        "source": {"component": "seesaw"},
-        "reportingComponent": "seesaw",
-        "reportingInstance": std::env::var("HOSTNAME").unwrap_or_else(|_| "seesaw".into()),
-        "firstTimestamp": secs,
-        "lastTimestamp": secs,
-        "eventTime": micro,
-        "count": 1,
-    });
-    let event: Event = match serde_json::from_value(event) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not build a Kubernetes Event");
-            return;
-        }
+pub(super) fn workload(w: &WorkloadRef) -> ObjectReference {
+    let kind = match w.kind {
+        WorkloadKind::Deployment => "Deployment",
+        WorkloadKind::StatefulSet => "StatefulSet",
+        WorkloadKind::DaemonSet => "DaemonSet",
     };
-    let api: Api<Event> = Api::namespaced(client.clone(), &subject.namespace);
-    let params = super::post_params();
-    if let Err(e) = api.create(&params, &event).await {
-        tracing::warn!(kind = subject.kind, name = %subject.name, namespace = %subject.namespace, error = %e, "could not record a Kubernetes Event");
+    reference("apps/v1", kind, &w.namespace, &w.name)
+}
+
+fn reference(api_version: &str, kind: &str, namespace: &str, name: &str) -> ObjectReference {
+    ObjectReference {
+        api_version: Some(api_version.into()),
+        kind: Some(kind.into()),
+        namespace: Some(namespace.into()),
+        name: Some(name.into()),
+        ..Default::default()
+    }
+}
+
+pub(super) async fn record(recorder: &Recorder, subject: ObjectReference, note: &Note<'_>) {
+    let event = Event {
+        type_: note.kind,
+        reason: note.reason.into(),
+        note: Some(note.message.into()),
+        action: "Rotate".into(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&event, &subject).await {
+        tracing::warn!(kind = ?subject.kind, name = ?subject.name, namespace = ?subject.namespace, error = %e, "could not record a Kubernetes Event");
     }
 }

@@ -109,17 +109,30 @@ pub async fn client(
     config.connect_timeout = Some(std::time::Duration::from_secs(5));
     config.read_timeout = Some(std::time::Duration::from_secs(30));
     config.write_timeout = Some(std::time::Duration::from_secs(30));
+    // The API server names a write's field manager after the user agent
+    // when the request gives none (kube's event Recorder does not): every
+    // write is then seesaw's.
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(concat!("seesaw/", env!("CARGO_PKG_VERSION"))),
+    ));
     kube::Client::try_from(config).map_err(|e| err(e.to_string()))
 }
 
 pub struct Kubernetes {
     client: kube::Client,
     spec: KubernetesConfig,
+    events: kube::runtime::events::Recorder,
 }
 
 impl Kubernetes {
     pub fn new(client: kube::Client, spec: KubernetesConfig) -> Self {
-        Kubernetes { client, spec }
+        let events = events::recorder(&client);
+        Kubernetes {
+            client,
+            spec,
+            events,
+        }
     }
 }
 
@@ -155,8 +168,8 @@ impl Consumers for Kubernetes {
                     .push(format!("{}/{}", spec.namespace, spec.name));
                 if !dry_run {
                     events::record(
-                        &self.client,
-                        events::Subject::secret(spec),
+                        &self.events,
+                        events::secret(spec),
                         &events::Note::rotated(&message),
                     )
                     .await;
@@ -196,7 +209,7 @@ impl Consumers for Kubernetes {
                     Some((why, _)) => events::Note::warning(why),
                     None => events::Note::rotated(&message),
                 };
-                events::record(&self.client, events::Subject::workload(w), &note).await;
+                events::record(&self.events, events::workload(w), &note).await;
             }
             if let Some((why, _)) = manual {
                 done.skipped.push(why);

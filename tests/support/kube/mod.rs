@@ -126,6 +126,30 @@ fn kind_of(resource: &str) -> &'static str {
     }
 }
 
+/// An Event as the group asking for it shows it: the real server serves
+/// every Event through both core/v1 (`involvedObject`, `message`) and
+/// events.k8s.io/v1 (`regarding`, `note`), whichever wrote it.
+fn in_group(group: &str, resource: &str, mut obj: Value) -> Value {
+    if resource != "events" {
+        return obj;
+    }
+    let o = obj.as_object_mut().expect("an object");
+    let (api_version, renames) = match group {
+        "events.k8s.io" => (
+            "events.k8s.io/v1",
+            [("involvedObject", "regarding"), ("message", "note")],
+        ),
+        _ => ("v1", [("regarding", "involvedObject"), ("note", "message")]),
+    };
+    for (old, new) in renames {
+        if let Some(v) = o.remove(old) {
+            o.insert(new.into(), v);
+        }
+    }
+    o.insert("apiVersion".into(), json!(api_version));
+    obj
+}
+
 pub fn is_workload(resource: &str) -> bool {
     matches!(resource, "deployments" | "statefulsets" | "daemonsets")
 }
@@ -255,13 +279,13 @@ async fn handle(
                 .objects
                 .iter()
                 .filter(|((r, ns, _), _)| r == &req.resource && ns == &req.namespace)
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| in_group(&req.group, &req.resource, v.clone()))
                 .collect();
             let rv = inner.rv.to_string();
             Json(json!({"kind": format!("{}List", kind_of(&req.resource)), "apiVersion": "v1", "metadata": {"resourceVersion": rv}, "items": items})).into_response()
         }
         "get" => match inner.objects.get(&key(&shown_name)) {
-            Some(v) => Json(v.clone()).into_response(),
+            Some(v) => Json(in_group(&req.group, &req.resource, v.clone())).into_response(),
             None => not_found(&shown_name),
         },
         "delete" => match inner.objects.remove(&key(&shown_name)) {
