@@ -219,10 +219,17 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let manager = query
-        .get("fieldManager")
-        .cloned()
-        .unwrap_or_else(|| "unknown".into());
+    // As the real server: without fieldManager, the user agent up to its
+    // first `/` names the manager.
+    let manager = query.get("fieldManager").cloned().unwrap_or_else(|| {
+        headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ua| ua.split('/').next())
+            .filter(|m| !m.is_empty())
+            .unwrap_or("unknown")
+            .to_owned()
+    });
     let force = query.get("force").is_some_and(|f| f == "true");
     let verb = match (&req.method, &req.name) {
         (&Method::GET, Some(_)) => "get",

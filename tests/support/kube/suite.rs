@@ -160,6 +160,25 @@ pub async fn a_rotation_writes_the_secret_rolls_and_records(c: &Cluster, t: &Tar
                 && e.involved_object.name.as_deref() == Some("app-db")),
         "no CredentialRotated Event on the Secret: {events:?}"
     );
+    // Every write is seesaw's, the Recorder's Events too (it sends no
+    // field manager; the client's user agent names it).
+    for e in events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("CredentialRotated"))
+    {
+        let managers: Vec<String> = e
+            .metadata
+            .managed_fields
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.manager)
+            .collect();
+        assert!(
+            managers.iter().all(|m| m == "seesaw") && !managers.is_empty(),
+            "{managers:?}"
+        );
+    }
     let (_, previous) = t.login("previous");
     for e in &events {
         let m = e.message.as_deref().unwrap_or_default();
