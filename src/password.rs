@@ -4,7 +4,8 @@
 //! allowed alphabet, and contain at least one character of each enabled
 //! class so that database-side complexity checks accept them.
 
-use rand::{rngs::OsRng, Rng};
+use rand::rngs::SysRng;
+use rand::RngExt;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -90,10 +91,12 @@ impl PasswordPolicy {
     pub fn generate(&self) -> SecretString {
         let classes = self.classes();
         let alphabet: Vec<char> = classes.iter().flatten().copied().collect();
-        let mut rng = OsRng;
+        // The OS's generator, each draw (a failure of it panics, as it must:
+        // there is no safe fallback for a password).
+        let mut rng = rand::rand_core::UnwrapErr(SysRng);
         loop {
             let candidate: String = (0..self.length)
-                .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
                 .collect();
             // Rejection sampling keeps every accepted password uniform among
             // those that hold each class; with >= 16 characters a retry is rare.
@@ -105,6 +108,15 @@ impl PasswordPolicy {
             }
         }
     }
+}
+
+/// `N` bytes from the operating system's generator (tokens, unknowable
+/// hashes): the one source of randomness for anything secret.
+pub fn os_random<const N: usize>() -> [u8; N] {
+    use rand::Rng;
+    let mut bytes = [0u8; N];
+    rand::rand_core::UnwrapErr(SysRng).fill_bytes(&mut bytes);
+    bytes
 }
 
 #[cfg(test)]

@@ -904,9 +904,7 @@ fn describe_propagation(p: &crate::consumers::Propagation) -> String {
 
 /// 32 hex characters, as AWS's ClientRequestToken needs (32-64).
 fn run_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let bytes: [u8; 16] = crate::password::os_random();
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -18,8 +18,7 @@ fn account(user: &str, host: &str) -> String {
 /// with it has a password nobody knows (one created without any would
 /// accept an empty password).
 fn unknowable_hash() -> String {
-    let mut bytes = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let bytes: [u8; 32] = crate::password::os_random();
     crate::db::mysql_native_hash(&bytes)
 }
 

@@ -566,8 +566,7 @@ impl Session for MySession {
         // and is unlocked last. A failure on the way drops it again.
         let (lines, plugin) = self.existing_grants_of(like).await?;
         let account = self.account(role);
-        let mut unknowable = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut unknowable);
+        let unknowable: [u8; 32] = crate::password::os_random();
         let (clause, stored) =
             MySession::identified(&plugin, &unknowable).map_err(|message| DbError::Setup {
                 db: self.db.clone(),

@@ -8,7 +8,7 @@ use crate::progress::Progress;
 use crate::rotation::Step;
 use crate::runtime::{Engine, RotateOptions};
 use crate::schedule::Schedule;
-use rand::Rng;
+use rand::RngExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -228,7 +228,7 @@ fn backoff(retry: &RetryConfig, failures: u32) -> Duration {
         .saturating_mul(1 << failures.min(16))
         .min(retry.max_backoff);
     let ms = ceiling.as_millis().max(1) as u64;
-    Duration::from_millis(rand::thread_rng().gen_range(ms / 2..=ms))
+    Duration::from_millis(rand::rng().random_range(ms / 2..=ms))
 }
 
 #[cfg(test)]
