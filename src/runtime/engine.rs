@@ -3,13 +3,13 @@
 use super::observe::Observed;
 use super::report::{Report, StepRecord};
 use crate::config::{AdminConfig, ConfigError, TargetConfig};
-use crate::consumers::{Consumers, SyncReason};
-use crate::db::{lock_key, Database, Session};
+use crate::consumers::Consumers;
+use crate::db::Database;
 use crate::error::Error;
 use crate::progress::{NoProgress, Progress};
-use crate::rotation::{self, Action, Actor, Plan, Policy, Step};
+use crate::rotation::{self, Action, Plan, Policy, Step};
 use crate::secret::{Credential, SecretDocument};
-use crate::store::{self, PublishRequest, SecretStore};
+use crate::store::{self, SecretStore};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -62,27 +62,27 @@ pub struct Engine {
 }
 
 /// What the steps produce and later steps consume.
-struct Scratch {
+pub(super) struct Scratch {
     /// The password to stage, when the caller chose it (the Lambda's
     /// createSecret did); else one is generated.
-    password: Option<SecretString>,
+    pub(super) password: Option<SecretString>,
     /// The pending version: staged by this run, or left by one that did
     /// not finish. Its credential is the only one set_password ever sets.
-    pending: Option<Staged>,
+    pub(super) pending: Option<Staged>,
     /// Idempotency token of this run's stage: a retried call reuses it,
     /// a new run (with a new password) gets a new one.
-    token: String,
+    pub(super) token: String,
     /// What publish made current, for propagate.
-    published: Option<(SecretDocument, String)>,
+    pub(super) published: Option<(SecretDocument, String)>,
     /// The verifier set_password gave the database, for the poolers'
     /// auth_files.
-    verifier: Option<SecretString>,
+    pub(super) verifier: Option<SecretString>,
 }
 
-struct Staged {
-    credential: Credential,
-    document: SecretDocument,
-    version: String,
+pub(super) struct Staged {
+    pub(super) credential: Credential,
+    pub(super) document: SecretDocument,
+    pub(super) version: String,
 }
 
 /// Which command observes: a rollback must work when the current
@@ -493,336 +493,6 @@ impl Engine {
         }
     }
 
-    /// The session that acts on the standby: the admin's control session,
-    /// or under `admin: self` the standby's watching session if there is
-    /// one, else a fresh login as the standby with the password kept in the
-    /// store's previous version.
-    async fn actor<'s>(
-        &self,
-        by: Actor,
-        seen: &'s mut Observed,
-        own: &'s mut Option<Box<dyn Session>>,
-    ) -> Result<&'s mut Box<dyn Session>, Error> {
-        match by {
-            Actor::Admin => Ok(&mut seen.control),
-            // The standby's own session, already open to watch it (so a
-            // terminate does not end it as one of the standby's sessions).
-            Actor::Itself if seen.watcher.is_some() => Ok(seen.watch()),
-            Actor::Itself => {
-                // A resumed rotation whose password is already set (and is
-                // set again for the poolers) logs in with that one: the
-                // previous password no longer works.
-                let set = seen.observation.pending.as_ref().is_some_and(|p| p.logs_in);
-                let version = if set {
-                    seen.state.pending.as_ref()
-                } else {
-                    seen.state.previous.as_ref()
-                };
-                let previous = version.map(|p| p.document.credential());
-                let cred = match previous {
-                    Some(Ok(c)) => c,
-                    _ => {
-                        return Err(Error::Inconsistent {
-                            target: self.name().into(),
-                            message: "`admin: self` needs the standby's credential in the store's previous version, and it is missing or incomplete".into(),
-                        })
-                    }
-                };
-                let session = match self.db.login(&cred).await {
-                    Ok(s) => s,
-                    Err(source) => {
-                        let state = self.probe_state().await;
-                        return Err(Error::Database {
-                            target: self.name().into(),
-                            doing: format!(
-                                "log in as standby {:?} with its previous password (admin: self)",
-                                cred.username
-                            ),
-                            source,
-                            hint: Some(state),
-                        });
-                    }
-                };
-                Ok(own.insert(session))
-            }
-        }
-    }
-
-    /// Runs one step; returns a line of detail for the report.
-    async fn step(
-        &self,
-        step: &Step,
-        plan: &Plan,
-        seen: &mut Observed,
-        scratch: &mut Scratch,
-        progress: &dyn Progress,
-    ) -> Result<String, Error> {
-        let mut own = None;
-        match step {
-            Step::WaitForSessions { role, timeout } => {
-                let started = Instant::now();
-                let mut reported: Option<(u64, Instant)> = None;
-                loop {
-                    let n = self.standby_in_use(seen.watch(), role).await?;
-                    if n == 0 {
-                        return Ok(format!(
-                            "sessions closed after {}s",
-                            started.elapsed().as_secs()
-                        ));
-                    }
-                    if progress.cancelled() {
-                        return Err(Error::Interrupted {
-                            target: self.name().into(),
-                            step: step.name(),
-                            reason: "stopped while waiting for the standby's sessions (the run was cancelled: shutdown, or its deadline came); the next run resumes".into(),
-                        });
-                    }
-                    if started.elapsed() >= *timeout {
-                        let mut gate = plan
-                            .gates
-                            .iter()
-                            .find(|g| g.name == "standby_sessions")
-                            .cloned()
-                            .unwrap_or(rotation::Gate {
-                                name: "standby_sessions",
-                                verdict: rotation::Verdict::Blocked,
-                                detail: String::new(),
-                            });
-                        gate.verdict = rotation::Verdict::Blocked;
-                        gate.detail = format!(
-                            "{role:?} still has {n} session{} after waiting {}; find them in pg_stat_activity (and with SHOW CLIENTS on the poolers, if any) or raise standby_wait_timeout",
-                            if n == 1 { "" } else { "s" },
-                            crate::duration::format(*timeout)
-                        );
-                        return Err(Error::Blocked {
-                            target: self.name().into(),
-                            action: "rotation",
-                            gates: vec![gate],
-                            standby_sessions: n,
-                        });
-                    }
-                    // Said when the count changes, else every 10 s: a
-                    // five-minute wait is a few lines, not six hundred.
-                    if reported.is_none_or(|(m, at): (u64, Instant)| {
-                        m != n || at.elapsed() >= Duration::from_secs(10)
-                    }) {
-                        progress.waiting(
-                            self.name(),
-                            &format!(
-                                "{role:?} has {n} open session(s); waiting ({}s of {})",
-                                started.elapsed().as_secs(),
-                                crate::duration::format(*timeout)
-                            ),
-                        );
-                        reported = Some((n, Instant::now()));
-                    }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-            Step::TerminateSessions { role, by } => {
-                let session = self.actor(*by, seen, &mut own).await?;
-                let n = session
-                    .terminate_sessions_of(role)
-                    .await
-                    .map_err(self.db_error(format!("end sessions of {role:?}"), None))?;
-                Ok(format!("ended {n} session(s)"))
-            }
-            Step::CreateStandby { role, like } => {
-                let copied = seen
-                    .control
-                    .create_login_role_like(role, like)
-                    .await
-                    .map_err(self.db_error(format!("create {role:?} like {like:?}"), None))?;
-                Ok(format!(
-                    "created with {} membership(s) and {} setting(s)",
-                    copied.memberships, copied.settings
-                ))
-            }
-            Step::GrantMembership { role, group } => {
-                seen.control
-                    .grant_membership(group, role)
-                    .await
-                    .map_err(self.db_error(format!("grant {group:?} to {role:?}"), None))?;
-                Ok(format!("granted {group:?}"))
-            }
-            Step::RevokeMembership { role, group } => {
-                seen.control
-                    .revoke_membership(group, role)
-                    .await
-                    .map_err(self.db_error(format!("revoke {group:?} from {role:?}"), None))?;
-                Ok(format!("revoked {group:?}"))
-            }
-            Step::Stage { username, replaces } => {
-                let (document, credential) = match plan.action {
-                    Action::Rotate => {
-                        let password = scratch
-                            .password
-                            .clone()
-                            .unwrap_or_else(|| self.config.password.generate());
-                        let credential = Credential::new(username.clone(), password);
-                        let document = self
-                            .complete(&seen.state.current.document.with_credential(&credential));
-                        (document, credential)
-                    }
-                    Action::Rollback => {
-                        let previous = seen
-                            .state
-                            .previous
-                            .as_ref()
-                            .ok_or_else(|| self.no_credential_for(username))?;
-                        let credential = previous
-                            .document
-                            .credential()
-                            .map_err(|_| self.no_credential_for(username))?;
-                        (previous.document.clone(), credential)
-                    }
-                };
-                let version = self
-                    .store
-                    .stage(PublishRequest {
-                        document: &document,
-                        replaces,
-                        token: &scratch.token,
-                    })
-                    .await
-                    .map_err(|source| Error::Store {
-                        target: self.name().into(),
-                        doing: format!("write {username:?}'s new credential as pending"),
-                        source,
-                        hint: Some("nothing was changed in the database".into()),
-                    })?;
-                scratch.pending = Some(Staged {
-                    credential,
-                    document,
-                    version: version.clone(),
-                });
-                Ok(format!("pending version {version}"))
-            }
-            Step::SetPassword { role, by } => {
-                let staged = scratch
-                    .pending
-                    .as_ref()
-                    .filter(|p| &p.credential.username == role)
-                    .ok_or_else(|| self.no_credential_for(role))?;
-                let password = staged.credential.password.clone();
-                let session = self.actor(*by, seen, &mut own).await?;
-                let verifier = session.set_password(role, &password).await.map_err(
-                    self.db_error(format!("set the password of standby {role:?}"), None),
-                )?;
-                scratch.verifier = Some(verifier);
-                Ok(match self.config.database.engine {
-                    crate::config::Engine::Postgres => "password set (SCRAM-SHA-256 verifier)",
-                    _ => "password set (sent as the account plugin's hash)",
-                }
-                .into())
-            }
-            Step::UpdatePoolers { role } => {
-                let verifier = scratch
-                    .verifier
-                    .as_ref()
-                    .ok_or_else(|| self.no_credential_for(role))?;
-                self.update_poolers(role, verifier).await
-            }
-            Step::Verify { role } => {
-                let cred = match plan.action {
-                    Action::Rotate => scratch.pending.as_ref().map(|p| p.credential.clone()),
-                    Action::Rollback => seen
-                        .state
-                        .previous
-                        .as_ref()
-                        .and_then(|p| p.document.credential().ok()),
-                }
-                .filter(|c| &c.username == role)
-                .ok_or_else(|| self.no_credential_for(role))?;
-                self.prove_login(
-                    &cred,
-                    format!("verify that {role:?} logs in with the new credential"),
-                    None,
-                )
-                .await?;
-                if self.poolers.is_empty() {
-                    return Ok("login verified".into());
-                }
-                self.verify_through_poolers(&cred, progress).await
-                    .map_err(|e| match e {
-                        Error::Database { target, doing, source, hint: None } => Error::Database {
-                            target,
-                            doing,
-                            source,
-                            hint: Some("the database accepts this password but the pooler does not: nothing was published, and applications keep the current credential. Check that database.poolers matches the pooler (auth_file or auth_query) and its log, then run again".into()),
-                        },
-                        other => other,
-                    })?;
-                Ok(format!(
-                    "login verified, directly and through {} pooler(s)",
-                    self.poolers.list.len()
-                ))
-            }
-            Step::Publish { username, replaces } => {
-                // Staged by this run (or resumed): a rotation's new
-                // credential, or a rollback's previous one.
-                let staged = scratch
-                    .pending
-                    .as_ref()
-                    .filter(|p| &p.credential.username == username)
-                    .ok_or_else(|| self.no_credential_for(username))?;
-                self.still_locked(seen).await?;
-                let version = self.store.promote(&staged.version, replaces).await;
-                let version = match version {
-                    Ok(v) => v,
-                    Err(source) => {
-                        let state = self.probe_state().await;
-                        return Err(Error::Store {
-                            target: self.name().into(),
-                            doing: format!("publish {username:?} as the current credential"),
-                            source,
-                            hint: Some(state),
-                        });
-                    }
-                };
-                scratch.published = Some((staged.document.clone(), version.clone()));
-                Ok(version)
-            }
-            Step::Propagate { username } => {
-                let (Some(consumers), Some((document, version))) =
-                    (&self.consumers, &scratch.published)
-                else {
-                    return Err(self.no_credential_for(username));
-                };
-                let reason = match plan.action {
-                    Action::Rotate => SyncReason::Rotation,
-                    Action::Rollback => SyncReason::Rollback,
-                };
-                let done = consumers
-                    .sync(self.name(), document, version, reason, false, progress)
-                    .await
-                    .map_err(|source| Error::Consumers {
-                        target: self.name().into(),
-                        doing: format!("propagate version {version} ({username:?}); it is published and the next run heals the consumers"),
-                        source,
-                    })?;
-                Ok(describe_propagation(&done))
-            }
-        }
-    }
-
-    /// Proves the control session still holds the target's advisory lock,
-    /// right before publishing. A session that was terminated, or lost to
-    /// a server restart or a network reset, no longer holds it: another run
-    /// may be rotating, so this one stops without publishing.
-    async fn still_locked(&self, seen: &mut Observed) -> Result<(), Error> {
-        let why = match seen.control.lock_held(lock_key(self.name())).await {
-            Ok(true) => return Ok(()),
-            Ok(false) => "the session no longer holds it".to_owned(),
-            Err(e) => format!("the session holding it is gone ({})", e.kind()),
-        };
-        Err(Error::LockLost {
-            target: self.name().into(),
-            why,
-            state: self.probe_state().await,
-        })
-    }
-
     /// What the store holds now and which of its credentials log in, read
     /// fresh: every hint after a failure is computed from this, never
     /// assumed.
@@ -880,7 +550,7 @@ impl Engine {
         doc
     }
 
-    fn no_credential_for(&self, role: &str) -> Error {
+    pub(super) fn no_credential_for(&self, role: &str) -> Error {
         Error::Inconsistent {
             target: self.name().into(),
             message: format!("no credential for {role:?} to verify or publish (the plan's steps are out of order)"),
@@ -888,7 +558,7 @@ impl Engine {
     }
 }
 
-fn describe_propagation(p: &crate::consumers::Propagation) -> String {
+pub(super) fn describe_propagation(p: &crate::consumers::Propagation) -> String {
     let mut parts = vec![
         format!("{} secret(s) written", p.secrets_written.len()),
         format!("{} workload(s) restarted", p.workloads_restarted.len()),

@@ -13,6 +13,7 @@ pub mod lambda;
 mod observe;
 mod poolers;
 mod report;
+mod steps;
 
 pub use crate::progress::{NoProgress, Progress};
 pub use engine::{Engine, EngineOptions, RotateOptions};

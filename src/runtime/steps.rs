@@ -1,0 +1,416 @@
+//! The steps of a plan, one function each: what each does to the
+//! database, the store and the consumers. The order and the decisions are
+//! `rotation`'s; the engine dispatches (`Engine::step`).
+
+use super::engine::{describe_propagation, Engine, Scratch, Staged};
+use super::observe::Observed;
+use crate::consumers::SyncReason;
+use crate::db::{lock_key, Session};
+use crate::error::Error;
+use crate::progress::Progress;
+use crate::rotation::{self, Action, Actor, Plan, Step};
+use crate::secret::Credential;
+use crate::store::PublishRequest;
+use std::time::{Duration, Instant};
+
+impl Engine {
+    /// Runs one step; returns a line of detail for the report.
+    pub(super) async fn step(
+        &self,
+        step: &Step,
+        plan: &Plan,
+        seen: &mut Observed,
+        scratch: &mut Scratch,
+        progress: &dyn Progress,
+    ) -> Result<String, Error> {
+        let mut own = None;
+        match step {
+            Step::WaitForSessions { role, timeout } => {
+                self.wait_for_sessions(step, role, *timeout, plan, seen, progress)
+                    .await
+            }
+            Step::TerminateSessions { role, by } => {
+                let session = self.actor(*by, seen, &mut own).await?;
+                let n = session
+                    .terminate_sessions_of(role)
+                    .await
+                    .map_err(self.db_error(format!("end sessions of {role:?}"), None))?;
+                Ok(format!("ended {n} session(s)"))
+            }
+            Step::CreateStandby { role, like } => {
+                let copied = seen
+                    .control
+                    .create_login_role_like(role, like)
+                    .await
+                    .map_err(self.db_error(format!("create {role:?} like {like:?}"), None))?;
+                Ok(format!(
+                    "created with {} membership(s) and {} setting(s)",
+                    copied.memberships, copied.settings
+                ))
+            }
+            Step::GrantMembership { role, group } => {
+                seen.control
+                    .grant_membership(group, role)
+                    .await
+                    .map_err(self.db_error(format!("grant {group:?} to {role:?}"), None))?;
+                Ok(format!("granted {group:?}"))
+            }
+            Step::RevokeMembership { role, group } => {
+                seen.control
+                    .revoke_membership(group, role)
+                    .await
+                    .map_err(self.db_error(format!("revoke {group:?} from {role:?}"), None))?;
+                Ok(format!("revoked {group:?}"))
+            }
+            Step::Stage { username, replaces } => {
+                self.stage(username, replaces, plan, seen, scratch).await
+            }
+            Step::SetPassword { role, by } => {
+                self.set_password(role, *by, seen, scratch, &mut own).await
+            }
+            Step::UpdatePoolers { role } => {
+                let verifier = scratch
+                    .verifier
+                    .as_ref()
+                    .ok_or_else(|| self.no_credential_for(role))?;
+                self.update_poolers(role, verifier).await
+            }
+            Step::Verify { role } => self.verify(role, plan, seen, scratch, progress).await,
+            Step::Publish { username, replaces } => {
+                self.publish(username, replaces, seen, scratch).await
+            }
+            Step::Propagate { username } => self.propagate(username, plan, scratch, progress).await,
+        }
+    }
+
+    /// Waits, bounded by `timeout`, until nothing holds the standby's
+    /// credential (its sessions, the poolers' clients of it).
+    async fn wait_for_sessions(
+        &self,
+        step: &Step,
+        role: &str,
+        timeout: Duration,
+        plan: &Plan,
+        seen: &mut Observed,
+        progress: &dyn Progress,
+    ) -> Result<String, Error> {
+        let started = Instant::now();
+        let mut reported: Option<(u64, Instant)> = None;
+        loop {
+            let n = self.standby_in_use(seen.watch(), role).await?;
+            if n == 0 {
+                return Ok(format!(
+                    "sessions closed after {}s",
+                    started.elapsed().as_secs()
+                ));
+            }
+            if progress.cancelled() {
+                return Err(Error::Interrupted {
+                    target: self.name().into(),
+                    step: step.name(),
+                    reason: "stopped while waiting for the standby's sessions (the run was cancelled: shutdown, or its deadline came); the next run resumes".into(),
+                });
+            }
+            if started.elapsed() >= timeout {
+                let mut gate = plan
+                    .gates
+                    .iter()
+                    .find(|g| g.name == "standby_sessions")
+                    .cloned()
+                    .unwrap_or(rotation::Gate {
+                        name: "standby_sessions",
+                        verdict: rotation::Verdict::Blocked,
+                        detail: String::new(),
+                    });
+                gate.verdict = rotation::Verdict::Blocked;
+                gate.detail = format!(
+                    "{role:?} still has {n} session{} after waiting {}; find them in pg_stat_activity (and with SHOW CLIENTS on the poolers, if any) or raise standby_wait_timeout",
+                    if n == 1 { "" } else { "s" },
+                    crate::duration::format(timeout)
+                );
+                return Err(Error::Blocked {
+                    target: self.name().into(),
+                    action: "rotation",
+                    gates: vec![gate],
+                    standby_sessions: n,
+                });
+            }
+            // Said when the count changes, else every 10 s: a
+            // five-minute wait is a few lines, not six hundred.
+            if reported.is_none_or(|(m, at): (u64, Instant)| {
+                m != n || at.elapsed() >= Duration::from_secs(10)
+            }) {
+                progress.waiting(
+                    self.name(),
+                    &format!(
+                        "{role:?} has {n} open session(s); waiting ({}s of {})",
+                        started.elapsed().as_secs(),
+                        crate::duration::format(timeout)
+                    ),
+                );
+                reported = Some((n, Instant::now()));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Writes the standby's new credential (a rollback: the previous one)
+    /// as the store's pending version, before the database changes.
+    async fn stage(
+        &self,
+        username: &str,
+        replaces: &str,
+        plan: &Plan,
+        seen: &mut Observed,
+        scratch: &mut Scratch,
+    ) -> Result<String, Error> {
+        let (document, credential) = match plan.action {
+            Action::Rotate => {
+                let password = scratch
+                    .password
+                    .clone()
+                    .unwrap_or_else(|| self.config.password.generate());
+                let credential = Credential::new(username.to_owned(), password);
+                let document =
+                    self.complete(&seen.state.current.document.with_credential(&credential));
+                (document, credential)
+            }
+            Action::Rollback => {
+                let previous = seen
+                    .state
+                    .previous
+                    .as_ref()
+                    .ok_or_else(|| self.no_credential_for(username))?;
+                let credential = previous
+                    .document
+                    .credential()
+                    .map_err(|_| self.no_credential_for(username))?;
+                (previous.document.clone(), credential)
+            }
+        };
+        let version = self
+            .store
+            .stage(PublishRequest {
+                document: &document,
+                replaces,
+                token: &scratch.token,
+            })
+            .await
+            .map_err(|source| Error::Store {
+                target: self.name().into(),
+                doing: format!("write {username:?}'s new credential as pending"),
+                source,
+                hint: Some("nothing was changed in the database".into()),
+            })?;
+        scratch.pending = Some(Staged {
+            credential,
+            document,
+            version: version.clone(),
+        });
+        Ok(format!("pending version {version}"))
+    }
+
+    /// Gives the standby exactly the staged password.
+    async fn set_password(
+        &self,
+        role: &str,
+        by: Actor,
+        seen: &mut Observed,
+        scratch: &mut Scratch,
+        own: &mut Option<Box<dyn Session>>,
+    ) -> Result<String, Error> {
+        let staged = scratch
+            .pending
+            .as_ref()
+            .filter(|p| p.credential.username == role)
+            .ok_or_else(|| self.no_credential_for(role))?;
+        let password = staged.credential.password.clone();
+        let session = self.actor(by, seen, own).await?;
+        let verifier = session
+            .set_password(role, &password)
+            .await
+            .map_err(self.db_error(format!("set the password of standby {role:?}"), None))?;
+        scratch.verifier = Some(verifier);
+        Ok(match self.config.database.engine {
+            crate::config::Engine::Postgres => "password set (SCRAM-SHA-256 verifier)",
+            _ => "password set (sent as the account plugin's hash)",
+        }
+        .into())
+    }
+
+    /// Proves the new credential logs in, directly and through every pooler.
+    async fn verify(
+        &self,
+        role: &str,
+        plan: &Plan,
+        seen: &mut Observed,
+        scratch: &Scratch,
+        progress: &dyn Progress,
+    ) -> Result<String, Error> {
+        let cred = match plan.action {
+            Action::Rotate => scratch.pending.as_ref().map(|p| p.credential.clone()),
+            Action::Rollback => seen
+                .state
+                .previous
+                .as_ref()
+                .and_then(|p| p.document.credential().ok()),
+        }
+        .filter(|c| c.username == role)
+        .ok_or_else(|| self.no_credential_for(role))?;
+        self.prove_login(
+            &cred,
+            format!("verify that {role:?} logs in with the new credential"),
+            None,
+        )
+        .await?;
+        if self.poolers.is_empty() {
+            return Ok("login verified".into());
+        }
+        self.verify_through_poolers(&cred, progress).await
+            .map_err(|e| match e {
+                Error::Database { target, doing, source, hint: None } => Error::Database {
+                    target,
+                    doing,
+                    source,
+                    hint: Some("the database accepts this password but the pooler does not: nothing was published, and applications keep the current credential. Check that database.poolers matches the pooler (auth_file or auth_query) and its log, then run again".into()),
+                },
+                other => other,
+            })?;
+        Ok(format!(
+            "login verified, directly and through {} pooler(s)",
+            self.poolers.list.len()
+        ))
+    }
+
+    /// Makes the staged version current, if this run still holds the lock.
+    async fn publish(
+        &self,
+        username: &str,
+        replaces: &str,
+        seen: &mut Observed,
+        scratch: &mut Scratch,
+    ) -> Result<String, Error> {
+        // Staged by this run (or resumed): a rotation's new
+        // credential, or a rollback's previous one.
+        let staged = scratch
+            .pending
+            .as_ref()
+            .filter(|p| p.credential.username == username)
+            .ok_or_else(|| self.no_credential_for(username))?;
+        self.still_locked(seen).await?;
+        let version = self.store.promote(&staged.version, replaces).await;
+        let version = match version {
+            Ok(v) => v,
+            Err(source) => {
+                let state = self.probe_state().await;
+                return Err(Error::Store {
+                    target: self.name().into(),
+                    doing: format!("publish {username:?} as the current credential"),
+                    source,
+                    hint: Some(state),
+                });
+            }
+        };
+        scratch.published = Some((staged.document.clone(), version.clone()));
+        Ok(version)
+    }
+
+    /// Writes the published credential into the consumers.
+    async fn propagate(
+        &self,
+        username: &str,
+        plan: &Plan,
+        scratch: &Scratch,
+        progress: &dyn Progress,
+    ) -> Result<String, Error> {
+        let (Some(consumers), Some((document, version))) = (&self.consumers, &scratch.published)
+        else {
+            return Err(self.no_credential_for(username));
+        };
+        let reason = match plan.action {
+            Action::Rotate => SyncReason::Rotation,
+            Action::Rollback => SyncReason::Rollback,
+        };
+        let done = consumers
+            .sync(self.name(), document, version, reason, false, progress)
+            .await
+            .map_err(|source| Error::Consumers {
+                target: self.name().into(),
+                doing: format!("propagate version {version} ({username:?}); it is published and the next run heals the consumers"),
+                source,
+            })?;
+        Ok(describe_propagation(&done))
+    }
+
+    /// The session that acts on the standby: the admin's control session,
+    /// or under `admin: self` the standby's watching session if there is
+    /// one, else a fresh login as the standby with the password kept in the
+    /// store's previous version.
+    async fn actor<'s>(
+        &self,
+        by: Actor,
+        seen: &'s mut Observed,
+        own: &'s mut Option<Box<dyn Session>>,
+    ) -> Result<&'s mut Box<dyn Session>, Error> {
+        match by {
+            Actor::Admin => Ok(&mut seen.control),
+            // The standby's own session, already open to watch it (so a
+            // terminate does not end it as one of the standby's sessions).
+            Actor::Itself if seen.watcher.is_some() => Ok(seen.watch()),
+            Actor::Itself => {
+                // A resumed rotation whose password is already set (and is
+                // set again for the poolers) logs in with that one: the
+                // previous password no longer works.
+                let set = seen.observation.pending.as_ref().is_some_and(|p| p.logs_in);
+                let version = if set {
+                    seen.state.pending.as_ref()
+                } else {
+                    seen.state.previous.as_ref()
+                };
+                let previous = version.map(|p| p.document.credential());
+                let cred = match previous {
+                    Some(Ok(c)) => c,
+                    _ => {
+                        return Err(Error::Inconsistent {
+                            target: self.name().into(),
+                            message: "`admin: self` needs the standby's credential in the store's previous version, and it is missing or incomplete".into(),
+                        })
+                    }
+                };
+                let session = match self.db.login(&cred).await {
+                    Ok(s) => s,
+                    Err(source) => {
+                        let state = self.probe_state().await;
+                        return Err(Error::Database {
+                            target: self.name().into(),
+                            doing: format!(
+                                "log in as standby {:?} with its previous password (admin: self)",
+                                cred.username
+                            ),
+                            source,
+                            hint: Some(state),
+                        });
+                    }
+                };
+                Ok(own.insert(session))
+            }
+        }
+    }
+
+    /// Proves the control session still holds the target's advisory lock,
+    /// right before publishing. A session that was terminated, or lost to
+    /// a server restart or a network reset, no longer holds it: another run
+    /// may be rotating, so this one stops without publishing.
+    async fn still_locked(&self, seen: &mut Observed) -> Result<(), Error> {
+        let why = match seen.control.lock_held(lock_key(self.name())).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => "the session no longer holds it".to_owned(),
+            Err(e) => format!("the session holding it is gone ({})", e.kind()),
+        };
+        Err(Error::LockLost {
+            target: self.name().into(),
+            why,
+            state: self.probe_state().await,
+        })
+    }
+}
