@@ -19,7 +19,7 @@ mod database;
 mod kubernetes;
 mod store;
 mod target;
-#[cfg(test)]
+// Marked `#![cfg(test)]` inside.
 mod tests;
 
 pub use daemon::*;

@@ -1,3 +1,7 @@
+//! The config's unit tests (a module of its own: config/ is split by
+//! concern and the tests cover them all).
+#![cfg(test)]
+
 use super::*;
 
 const GOOD: &str = r#"

@@ -113,6 +113,16 @@ fn deployment(name: &str, paused: bool) -> Value {
     })
 }
 
+/// Who wrote the object, as its managedFields list them.
+fn managers(meta: &kube::core::ObjectMeta) -> Vec<String> {
+    meta.managed_fields
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect()
+}
+
 fn decoded(secret: &Secret, key: &str) -> String {
     let data = secret.data.as_ref().expect("the Secret has data");
     String::from_utf8(data[key].0.clone()).unwrap()
@@ -132,15 +142,8 @@ pub async fn a_rotation_writes_the_secret_rolls_and_records(c: &Cluster, t: &Tar
     let secret = c.secret().await;
     assert_eq!(decoded(&secret, "username"), user);
     assert_eq!(decoded(&secret, "password"), password);
-    let managers: Vec<String> = secret
-        .metadata
-        .managed_fields
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|m| m.manager)
-        .collect();
-    assert!(managers.iter().any(|m| m == "seesaw"), "{managers:?}");
+    let writers = managers(&secret.metadata);
+    assert!(writers.iter().any(|m| m == "seesaw"), "{writers:?}");
     let version = secret.metadata.annotations.unwrap_or_default()[VERSION].clone();
     let d: Deployment = c.api().get("api").await.unwrap();
     let template = d.spec.unwrap().template.metadata.unwrap_or_default();
@@ -166,17 +169,10 @@ pub async fn a_rotation_writes_the_secret_rolls_and_records(c: &Cluster, t: &Tar
         .iter()
         .filter(|e| e.reason.as_deref() == Some("CredentialRotated"))
     {
-        let managers: Vec<String> = e
-            .metadata
-            .managed_fields
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|m| m.manager)
-            .collect();
+        let writers = managers(&e.metadata);
         assert!(
-            managers.iter().all(|m| m == "seesaw") && !managers.is_empty(),
-            "{managers:?}"
+            writers.iter().all(|m| m == "seesaw") && !writers.is_empty(),
+            "{writers:?}"
         );
     }
     let (_, previous) = t.login("previous");
