@@ -32,6 +32,7 @@ pub mod consumers;
 pub mod db;
 pub mod demo;
 pub mod duration;
+pub mod environment;
 pub mod error;
 #[cfg(feature = "kubernetes")]
 pub mod k8s;

@@ -223,11 +223,16 @@ impl AdminLogin {
     }
 
     /// Reads the password (`what`, e.g. "the admin password") from where
-    /// the config says; the error is (key under the login, message).
-    pub fn read(&self, what: &str) -> Result<crate::secret::Credential, (&'static str, String)> {
+    /// the config says, `password_env` from `env`; the error is (key under
+    /// the login, message).
+    pub fn read(
+        &self,
+        what: &str,
+        env: &crate::environment::Environment,
+    ) -> Result<crate::secret::Credential, (&'static str, String)> {
         let password = if let Some(var) = &self.password_env {
-            match std::env::var(var) {
-                Ok(v) if !v.is_empty() => v,
+            match env.get(var) {
+                Some(v) if !v.is_empty() => v,
                 _ => {
                     return Err((
                         "password_env",

@@ -12,6 +12,7 @@ mod events;
 pub mod leader;
 mod secrets;
 mod workloads;
+mod writes;
 
 use crate::config::KubernetesConfig;
 use crate::consumers::{ConsumerError, Consumers, Propagation, SyncReason};
@@ -21,27 +22,7 @@ use async_trait::async_trait;
 use kube::config::KubeConfigOptions;
 use workloads::Manual;
 
-/// Annotation on Secrets and pod templates: the store version they carry.
-pub const VERSION_ANNOTATION: &str = "seesaw.io/credential-version";
-/// Annotation on pod templates: when seesaw last restarted the workload.
-pub const RESTARTED_AT_ANNOTATION: &str = "seesaw.io/restarted-at";
-/// The field manager of every write, so `kubectl get -o yaml
-/// --show-managed-fields` says which fields are seesaw's.
-pub const FIELD_MANAGER: &str = "seesaw";
-
-fn patch_params() -> kube::api::PatchParams {
-    kube::api::PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..Default::default()
-    }
-}
-
-fn post_params() -> kube::api::PostParams {
-    kube::api::PostParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..Default::default()
-    }
-}
+pub use writes::{FIELD_MANAGER, RESTARTED_AT_ANNOTATION, VERSION_ANNOTATION};
 
 /// A client from the in-cluster service account when running in a pod
 /// (and no context is asked for), else from the kubeconfig

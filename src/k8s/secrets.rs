@@ -1,7 +1,7 @@
 //! Writing the credential into a Secret.
 
 use super::errors::{is_conflict, Call};
-use super::VERSION_ANNOTATION;
+use super::writes::VERSION_ANNOTATION;
 use crate::config::SecretSpec;
 use crate::consumers::ConsumerError;
 use crate::secret::SecretDocument;
@@ -95,7 +95,7 @@ async fn write(
                 message: e.to_string(),
                 transient: false,
             })?;
-            let params = super::post_params();
+            let params = super::writes::post_params();
             match api.create(&params, &secret).await {
                 Ok(_) => return Ok(true),
                 // Created meanwhile by someone else: compare with theirs.
@@ -128,7 +128,11 @@ async fn write(
             "data": encoded,
         });
         match api
-            .patch(&spec.name, &super::patch_params(), &Patch::Merge(&patch))
+            .patch(
+                &spec.name,
+                &super::writes::patch_params(),
+                &Patch::Merge(&patch),
+            )
             .await
         {
             Ok(_) => return Ok(true),

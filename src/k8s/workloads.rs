@@ -1,7 +1,7 @@
 //! Restarting workloads and following their rollouts.
 
 use super::errors::Call;
-use super::{RESTARTED_AT_ANNOTATION, VERSION_ANNOTATION};
+use super::writes::{RESTARTED_AT_ANNOTATION, VERSION_ANNOTATION};
 use crate::config::{WorkloadKind, WorkloadRef};
 use crate::consumers::ConsumerError;
 use crate::progress::Progress;
@@ -267,7 +267,7 @@ pub(super) async fn restart(
         RESTARTED_AT_ANNOTATION: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         VERSION_ANNOTATION: version,
     }}}}});
-    let params = super::patch_params();
+    let params = super::writes::patch_params();
     let patch = Patch::Merge(&patch);
     let c = client.clone();
     let ns = &w.namespace;

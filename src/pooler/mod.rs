@@ -35,14 +35,17 @@ pub struct Looked {
 impl Poolers {
     /// Builds the poolers `database.poolers` names; reads each admin
     /// password. The error is (key, message).
-    pub fn from_config(database: &DatabaseConfig) -> Result<Poolers, (String, String)> {
+    pub fn from_config(
+        database: &DatabaseConfig,
+        env: &crate::environment::Environment,
+    ) -> Result<Poolers, (String, String)> {
         let mut list = Vec::new();
         for (i, entry) in database.poolers.iter().enumerate() {
             let config = &entry.pgbouncer;
             let key = |k: &str| format!("database.poolers[{i}].pgbouncer.{k}");
             let admin = config
                 .admin
-                .read(&format!("the admin password of {}", config.describe()))
+                .read(&format!("the admin password of {}", config.describe()), env)
                 .map_err(|(k, m)| (key(&format!("admin.{k}")), m))?;
             let pooler =
                 PgBouncer::new(config, database, admin).map_err(|e| (key("tls"), e.to_string()))?;

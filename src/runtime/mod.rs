@@ -11,8 +11,11 @@ mod inspect;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 mod observe;
+mod observed;
 mod poolers;
 mod report;
+mod run;
+mod sessions;
 mod steps;
 
 pub use crate::progress::{NoProgress, Progress};

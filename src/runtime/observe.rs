@@ -1,6 +1,7 @@
 //! Steps 1 and 2 of the protocol: lock and observe.
 
 use super::engine::{Engine, Purpose};
+use super::observed::Observed;
 use crate::consumers::{Consumers, SyncReason};
 use crate::db::{lock_key, Session};
 use crate::error::Error;
@@ -8,37 +9,6 @@ use crate::progress::Progress;
 use crate::rotation::{ConsumerView, Observation, PendingView};
 use crate::secret::Credential;
 use crate::store::{StoreState, Versioned};
-
-/// What the engine holds after observing: the store's state, the current
-/// credential, the decision input and the control session (which holds the
-/// target's advisory lock while it lives).
-pub struct Observed {
-    pub state: StoreState,
-    pub observation: Observation,
-    pub control: Box<dyn Session>,
-    /// The standby's own session, where only it can see its sessions
-    /// (see [`Engine::standby_watcher`]).
-    pub watcher: Option<Box<dyn Session>>,
-}
-
-impl Observed {
-    /// The session that counts the standby's sessions.
-    pub fn watch(&mut self) -> &mut Box<dyn Session> {
-        self.watcher.as_mut().unwrap_or(&mut self.control)
-    }
-
-    /// Releases the target's lock at the end of a run, success or not, so
-    /// the next run (a retry right after) finds it free. Best effort: a
-    /// session that is gone holds no lock.
-    pub async fn release(mut self) {
-        if self.observation.lock_acquired {
-            let _ = self
-                .control
-                .unlock(lock_key(&self.observation.target))
-                .await;
-        }
-    }
-}
 
 impl Engine {
     /// The store's state and current credential; the previous version only
@@ -79,84 +49,6 @@ impl Engine {
             });
         }
         Ok((state, current))
-    }
-
-    /// The session that takes the lock and reads the catalog: the admin, or
-    /// under `admin: self` the active user.
-    pub(super) async fn control_session(
-        &self,
-        current: &Credential,
-    ) -> Result<Box<dyn Session>, Error> {
-        let (who, hint) = match &self.admin {
-            Some(admin) => (admin, self.admin_hint()),
-            None => (
-                current,
-                Some("with `admin: self` seesaw logs in as the active user; check the store's current credential".into()),
-            ),
-        };
-        self.db.login(who).await.map_err(|source| Error::Database {
-            target: self.name().into(),
-            doing: format!(
-                "log in as {} {:?}",
-                if self.admin.is_some() {
-                    "admin"
-                } else {
-                    "active user"
-                },
-                who.username
-            ),
-            // The password hint only helps when the password was refused.
-            hint: hint.filter(|_| matches!(source, crate::db::DbError::LoginFailed { .. })),
-            source,
-        })
-    }
-
-    fn admin_hint(&self) -> Option<String> {
-        use crate::config::{AdminConfig, AdminLogin};
-        match &self.config.database.admin {
-            AdminConfig::Login(AdminLogin {
-                password_env: Some(var),
-                ..
-            }) => Some(format!(
-                "Check the admin password in ${var} and database.admin.username"
-            )),
-            AdminConfig::Login(AdminLogin {
-                password_file: Some(p),
-                ..
-            }) => Some(format!(
-                "Check the admin password in {} and database.admin.username",
-                p.display()
-            )),
-            _ => None,
-        }
-    }
-
-    /// Proves a credential logs in as the role it names.
-    pub(super) async fn prove_login(
-        &self,
-        cred: &Credential,
-        doing: String,
-        hint: Option<String>,
-    ) -> Result<(), Error> {
-        let target = self.name().to_owned();
-        let wrap = |source| Error::Database {
-            target: target.clone(),
-            doing: doing.clone(),
-            source,
-            hint: hint.clone(),
-        };
-        let mut session = self.db.login(cred).await.map_err(wrap)?;
-        let user = session.probe().await.map_err(wrap)?;
-        if user != cred.username {
-            return Err(Error::Inconsistent {
-                target,
-                message: format!(
-                    "{doing}: logged in as {user:?}, expected {:?}",
-                    cred.username
-                ),
-            });
-        }
-        Ok(())
     }
 
     /// Lock, then observe. The store is read again once the lock is held,
@@ -370,71 +262,6 @@ impl Engine {
             poolers: poolers.views,
         };
         Ok((state, observation, watcher))
-    }
-
-    /// The session that sees the standby's sessions and grants: `None` for
-    /// the control session (an admin sees them, and so does any PostgreSQL
-    /// user). Under `admin: self` on an engine whose users see only
-    /// themselves (MariaDB), it is the standby itself, logged in with the
-    /// credential the store keeps for it: the previous version, or the
-    /// pending one once a resumed rotation has set it.
-    pub(super) async fn standby_watcher(
-        &self,
-        state: &StoreState,
-        standby: &str,
-    ) -> Result<Option<Box<dyn Session>>, Error> {
-        if self.admin.is_some() || !self.db.users_see_only_themselves() {
-            return Ok(None);
-        }
-        let doing = format!(
-            "log in as standby {standby:?} to see its sessions and grants (with `admin: self` on {} only the standby sees them)",
-            self.config.database.engine.name()
-        );
-        let kept = [state.previous.as_ref(), state.pending.as_ref()];
-        let mut refused = None;
-        for version in kept.into_iter().flatten() {
-            let Ok(credential) = version.document.credential() else {
-                continue;
-            };
-            if credential.username != standby {
-                continue;
-            }
-            match self.db.login(&credential).await {
-                Ok(session) => return Ok(Some(session)),
-                Err(e @ crate::db::DbError::LoginFailed { .. }) => refused = Some(e),
-                Err(e) => return Err(self.db_error(doing, None)(e)),
-            }
-        }
-        let hint = "`admin: self` needs the standby's working credential in the store's previous version; write it there (seesaw setup-sql shows the document)".to_owned();
-        Err(match refused {
-            Some(source) => Error::Database {
-                target: self.name().into(),
-                doing,
-                source,
-                hint: Some(hint),
-            },
-            None => Error::Inconsistent {
-                target: self.name().into(),
-                message: format!("cannot {doing}: {hint}"),
-            },
-        })
-    }
-
-    /// The hint when the current credential does not log in: an outage is
-    /// not a mismatch, and rollback is offered only when the previous
-    /// credential is proven to work.
-    async fn mismatch_hint(&self) -> String {
-        // Read afresh: the observation may not have read the previous version.
-        let previous = self.store.read().await.ok().and_then(|s| s.previous);
-        let previous_works = match previous.map(|p| p.document.credential()) {
-            Some(Ok(c)) => self.prove_login(&c, String::new(), None).await.is_ok(),
-            _ => false,
-        };
-        if previous_works {
-            format!("seesaw will not act on a store that does not match the database. The previous version logs in: `seesaw rollback {}` restores it", self.name())
-        } else {
-            "seesaw will not act on a store that does not match the database. The previous version does not log in either: set the active user's password to the stored one (ALTER ROLE ... PASSWORD) and run again".into()
-        }
     }
 
     /// The store's pending version as the decision needs it: whose, and

@@ -1,177 +1,22 @@
 //! The one-shot commands: load the config, run one engine call per target,
 //! print, and return the exit code.
+//!
+//! Here: the commands; `printer.rs` shows their results, `console.rs`
+//! writes to the terminal, `interrupt.rs` handles Ctrl-C and SIGTERM.
 
-use crate::cli::{Cli, Command, Output};
+mod console;
+mod interrupt;
+mod printer;
+
+use crate::cli::{Cli, Command};
 use crate::config::{Config, TargetConfig};
 use crate::error::Error;
 use crate::output;
-use crate::rotation::{Action, Step};
-use crate::runtime::{Engine, EngineOptions, Progress, RotateOptions};
-use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Set by the first Ctrl-C (or SIGTERM): the engine finishes the step in
-/// flight, then stops at the step boundary, where every stored credential
-/// still logs in and a rerun converges. A second Ctrl-C exits at once.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-const INTERRUPT_REASON: &str = "interrupted (Ctrl-C or SIGTERM)";
-
-fn interrupted() -> Result<(), String> {
-    match INTERRUPTED.load(Ordering::SeqCst) {
-        true => Err(INTERRUPT_REASON.into()),
-        false => Ok(()),
-    }
-}
-
-/// Step-by-step progress on stderr, for people watching.
-struct Terminal;
-
-impl Progress for Terminal {
-    fn started(&self, target: &str, step: &Step) {
-        stderr(&format!("[{target}] {} ...\n", step.describe()));
-    }
-    fn finished(&self, _: &str, _: &Step, _: std::time::Duration) -> Result<(), String> {
-        interrupted()
-    }
-    fn waiting(&self, target: &str, message: &str) {
-        status(&format!("[{target}]   {message}"));
-    }
-    fn cancelled(&self) -> bool {
-        INTERRUPTED.load(Ordering::SeqCst)
-    }
-}
-
-/// True while a status line is on the terminal, not yet ended by a newline.
-static STATUS_SHOWING: AtomicBool = AtomicBool::new(false);
-
-/// A wait's state. Waits report only changes; on a terminal each change
-/// rewrites one status line (a rollout of many workloads does not scroll
-/// the screen), elsewhere (a log file, CI) each is a line of its own.
-fn status(line: &str) {
-    use std::io::IsTerminal;
-    let tty = std::io::stderr().is_terminal();
-    let text = status_text(tty, line);
-    STATUS_SHOWING.store(tty, Ordering::SeqCst);
-    write_stderr(&text);
-}
-
-fn status_text(tty: bool, line: &str) -> String {
-    match tty {
-        // Back to the line's start, clear it, write; no newline.
-        true => format!("\r\x1b[2K{line}"),
-        false => format!("{line}\n"),
-    }
-}
-
-/// Ends a status line left on the terminal (its last state stays shown)
-/// before anything else is written.
-fn end_status() {
-    if STATUS_SHOWING.swap(false, Ordering::SeqCst) {
-        write_stderr("\n");
-    }
-}
-
-/// No progress output (JSON mode), but the same interruption rule.
-struct Quiet;
-
-impl Progress for Quiet {
-    fn finished(&self, _: &str, _: &Step, _: std::time::Duration) -> Result<(), String> {
-        interrupted()
-    }
-    fn cancelled(&self) -> bool {
-        INTERRUPTED.load(Ordering::SeqCst)
-    }
-}
-
-/// Watches for Ctrl-C / SIGTERM while a one-shot command runs.
-fn watch_interrupts() {
-    tokio::spawn(async {
-        terminated().await;
-        INTERRUPTED.store(true, Ordering::SeqCst);
-        stderr("\nstopping after the step in progress (every stored credential keeps working; run the command again to finish); Ctrl-C again to exit now\n");
-        let _ = tokio::signal::ctrl_c().await;
-        stderr("exiting now; run the command again: it resumes from the store's pending version\n");
-        std::process::exit(130);
-    });
-}
-
-struct Printer(Output);
-
-/// `print!` panics when stdout is closed; these do not.
-fn stdout(text: &str) {
-    use std::io::Write;
-    end_status();
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-}
-
-fn stderr(text: &str) {
-    end_status();
-    write_stderr(text);
-}
-
-fn write_stderr(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
-}
-
-impl Printer {
-    /// Writes the result. A closed stdout (`seesaw rotate | head -0`) is
-    /// not an error of the command: what it did is already in the store
-    /// and the log, so the exit status stays the command's own.
-    fn print<T: Serialize>(&self, value: &T, human: impl FnOnce(&T) -> String) {
-        let encoded = match self.0 {
-            Output::Human => Ok(human(value)),
-            Output::Json => serde_json::to_string_pretty(value)
-                .map(|s| s + "\n")
-                .map_err(|e| e.to_string()),
-            Output::Yaml => serde_yaml_ng::to_string(value).map_err(|e| e.to_string()),
-        };
-        match encoded {
-            Ok(text) => stdout(&text),
-            Err(e) => stderr(&format!("error: cannot encode output: {e}\n")),
-        }
-    }
-
-    /// Something that works but should not be so: on stderr for a person,
-    /// a log line for a script (stdout stays one JSON document).
-    fn warn(&self, text: &str) {
-        match self.0 {
-            Output::Human => stderr(&format!("warning: {text}\n")),
-            Output::Json | Output::Yaml => tracing::warn!("{text}"),
-        }
-    }
-
-    /// A remark for the person at the terminal (stderr, never in JSON).
-    fn note(&self, text: &str) {
-        if let Output::Human = self.0 {
-            stderr(&format!("note: {text}\n"));
-        }
-    }
-
-    fn error(&self, e: &Error) -> i32 {
-        match self.0 {
-            Output::Human => stderr(&format!("error: {e}\n")),
-            Output::Json => stdout(&format!("{}\n", output::error_json(e))),
-            Output::Yaml => {
-                stdout(&serde_yaml_ng::to_string(&output::error_json(e)).unwrap_or_default())
-            }
-        }
-        match e {
-            // The shell's convention for a run ended by the user.
-            Error::Interrupted { .. } if INTERRUPTED.load(Ordering::SeqCst) => 130,
-            _ => e.exit_code(),
-        }
-    }
-
-    fn progress(&self) -> &'static dyn Progress {
-        match self.0 {
-            Output::Human => &Terminal,
-            Output::Json | Output::Yaml => &Quiet,
-        }
-    }
-}
+use crate::rotation::Action;
+use crate::runtime::{Engine, EngineOptions, RotateOptions};
+use console::stdout;
+use interrupt::{terminated, watch_interrupts};
+use printer::Printer;
 
 /// Runs the command; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
@@ -269,22 +114,6 @@ fn about(command: &Command) -> Option<String> {
             Some(String::from_utf8_lossy(&out).into_owned())
         }
         _ => None,
-    }
-}
-
-/// SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
-async fn terminated() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = term => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }
 
@@ -503,15 +332,4 @@ async fn lambda() -> i32 {
 async fn lambda() -> i32 {
     eprintln!("error: this seesaw was built without the `lambda` feature; cargo build --release --features lambda");
     2
-}
-
-#[cfg(test)]
-mod tests {
-    use super::status_text;
-
-    #[test]
-    fn a_status_rewrites_its_line_on_a_terminal_and_is_a_line_elsewhere() {
-        assert_eq!(status_text(true, "[t]   2 of 3"), "\r\x1b[2K[t]   2 of 3");
-        assert_eq!(status_text(false, "[t]   2 of 3"), "[t]   2 of 3\n");
-    }
 }

@@ -2,10 +2,11 @@
 //! database, the store and the consumers. The order and the decisions are
 //! `rotation`'s; the engine dispatches (`Engine::step`).
 
-use super::engine::{describe_propagation, Engine, Scratch, Staged};
-use super::observe::Observed;
+use super::engine::Engine;
+use super::observed::Observed;
+use super::run::{Scratch, Staged};
 use crate::consumers::SyncReason;
-use crate::db::{lock_key, Session};
+use crate::db::Session;
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::rotation::{self, Action, Actor, Plan, Step};
@@ -341,76 +342,18 @@ impl Engine {
             })?;
         Ok(describe_propagation(&done))
     }
+}
 
-    /// The session that acts on the standby: the admin's control session,
-    /// or under `admin: self` the standby's watching session if there is
-    /// one, else a fresh login as the standby with the password kept in the
-    /// store's previous version.
-    async fn actor<'s>(
-        &self,
-        by: Actor,
-        seen: &'s mut Observed,
-        own: &'s mut Option<Box<dyn Session>>,
-    ) -> Result<&'s mut Box<dyn Session>, Error> {
-        match by {
-            Actor::Admin => Ok(&mut seen.control),
-            // The standby's own session, already open to watch it (so a
-            // terminate does not end it as one of the standby's sessions).
-            Actor::Itself if seen.watcher.is_some() => Ok(seen.watch()),
-            Actor::Itself => {
-                // A resumed rotation whose password is already set (and is
-                // set again for the poolers) logs in with that one: the
-                // previous password no longer works.
-                let set = seen.observation.pending.as_ref().is_some_and(|p| p.logs_in);
-                let version = if set {
-                    seen.state.pending.as_ref()
-                } else {
-                    seen.state.previous.as_ref()
-                };
-                let previous = version.map(|p| p.document.credential());
-                let cred = match previous {
-                    Some(Ok(c)) => c,
-                    _ => {
-                        return Err(Error::Inconsistent {
-                            target: self.name().into(),
-                            message: "`admin: self` needs the standby's credential in the store's previous version, and it is missing or incomplete".into(),
-                        })
-                    }
-                };
-                let session = match self.db.login(&cred).await {
-                    Ok(s) => s,
-                    Err(source) => {
-                        let state = self.probe_state().await;
-                        return Err(Error::Database {
-                            target: self.name().into(),
-                            doing: format!(
-                                "log in as standby {:?} with its previous password (admin: self)",
-                                cred.username
-                            ),
-                            source,
-                            hint: Some(state),
-                        });
-                    }
-                };
-                Ok(own.insert(session))
-            }
-        }
+fn describe_propagation(p: &crate::consumers::Propagation) -> String {
+    let mut parts = vec![
+        format!("{} secret(s) written", p.secrets_written.len()),
+        format!("{} workload(s) restarted", p.workloads_restarted.len()),
+    ];
+    if p.rolled_out {
+        parts.push("rolled out".into());
     }
-
-    /// Proves the control session still holds the target's advisory lock,
-    /// right before publishing. A session that was terminated, or lost to
-    /// a server restart or a network reset, no longer holds it: another run
-    /// may be rotating, so this one stops without publishing.
-    async fn still_locked(&self, seen: &mut Observed) -> Result<(), Error> {
-        let why = match seen.control.lock_held(lock_key(self.name())).await {
-            Ok(true) => return Ok(()),
-            Ok(false) => "the session no longer holds it".to_owned(),
-            Err(e) => format!("the session holding it is gone ({})", e.kind()),
-        };
-        Err(Error::LockLost {
-            target: self.name().into(),
-            why,
-            state: self.probe_state().await,
-        })
+    if !p.skipped.is_empty() {
+        parts.push(format!("skipped: {}", p.skipped.join("; ")));
     }
+    parts.join(", ")
 }

@@ -24,6 +24,7 @@ mod companion;
 mod file;
 #[cfg(feature = "gcp")]
 mod gcp;
+mod open;
 
 #[cfg(feature = "aws")]
 pub use aws::AwsStore;
@@ -32,8 +33,8 @@ pub use azure::AzureStore;
 pub use file::FileStore;
 #[cfg(feature = "gcp")]
 pub use gcp::GcpStore;
+pub use open::open;
 
-use crate::config::StoreConfig;
 use crate::secret::SecretDocument;
 use async_trait::async_trait;
 
@@ -156,33 +157,4 @@ impl StoreError {
             StoreError::Other { .. } => "other",
         }
     }
-}
-
-/// Builds the store a target's config names. Fails for a store this build
-/// does not include, or a cloud client that cannot find credentials.
-/// Every call of the store it returns is bounded by the config's `timeout`.
-pub async fn open(config: &StoreConfig) -> Result<Box<dyn SecretStore>, StoreError> {
-    let inner: Box<dyn SecretStore> = match config {
-        StoreConfig::File(f) => Box::new(FileStore::new(f.path.clone())),
-        #[cfg(feature = "aws")]
-        StoreConfig::Aws(a) => Box::new(AwsStore::connect(a).await),
-        #[cfg(feature = "gcp")]
-        StoreConfig::Gcp(g) => Box::new(GcpStore::connect(g).await?),
-        #[cfg(feature = "azure")]
-        StoreConfig::Azure(a) => Box::new(AzureStore::connect(a)?),
-        #[allow(unreachable_patterns)]
-        other => {
-            return Err(StoreError::Other {
-                store: format!("store.{}", other.backend()),
-                message: format!(
-                    "this seesaw was built without the `{0}` feature; use a release build, or cargo build --features {0}",
-                    other.backend()
-                ),
-            })
-        }
-    };
-    Ok(Box::new(bounded::Bounded {
-        inner,
-        timeout: config.timeout(),
-    }))
 }

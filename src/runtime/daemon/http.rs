@@ -1,7 +1,7 @@
 //! /healthz (the process runs), /readyz (a config is loaded and leadership
 //! is known; a rejected reload is reported here), /metrics (Prometheus).
 
-use super::Shared;
+use super::shared::Shared;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;

@@ -8,21 +8,29 @@
 //! a config that does not load is rejected and the running one kept.
 //! Shutdown (SIGTERM) starts no new rotation and lets the ones in flight
 //! finish their current step, within `shutdown_timeout`.
+//!
+//! Here: starting, reloading and stopping; `target.rs` runs one target's
+//! schedule, `leadership.rs` decides who rotates, `shared.rs` holds the
+//! state they share, `http.rs` and `metrics.rs` report it.
 
 mod http;
+mod leadership;
 mod metrics;
+mod shared;
 mod target;
 
-use crate::config::{Config, LeaderMode};
+use crate::config::Config;
 use crate::error::Error;
-use crate::progress::Progress;
 use crate::runtime::{Engine, EngineOptions};
 use crate::schedule::Clock;
+use leadership::{elect, follow_leadership, heal_if_leader};
+// `InFlight` is named here for `target.rs` (as `super::InFlight`).
+use shared::{Readiness, Shared};
 use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -48,67 +56,6 @@ impl Default for DaemonOptions {
             rotate_now: Vec::new(),
             reload_poll: Duration::from_secs(5),
         }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Readiness {
-    targets: usize,
-    reload_error: Option<String>,
-    leader: Option<bool>,
-}
-
-pub(crate) struct Shared {
-    metrics: Metrics,
-    readiness: RwLock<Readiness>,
-    leader: watch::Receiver<bool>,
-    rotations: Arc<Semaphore>,
-    shutdown: CancellationToken,
-    clock: Clock,
-    /// Rotations running now: target -> (current step, started).
-    in_flight: std::sync::Mutex<std::collections::HashMap<String, InFlight>>,
-    /// `rotation_timeout` of the running config.
-    rotation_timeout: std::sync::Mutex<std::time::Duration>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct InFlight {
-    pub step: &'static str,
-    pub started: std::time::Instant,
-}
-
-impl Shared {
-    /// Rotations running longer than `rotation_timeout`: the engine stops a
-    /// run at its deadline, so one still here is stuck where a timer cannot
-    /// reach it (a blocking call), and /readyz says so.
-    fn stuck(&self) -> Vec<String> {
-        let limit = *self
-            .rotation_timeout
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let flights = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        let mut stuck: Vec<String> = flights
-            .iter()
-            .filter(|(_, f)| f.started.elapsed() > limit + std::time::Duration::from_secs(30))
-            .map(|(t, f)| {
-                format!(
-                    "{t} (step {}, {} running)",
-                    f.step,
-                    crate::duration::format(std::time::Duration::from_secs(
-                        f.started.elapsed().as_secs()
-                    ))
-                )
-            })
-            .collect();
-        stuck.sort();
-        stuck
-    }
-}
-
-struct Logged;
-impl Progress for Logged {
-    fn waiting(&self, target: &str, message: &str) {
-        tracing::info!(target_name = %target, "{message}");
     }
 }
 
@@ -312,132 +259,4 @@ async fn start(
         cancel,
         engines: Arc::new(engines),
     })
-}
-
-/// Leader when the Lease says so (in a cluster, or when asked), else always.
-async fn elect(config: &Config, options: &EngineOptions) -> Result<watch::Receiver<bool>, Error> {
-    let le = &config.daemon.leader_election;
-    let lease = match le.enabled {
-        LeaderMode::Never => false,
-        LeaderMode::Always => true,
-        LeaderMode::Auto => std::env::var_os("KUBERNETES_SERVICE_HOST").is_some(),
-    };
-    if !lease {
-        let (tx, rx) = watch::channel(true);
-        tokio::spawn(async move { tx.closed().await });
-        return Ok(rx);
-    }
-    lease_election(config, options).await
-}
-
-#[cfg(feature = "kubernetes")]
-async fn lease_election(
-    config: &Config,
-    options: &EngineOptions,
-) -> Result<watch::Receiver<bool>, Error> {
-    let le = &config.daemon.leader_election;
-    let wrap = |source| Error::Consumers {
-        target: "-".into(),
-        doing: "leader election".into(),
-        source,
-    };
-    let client = crate::k8s::client(
-        options.kube_context.as_deref(),
-        options.kubeconfig.as_deref(),
-    )
-    .await
-    .map_err(wrap)?;
-    let settings = crate::k8s::leader::LeaseSettings {
-        name: le.lease.clone().unwrap_or_else(|| "seesaw".into()),
-        namespace: le
-            .namespace
-            .clone()
-            .or_else(crate::k8s::leader::own_namespace)
-            .unwrap_or_else(|| "default".into()),
-        identity: format!(
-            "{}-{:08x}",
-            std::env::var("HOSTNAME").unwrap_or_else(|_| "seesaw".into()),
-            rand::random::<u32>()
-        ),
-        duration: le.duration.unwrap_or(Duration::from_secs(15)),
-    };
-    tracing::info!(lease = %settings.name, namespace = %settings.namespace, identity = %settings.identity, "joining leader election");
-    crate::k8s::leader::elect(client, settings)
-        .await
-        .map_err(wrap)
-}
-
-#[cfg(not(feature = "kubernetes"))]
-async fn lease_election(
-    config: &Config,
-    _: &EngineOptions,
-) -> Result<watch::Receiver<bool>, Error> {
-    Err(Error::Config(crate::config::ConfigError {
-        file: config.path.display().to_string(),
-        target: None,
-        key: "leader_election.enabled".into(),
-        message: "leader election takes a Kubernetes Lease, and this seesaw was built without the `kubernetes` feature; set `enabled: false` (one replica) or use a build with it".into(),
-    }))
-}
-
-async fn follow_leadership(
-    shared: Arc<Shared>,
-    mut leader: watch::Receiver<bool>,
-    engines: Arc<Vec<Arc<Engine>>>,
-    stop: CancellationToken,
-) {
-    let mut was = false;
-    loop {
-        let is = *leader.borrow_and_update();
-        shared.metrics.leader(is);
-        shared
-            .readiness
-            .write()
-            .map(|mut r| r.leader = Some(is))
-            .ok();
-        if is != was {
-            tracing::info!(
-                leader = is,
-                "{}",
-                if is {
-                    "this replica leads and rotates"
-                } else {
-                    "another replica leads"
-                }
-            );
-        }
-        if is && !was {
-            heal(&engines).await;
-        }
-        was = is;
-        tokio::select! {
-            changed = leader.changed() => if changed.is_err() { return },
-            _ = stop.cancelled() => return,
-        }
-    }
-}
-
-async fn heal_if_leader(shared: Arc<Shared>, engines: Arc<Vec<Arc<Engine>>>) {
-    if *shared.leader.borrow() {
-        heal(&engines).await;
-    }
-}
-
-/// Step 3 at start: Secrets that lag their store are patched at once.
-async fn heal(engines: &[Arc<Engine>]) {
-    for engine in engines.iter().filter(|e| e.has_consumers()) {
-        match engine
-            .follow(Duration::ZERO, true, &Logged, std::future::pending())
-            .await
-        {
-            Ok(passes) => {
-                for p in passes.iter().filter(|p| !p.propagation.is_empty()) {
-                    tracing::info!(target_name = %p.target, version = %p.version, secrets = ?p.propagation.secrets_written, workloads = ?p.propagation.workloads_restarted, "healed at start");
-                }
-            }
-            Err(e) => {
-                tracing::error!(target_name = %engine.name(), kind = e.kind(), "heal at start failed: {e}")
-            }
-        }
-    }
 }

@@ -1,7 +1,7 @@
 //! One target's life in the daemon: wait for the due time, rotate if this
 //! process leads, retry what is worth retrying, repeat.
 
-use super::Shared;
+use super::shared::Shared;
 use crate::config::RetryConfig;
 use crate::error::Error;
 use crate::progress::Progress;
@@ -147,7 +147,7 @@ async fn attempt(
             .unwrap_or_else(|e| e.into_inner())
             .insert(
                 name.to_owned(),
-                super::InFlight {
+                super::shared::InFlight {
                     step: "observe",
                     started,
                 },

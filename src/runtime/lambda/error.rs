@@ -1,9 +1,7 @@
 //! A step's failure as the Lambda reports it (the error type CloudWatch
 //! and the console show says whether Secrets Manager's retry can succeed).
+//! Building one from a rotation's step is `event.rs`'s (`LambdaError::from_*`).
 
-use super::event::Rotation;
-use crate::error::Error;
-use crate::store::StoreError;
 use lambda_runtime::Diagnostic;
 
 /// A step's failure: which step, which secret, what to do, and whether
@@ -27,38 +25,6 @@ impl LambdaError {
             kind: kind.into(),
             message,
             retryable: false,
-        }
-    }
-
-    pub(super) fn from_error(rotation: &Rotation, e: Error) -> LambdaError {
-        LambdaError {
-            step: rotation.step.to_string(),
-            secret: rotation.secret_id.clone(),
-            kind: e.kind().into(),
-            retryable: e.is_transient(),
-            message: e.to_string(),
-        }
-    }
-
-    /// A database failure outside the engine, kinds named as the engine
-    /// names them (`db_<kind>`); `doing` says what was being done.
-    pub(super) fn from_db(rotation: &Rotation, doing: &str, e: crate::db::DbError) -> LambdaError {
-        LambdaError {
-            step: rotation.step.to_string(),
-            secret: rotation.secret_id.clone(),
-            kind: format!("db_{}", e.kind()),
-            retryable: e.is_transient(),
-            message: format!("{doing}: {e}"),
-        }
-    }
-
-    pub(super) fn from_store(rotation: &Rotation, e: StoreError) -> LambdaError {
-        LambdaError {
-            step: rotation.step.to_string(),
-            secret: rotation.secret_id.clone(),
-            kind: format!("store_{}", e.kind()),
-            retryable: e.is_transient(),
-            message: e.to_string(),
         }
     }
 }

@@ -1,8 +1,11 @@
 //! The rotation event, parsed at the boundary: an unknown step or a token
 //! that cannot be a Secrets Manager version id is refused before anything
-//! is read.
+//! is read. The errors of one rotation's step (`LambdaError::from_*`) are
+//! built here too, from the `Rotation` they name.
 
 use super::error::LambdaError;
+use crate::error::Error;
+use crate::store::StoreError;
 use aws_lambda_events::secretsmanager::SecretsManagerSecretRotationEvent;
 use std::fmt;
 
@@ -80,5 +83,42 @@ impl TryFrom<SecretsManagerSecretRotationEvent> for Rotation {
             secret_id: event.secret_id.clone(),
             token: token.clone(),
         })
+    }
+}
+
+// The failures of one rotation's step: they name its step and secret. They
+// live here, beside `Rotation`, so that error.rs does not depend on the
+// event while the event's parsing reports a `LambdaError`.
+impl LambdaError {
+    pub(super) fn from_error(rotation: &Rotation, e: Error) -> LambdaError {
+        LambdaError {
+            step: rotation.step.to_string(),
+            secret: rotation.secret_id.clone(),
+            kind: e.kind().into(),
+            retryable: e.is_transient(),
+            message: e.to_string(),
+        }
+    }
+
+    /// A database failure outside the engine, kinds named as the engine
+    /// names them (`db_<kind>`); `doing` says what was being done.
+    pub(super) fn from_db(rotation: &Rotation, doing: &str, e: crate::db::DbError) -> LambdaError {
+        LambdaError {
+            step: rotation.step.to_string(),
+            secret: rotation.secret_id.clone(),
+            kind: format!("db_{}", e.kind()),
+            retryable: e.is_transient(),
+            message: format!("{doing}: {e}"),
+        }
+    }
+
+    pub(super) fn from_store(rotation: &Rotation, e: StoreError) -> LambdaError {
+        LambdaError {
+            step: rotation.step.to_string(),
+            secret: rotation.secret_id.clone(),
+            kind: format!("store_{}", e.kind()),
+            retryable: e.is_transient(),
+            message: e.to_string(),
+        }
     }
 }

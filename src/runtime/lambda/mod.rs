@@ -23,7 +23,6 @@ pub use event::{Rotation, Step};
 pub use invocation::Invocation;
 pub use settings::Settings;
 
-use crate::progress::Progress;
 use crate::store::AwsStore;
 use lambda_runtime::{service_fn, LambdaEvent};
 
@@ -43,6 +42,7 @@ impl Function {
             None,
             settings.endpoint_url.as_deref(),
             crate::config::default_store_timeout(),
+            &settings.environment,
         )
         .await;
         Function {
@@ -50,15 +50,6 @@ impl Function {
             secrets,
             master_session: Default::default(),
         }
-    }
-
-    /// Runs one step of `rotation`; see `steps.rs`.
-    pub async fn handle(
-        &self,
-        rotation: &Rotation,
-        progress: &dyn Progress,
-    ) -> Result<(), LambdaError> {
-        steps::handle(rotation, self, progress).await
     }
 
     /// The secret as one invocation sees it: each version read once.

@@ -21,6 +21,9 @@ pub struct Settings {
     /// Secrets Manager endpoint (`AWS_ENDPOINT_URL_SECRETS_MANAGER` or
     /// `AWS_ENDPOINT_URL`; a VPC endpoint's DNS name needs none).
     pub endpoint_url: Option<String>,
+    /// Where the Secrets Manager client finds its credentials and region:
+    /// the function's environment (the runtime's role credentials).
+    pub environment: crate::environment::Environment,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +80,7 @@ impl Settings {
             memberships: enum_value("SEESAW_MEMBERSHIPS", "check, fix")?.unwrap_or_default(),
             endpoint_url: var("AWS_ENDPOINT_URL_SECRETS_MANAGER")
                 .or_else(|| var("AWS_ENDPOINT_URL")),
+            environment: crate::environment::Environment::process(),
         })
     }
 }

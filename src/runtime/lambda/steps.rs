@@ -13,7 +13,7 @@
 //!   (the verification of the new password: setSecret does not repeat it).
 //!
 //! Cost per rotation, measured by `benches/lambda_vs_aws.rs` and held by
-//! `tests/lambda.rs`: each step describes the secret once and reads each
+//! `tests/lambda/`: each step describes the secret once and reads each
 //! version it needs once (the store is a snapshot per invocation); logins
 //! are the proofs only (current, pending, and the new one in testSecret),
 //! the master's session is kept between warm invocations.
@@ -37,6 +37,20 @@ use std::time::Instant;
 
 const CURRENT: &str = "AWSCURRENT";
 const PENDING: &str = "AWSPENDING";
+
+/// The handler is the steps' entry: `mod.rs` holds the function's state,
+/// this module what it does with an event (so neither imports the other).
+impl Function {
+    /// Runs one step of `rotation`.
+    pub async fn handle(
+        &self,
+        rotation: &Rotation,
+        progress: &dyn Progress,
+    ) -> Result<(), LambdaError> {
+        handle(rotation, self, progress).await
+    }
+}
+
 /// Runs one step; logs it as one JSON line with its duration. `progress`
 /// sees the engine's steps inside `setSecret` (see [`super::Invocation`]).
 pub(super) async fn handle(
