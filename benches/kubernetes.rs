@@ -144,14 +144,10 @@ fn main() {
             }
             config += "      rollout: { wait: true, timeout: 5m }\n";
             std::fs::write(&t.config, config).unwrap();
-            std::env::set_var("TEST_ADMIN_PASSWORD", support::seesaw::ADMIN_PASSWORD);
             let loaded = seesaw::config::Config::load(&t.config).unwrap();
             let options = EngineOptions {
-                kube_context: None,
                 kubeconfig: Some(backend.kubeconfig()),
-                sync_permits: None,
-                follow_only: false,
-                kube_clients: None,
+                ..support::seesaw::engine_options()
             };
             let engine = seesaw::runtime::Engine::from_config(&loaded.targets[0], &options)
                 .await

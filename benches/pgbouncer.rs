@@ -10,7 +10,7 @@
 mod support;
 
 use support::bench::rotations as rotations_of;
-use support::pgbouncer::{self, PgBouncer};
+use support::pgbouncer::PgBouncer;
 
 fn main() {
     let rotations = support::bench::count("ROTATIONS", 100);
@@ -18,7 +18,6 @@ fn main() {
     rt.block_on(async {
         let mut t = support::seesaw::Target::new(["bench_a", "bench_b"]).await;
         let bouncer = PgBouncer::start(&t.cluster, &["bench_a", "bench_b"], "transaction").await;
-        std::env::set_var("TEST_PGBOUNCER_PASSWORD", pgbouncer::ADMIN_PASSWORD);
 
         println!("without poolers (database only), {rotations} rotations:");
         let plain = t.engine().await;

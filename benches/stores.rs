@@ -64,7 +64,7 @@ fn main() {
         let initial = json!({"username": "app_a", "password": "p"});
         if let Some(moto) = support::moto::Moto::start() {
             moto.create("bench/app", &initial).await;
-            let store = seesaw::store::AwsStore::connect(&moto.config("bench/app")).await;
+            let store = moto.store("bench/app").await;
             report("aws", "(moto_server)", measure(&store, n).await);
         }
         if let Some(drongo) = support::drongo::Drongo::start() {
@@ -76,7 +76,7 @@ fn main() {
         }
         let vault = support::keyvault::Vault::start();
         vault.set("bench-app", &initial);
-        let store = seesaw::store::AzureStore::connect(&vault.config("bench-app")).unwrap();
+        let store = vault.store("bench-app");
         report(
             "azure",
             "(fake Key Vault over TLS)",

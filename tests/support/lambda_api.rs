@@ -153,6 +153,7 @@ impl RuntimeApi {
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_ENDPOINT_URL", endpoint)
             .env("SEESAW_DB_TLS", "disable")
+            .envs(super::moto::CREDENTIALS)
             .kill_on_drop(true);
         cmd
     }

@@ -368,7 +368,7 @@ impl Target {
     }
 
     pub async fn engine(&self) -> seesaw::runtime::Engine {
-        super::seesaw::engine(&self.config).await
+        super::seesaw::engine(&self.config, super::seesaw::environment()).await
     }
 
     /// The account's authentication plugin.

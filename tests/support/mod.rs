@@ -1,4 +1,5 @@
-//! Shared test support. Each test binary includes this with `mod support;`.
+//! Shared test support. Each test binary includes this with `mod support;`
+//! (from `tests/NAME/main.rs`: `#[path = "../support/mod.rs"] mod support;`).
 #![allow(dead_code)]
 
 pub mod bench;

@@ -20,6 +20,30 @@ impl Drop for Moto {
 
 use super::process::{announced_port, on_path};
 
+/// Static test credentials: the SDK signs requests, moto accepts any. A
+/// spawned seesaw gets them in its environment ([`CREDENTIALS`]), one in
+/// process through [`environment`].
+pub const CREDENTIALS: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+];
+
+/// [`CREDENTIALS`] for `Target::use_store`.
+pub fn env() -> Vec<(String, String)> {
+    CREDENTIALS
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The test environment (admin passwords) with [`CREDENTIALS`].
+pub fn environment() -> seesaw::environment::Environment {
+    CREDENTIALS
+        .iter()
+        .fold(super::seesaw::environment(), |env, (k, v)| env.with(*k, *v))
+}
+
 impl Moto {
     /// Starts moto_server; `None` (outside CI) when it is not installed.
     pub fn start() -> Option<Moto> {
@@ -31,10 +55,6 @@ impl Moto {
             eprintln!("moto_server not installed: skipping (pip install 'moto[server]')");
             return None;
         };
-        // Static test credentials: the SDK signs requests, moto accepts any.
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_REGION", "us-east-1");
         // Port 0, then the port it prints (see `announced_port`).
         let mut child = Command::new(bin)
             .args(["-H", "127.0.0.1", "-p", "0"])
@@ -67,8 +87,14 @@ impl Moto {
             Some("us-east-1"),
             Some(&self.url),
             seesaw::config::default_store_timeout(),
+            &environment(),
         )
         .await
+    }
+
+    /// seesaw's store for `secret_id` here, in process.
+    pub async fn store(&self, secret_id: &str) -> seesaw::store::AwsStore {
+        seesaw::store::AwsStore::connect(&self.config(secret_id), &environment()).await
     }
 
     /// Creates `name` holding `document` as its AWSCURRENT version.

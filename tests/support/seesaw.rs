@@ -23,6 +23,10 @@ pub struct Target {
     pub tls: String,
     /// Extra target-level lines (`    min_interval: 1h\n`).
     pub target_extra: String,
+    /// What the store's emulator needs in seesaw's environment
+    /// (credentials, proxy), set by `use_store`: every spawned seesaw gets
+    /// it, and so does `engine()`.
+    store_env: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 pub struct Run {
@@ -69,6 +73,7 @@ impl Target {
             admin_self: false,
             tls: "tls: disable".into(),
             target_extra: String::new(),
+            store_env: Default::default(),
         };
         let su = t.cluster.superuser().await;
         su.batch_execute(&format!("CREATE DATABASE {DB}"))
@@ -148,8 +153,10 @@ impl Target {
     }
 
     /// Points the config's `store:` at `yaml` (one line, e.g.
-    /// `aws: { secret_id: ... }`) instead of the file store.
-    pub fn use_store(&self, yaml: &str) {
+    /// `aws: { secret_id: ... }`) instead of the file store, which seesaw
+    /// reaches with `env` (the emulator's credentials, proxy).
+    pub fn use_store(&self, yaml: &str, env: &[(String, String)]) {
+        *self.store_env.lock().unwrap() = env.to_vec();
         let config = std::fs::read_to_string(&self.config).unwrap();
         let file_store = format!("      file: {{ path: {} }}\n", self.store.display());
         assert!(
@@ -192,11 +199,27 @@ impl Target {
         args: &[&str],
         env: &[(&str, Option<&std::ffi::OsStr>)],
     ) -> Run {
-        run(&self.config, args, env).await
+        let store_env = self.store_env();
+        let mut all: Vec<(&str, Option<&std::ffi::OsStr>)> = store_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), Some(v.as_ref())))
+            .collect();
+        all.extend_from_slice(env); // later entries win
+        run(&self.config, args, &all).await
     }
 
+    /// The store's environment (see `use_store`).
+    pub fn store_env(&self) -> Vec<(String, String)> {
+        self.store_env.lock().unwrap().clone()
+    }
+
+    /// The engine of the config's first target, in process.
     pub async fn engine(&self) -> seesaw::runtime::Engine {
-        engine(&self.config).await
+        let environment = self
+            .store_env()
+            .into_iter()
+            .fold(environment(), |env, (k, v)| env.with(k, v));
+        engine(&self.config, environment).await
     }
 }
 
@@ -236,11 +259,34 @@ pub async fn run(
     cmd.output().await.expect("run seesaw").into()
 }
 
-/// The engine of the config's first target, in process.
-pub async fn engine(config: &std::path::Path) -> seesaw::runtime::Engine {
-    std::env::set_var("TEST_ADMIN_PASSWORD", ADMIN_PASSWORD);
+/// What an in-process seesaw reads where a spawned one gets
+/// `TEST_ADMIN_PASSWORD` (and PgBouncer's `TEST_PGBOUNCER_PASSWORD`) in its
+/// environment; the process's environment stays as it is.
+pub fn environment() -> seesaw::environment::Environment {
+    seesaw::environment::Environment::process()
+        .with("TEST_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .with("TEST_PGBOUNCER_PASSWORD", super::pgbouncer::ADMIN_PASSWORD)
+}
+
+/// The engine of `config`'s first target, in process, reading `environment`.
+pub async fn engine(
+    config: &std::path::Path,
+    environment: seesaw::environment::Environment,
+) -> seesaw::runtime::Engine {
     let config = seesaw::config::Config::load(config).unwrap();
-    seesaw::runtime::Engine::from_config(&config.targets[0], &Default::default())
+    let options = seesaw::runtime::EngineOptions {
+        environment,
+        ..Default::default()
+    };
+    seesaw::runtime::Engine::from_config(&config.targets[0], &options)
         .await
         .unwrap()
+}
+
+/// Engine options with [`environment`].
+pub fn engine_options() -> seesaw::runtime::EngineOptions {
+    seesaw::runtime::EngineOptions {
+        environment: environment(),
+        ..Default::default()
+    }
 }

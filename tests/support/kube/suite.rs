@@ -1,6 +1,6 @@
 //! One suite, two API servers: the Kubernetes behaviours seesaw relies on,
 //! written once against the Kubernetes API and run against the fake
-//! (tests/kubernetes.rs) and the real control plane (tests/control_plane.rs).
+//! (tests/kubernetes/) and the real control plane (tests/control_plane/).
 //! A case that passes on the real server and fails on the fake is a defect
 //! of the fake, which the crash-point and injected-error tests rely on.
 

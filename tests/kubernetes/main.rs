@@ -1,0 +1,11 @@
+//! Kubernetes propagation against the fake API server, with pods that log
+//! in to a real PostgreSQL.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod api;
+mod common;
+mod healing;
+mod rollouts;
+mod shared_suite;

@@ -1,0 +1,261 @@
+//! A stateful fake of Azure Key Vault's secrets data plane (api-version
+//! 2025-07-01) and of Entra ID's token endpoint, served over HTTPS with a
+//! CA and a leaf (`*.vault.azure.net`, `login.microsoftonline.com`)
+//! generated at test time. No emulator of Key Vault can be installed here.
+//!
+//! The SDK only talks to hosts under `vault.azure.net` (it checks the
+//! challenge's resource against the vault's host), so the vaults keep
+//! their real-looking names and an HTTP CONNECT proxy (`HTTPS_PROXY`, which
+//! seesaw's client honours as any operator's would) carries every
+//! connection to the one fake server. One server and proxy serve the whole
+//! test process; each [`Vault`] is a distinct host with its own state.
+//!
+//! Behaviour follows the REST reference: a request without a bearer token
+//! gets 401 with a `WWW-Authenticate: Bearer authorization=..., resource=...`
+//! challenge (the SDK sends its first request without a body and expects
+//! it); `PUT /secrets/{name}` adds a version with a 32-hex id; `GET
+//! /secrets/{name}` is the latest version; `GET /secrets/{name}/versions`
+//! lists properties without values; unknown secrets are 404
+//! `SecretNotFound`; timestamps are Unix seconds.
+
+mod network;
+mod routes;
+
+use network::{connect_proxy, TlsListener};
+use routes::router;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+const TOKEN_PREFIX: &str = "fake-entra-token-";
+
+/// What a vault does with requests, for fault injection.
+#[derive(Clone, Debug, Default)]
+pub enum Mode {
+    #[default]
+    Normal,
+    /// Answer the next `n` authorised requests with 429.
+    Throttle(u32),
+    /// Answer every authorised request with 403 ForbiddenByRbac.
+    Deny,
+}
+
+#[derive(Debug, Clone)]
+struct Version {
+    id: String,
+    value: String,
+    tags: Value,
+    content_type: Option<String>,
+    created: i64,
+}
+
+#[derive(Default)]
+struct VaultState {
+    secrets: HashMap<String, Vec<Version>>,
+    mode: Mode,
+    throttled: u32,
+}
+
+#[derive(Default)]
+struct Server {
+    vaults: Mutex<HashMap<String, VaultState>>,
+    next: AtomicU64,
+}
+
+struct Shared {
+    server: Arc<Server>,
+    ca_file: std::path::PathBuf,
+    proxy: String,
+    _dir: tempfile::TempDir,
+}
+
+/// One vault on the shared fake server.
+pub struct Vault {
+    pub host: String,
+    pub url: String,
+    /// The test CA, for `store.azure.ca_file`.
+    pub ca_file: std::path::PathBuf,
+    /// `http://127.0.0.1:<port>`, for `HTTPS_PROXY`.
+    pub proxy: String,
+    /// The environment seesaw needs to authenticate with workload identity
+    /// against the fake Entra ID.
+    pub env: Vec<(String, String)>,
+    server: Arc<Server>,
+}
+
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        seesaw::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let ca = super::tls::TestCa::new(&["*.vault.azure.net", "login.microsoftonline.com"]);
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+        std::fs::write(dir.path().join("token"), "federated-service-account-token").unwrap();
+        let server = Arc::new(Server::default());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let state = server.clone();
+        // Its own runtime: each #[tokio::test] has one that ends with it.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async move {
+                let tls = tls_config(&ca);
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let https = listener.local_addr().unwrap();
+                let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(proxy.local_addr().unwrap()).unwrap();
+                tokio::spawn(connect_proxy(proxy, https));
+                let listener = TlsListener {
+                    tcp: listener,
+                    acceptor: tokio_rustls::TlsAcceptor::from(tls),
+                };
+                axum::serve(listener, router(state)).await.unwrap();
+            });
+        });
+        let proxy = rx.recv().unwrap();
+        Shared {
+            server,
+            ca_file,
+            proxy: format!("http://{proxy}"),
+            _dir: dir,
+        }
+    })
+}
+
+/// What seesaw needs to reach every vault here with workload identity
+/// against the fake Entra ID: the proxy and the federated token.
+fn workload_identity() -> Vec<(String, String)> {
+    let s = shared();
+    let token = s.ca_file.with_file_name("token");
+    vec![
+        ("HTTPS_PROXY".into(), s.proxy.clone()),
+        ("AZURE_TENANT_ID".into(), TENANT.into()),
+        (
+            "AZURE_CLIENT_ID".into(),
+            "00000000-0000-0000-0000-0000000000aa".into(),
+        ),
+        (
+            "AZURE_FEDERATED_TOKEN_FILE".into(),
+            token.display().to_string(),
+        ),
+    ]
+}
+
+/// [`workload_identity`] for an in-process seesaw, with the test admin
+/// passwords; the process's environment is not touched.
+pub fn environment() -> seesaw::environment::Environment {
+    workload_identity()
+        .into_iter()
+        .fold(super::seesaw::environment(), |env, (k, v)| env.with(k, v))
+}
+
+impl Vault {
+    /// A new, empty vault.
+    pub fn start() -> Vault {
+        let s = shared();
+        let n = s.server.next.fetch_add(1, Ordering::SeqCst);
+        let host = format!("seesaw-test-{n}.vault.azure.net");
+        s.server
+            .vaults
+            .lock()
+            .unwrap()
+            .insert(host.clone(), VaultState::default());
+        Vault {
+            url: format!("https://{host}"),
+            host,
+            ca_file: s.ca_file.clone(),
+            proxy: s.proxy.clone(),
+            env: workload_identity(),
+            server: s.server.clone(),
+        }
+    }
+
+    /// seesaw's store for `secret` here, in process.
+    pub fn store(&self, secret: &str) -> seesaw::store::AzureStore {
+        seesaw::store::AzureStore::connect(&self.config(secret), &environment()).unwrap()
+    }
+
+    pub fn config(&self, secret: &str) -> seesaw::config::AzureStoreConfig {
+        seesaw::config::AzureStoreConfig {
+            vault_url: self.url.clone(),
+            secret: secret.into(),
+            ca_file: Some(self.ca_file.clone()),
+            pending_secret: None,
+            timeout: seesaw::config::default_store_timeout(),
+        }
+    }
+
+    /// Sets a new version, as `az keyvault secret set` would.
+    pub fn set(&self, secret: &str, document: &Value) {
+        let mut vaults = self.server.vaults.lock().unwrap();
+        let vault = vaults.get_mut(&self.host).unwrap();
+        add_version(
+            &self.server,
+            vault,
+            secret,
+            document.to_string(),
+            json!({}),
+            None,
+        );
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        let mut vaults = self.server.vaults.lock().unwrap();
+        let vault = vaults.get_mut(&self.host).unwrap();
+        vault.mode = mode;
+        vault.throttled = 0;
+    }
+
+    /// How many requests were answered 429.
+    pub fn throttled(&self) -> u32 {
+        self.server.vaults.lock().unwrap()[&self.host].throttled
+    }
+
+    pub fn versions(&self, secret: &str) -> usize {
+        self.server.vaults.lock().unwrap()[&self.host]
+            .secrets
+            .get(secret)
+            .map_or(0, Vec::len)
+    }
+}
+
+fn add_version(
+    server: &Server,
+    vault: &mut VaultState,
+    secret: &str,
+    value: String,
+    tags: Value,
+    content_type: Option<String>,
+) -> Version {
+    let n = server.next.fetch_add(1, Ordering::SeqCst);
+    let version = Version {
+        id: format!("{:032x}", 0x5ee5a3u128 << 64 | n as u128),
+        value,
+        tags,
+        content_type,
+        created: chrono::Utc::now().timestamp(),
+    };
+    vault
+        .secrets
+        .entry(secret.to_owned())
+        .or_default()
+        .push(version.clone());
+    version
+}
+
+fn tls_config(ca: &super::tls::TestCa) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(ca.key_pem.as_bytes()).unwrap();
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
