@@ -159,3 +159,67 @@ async fn gcp_throttling_is_retried_then_classified_and_denied_names_the_permissi
     );
     assert!(err.to_string().contains("policies/gcp/README.md"), "{err}");
 }
+
+/// The GCP client on seesaw's one crypto provider (ring; the SDK's
+/// aws-lc default is off): HTTPS through a TLS-terminating proxy in front
+/// of drongo, trusting the test CA through SSL_CERT_FILE, with a service
+/// account key whose self-signed token is signed by ring's key provider.
+/// Nothing here reaches Google: drongo does not check the token.
+#[tokio::test]
+async fn gcp_over_https_with_a_service_account_key_uses_seesaws_crypto_provider() {
+    let Some(drongo) = Drongo::start() else {
+        return;
+    };
+    let t = Target::new(["app_a", "app_b"]).await;
+    drongo.create("https-db", &initial()).await;
+    let ca = support::tls::TestCa::new(&["localhost"]);
+    let upstream = drongo.url.trim_start_matches("http://").to_owned();
+    let port = ca.terminate(&upstream).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+    // An RSA key (PKCS#8) as a service account's JSON key file holds it.
+    let key = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
+        .output()
+        .expect("openssl (installed by .ci/run) generates the service account's key");
+    assert!(
+        key.status.success(),
+        "{}",
+        String::from_utf8_lossy(&key.stderr)
+    );
+    let account = dir.path().join("service-account.json");
+    std::fs::write(
+        &account,
+        json!({
+            "type": "service_account",
+            "project_id": support::drongo::PROJECT,
+            "private_key_id": "0123456789abcdef",
+            "private_key": String::from_utf8(key.stdout).unwrap(),
+            "client_email": "seesaw@test-project.iam.gserviceaccount.com",
+            "client_id": "1",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let store = GcpStore::connect(&drongo.config("https-db")).await.unwrap();
+    let yaml = format!(
+        "gcp: {{ project: {}, secret: https-db, endpoint: \"https://localhost:{port}\" }}",
+        support::drongo::PROJECT,
+    );
+    let env = [
+        ("SSL_CERT_FILE".to_owned(), ca_file.display().to_string()),
+        (
+            "GOOGLE_APPLICATION_CREDENTIALS".to_owned(),
+            account.display().to_string(),
+        ),
+    ];
+    rotate_three_times(&t, &yaml, &env, &store).await;
+}

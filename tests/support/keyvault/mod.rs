@@ -102,7 +102,7 @@ fn shared() -> &'static Shared {
         std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().unwrap();
             rt.block_on(async move {
-                let tls = tls_config(&ca);
+                let tls = ca.server_config();
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 let https = listener.local_addr().unwrap();
                 let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -244,18 +244,4 @@ fn add_version(
         .or_default()
         .push(version.clone());
     version
-}
-
-fn tls_config(ca: &super::tls::TestCa) -> Arc<rustls::ServerConfig> {
-    use rustls::pki_types::pem::PemObject;
-    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(ca.key_pem.as_bytes()).unwrap();
-    let mut config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
 }
