@@ -104,20 +104,23 @@ impl Config {
             key: key.to_owned(),
             message,
         };
-        let de = serde_yaml_ng::Deserializer::from_str(text);
-        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            let (target, key) = locate(text, e.path());
-            let message = e.into_inner().to_string();
-            // serde_yaml_ng starts its message with a path (`targets[0].database: `);
-            // the path is already in `key`, by target name.
-            let message = match message.split_once(": ") {
-                Some((head, rest)) if head.starts_with("targets") && !head.contains(' ') => {
-                    rest.to_owned()
-                }
-                _ => message,
-            };
-            err(target, &key, message)
-        })?;
+        // serde-saphyr hands out its Deserializer only inside a closure;
+        // serde_path_to_error runs there and leaves the path behind.
+        let mut path = None;
+        let raw: RawConfig =
+            serde_saphyr::with_deserializer_from_str_with_options(text, yaml_options(), |de| {
+                serde_path_to_error::deserialize(de).map_err(|e| {
+                    path = Some(e.path().clone());
+                    e.into_inner()
+                })
+            })
+            .map_err(|e| {
+                let (target, key) = match &path {
+                    Some(path) => locate(text, path),
+                    None => (None, String::new()),
+                };
+                err(target, &key, yaml_message(&e, key.is_empty()))
+            })?;
         let daemon = DaemonConfig {
             defaults: raw.defaults,
             concurrency: raw.concurrency,
@@ -186,23 +189,39 @@ impl Config {
     }
 }
 
+/// How seesaw reads YAML: only `true`/`false` are booleans (YAML 1.2, so
+/// `admin: yes` or `symbols: on` is an error, not a silent `true`);
+/// duplicate keys are errors (the default); `<<` merge keys are expanded
+/// (the default); no rustc-style snippet (the message is one line).
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+    }
+}
+
+/// The parser's message for an operator: its user wording (no hints at
+/// Rust types or API names), with `at line L, column C`.
+fn yaml_message(e: &serde_saphyr::Error, at_root: bool) -> String {
+    if at_root && matches!(e.without_snippet(), serde_saphyr::Error::Eof { .. }) {
+        // An empty file (or only comments).
+        return "missing field `targets`: the file has no targets".into();
+    }
+    e.render_with_formatter(&serde_saphyr::UserMessageFormatter)
+}
+
 /// Turns serde's path (`targets[1].database.tls`) into the target's name and
 /// the key inside it, because operators know targets by name, not index.
 fn locate(text: &str, path: &serde_path_to_error::Path) -> (Option<String>, String) {
     use serde_path_to_error::Segment;
-    let segments: Vec<&Segment> = path.iter().collect();
+    // A trailing `?` is a key the parser refused (a duplicate, a merge key).
+    let segments: Vec<&Segment> = path
+        .iter()
+        .filter(|s| !matches!(s, Segment::Unknown))
+        .collect();
     if let [Segment::Map { key }, Segment::Seq { index }, rest @ ..] = segments.as_slice() {
         if key == "targets" {
-            let name = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text)
-                .ok()
-                .and_then(|v| {
-                    v.get("targets")?
-                        .get(*index)?
-                        .get("name")?
-                        .as_str()
-                        .map(str::to_owned)
-                })
-                .unwrap_or_else(|| format!("#{}", index + 1));
+            let name = target_name(text, *index).unwrap_or_else(|| format!("#{}", index + 1));
             let key = rest
                 .iter()
                 .map(|s| match s {
@@ -215,8 +234,41 @@ fn locate(text: &str, path: &serde_path_to_error::Path) -> (Option<String>, Stri
             return (Some(name), key);
         }
     }
-    let key = path.to_string();
-    (None, if key == "." { String::new() } else { key })
+    let key = segments
+        .iter()
+        .map(|s| match s {
+            Segment::Seq { index } => format!("[{index}]"),
+            other => format!(".{other}"),
+        })
+        .collect::<String>()
+        .trim_start_matches('.')
+        .to_owned();
+    (None, key)
+}
+
+/// `targets[index].name`, read leniently (other keys ignored), or None if
+/// the file does not get that far.
+fn target_name(text: &str, index: usize) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Names {
+        #[serde(default)]
+        targets: Vec<Named>,
+    }
+    #[derive(Deserialize)]
+    struct Named {
+        #[serde(default)]
+        name: Option<String>,
+    }
+    let options = serde_saphyr::options! {
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::FirstWins,
+        with_snippet: false,
+    };
+    serde_saphyr::from_str_with_options::<Names>(text, options)
+        .ok()?
+        .targets
+        .into_iter()
+        .nth(index)?
+        .name
 }
 
 fn resolve_paths(t: &mut TargetConfig, base: &Path) {

@@ -268,3 +268,44 @@ fn duplicate_names_and_empty_lists_are_rejected() {
         .contains("unknown field"));
     assert!(parse(": : :").is_err());
 }
+
+#[test]
+fn yaml_mistakes_are_located_and_yes_is_not_a_boolean() {
+    // YAML 1.1's `yes` is not `true` here (a surprise in a hand-written
+    // file): `admin: yes` is refused as what it is, not read as a boolean.
+    let admin = "      admin:\n        username: seesaw_admin\n        password_env: SEESAW_ADMIN_PASSWORD\n";
+    assert!(GOOD.contains(admin));
+    let e = parse(&GOOD.replace(admin, "      admin: yes\n")).unwrap_err();
+    assert_eq!(e.target.as_deref(), Some("demo"), "{e}");
+    assert!(
+        e.message.contains("`yes`") && !e.message.contains("boolean"),
+        "{e}"
+    );
+    // A duplicate key names the target and where the second one is.
+    let e = parse(&GOOD.replace("      port: 5432\n", "      port: 5432\n      port: 5433\n"))
+        .unwrap_err();
+    assert_eq!(e.target.as_deref(), Some("demo"), "{e}");
+    assert!(
+        e.message.contains("duplicate") && e.message.contains("line 8"),
+        "{e}"
+    );
+    // A syntax error says where.
+    let e = parse(&GOOD.replace("host: 127.0.0.1", "host: \"127.0.0.1")).unwrap_err();
+    assert!(e.message.contains("line "), "{e}");
+    // An empty file is named for what it lacks.
+    let e = parse("# nothing yet\n").unwrap_err();
+    assert!(e.message.contains("no targets"), "{e}");
+}
+
+#[test]
+fn anchors_and_merge_keys_share_parts_between_targets() {
+    let two = format!(
+        "{}  - name: reports\n    database:\n      <<: *db\n      dbname: reports\n    store:\n      file: {{ path: ./reports.json }}\n",
+        GOOD.replace("    database:\n", "    database: &db\n")
+    );
+    let c = parse(&two).unwrap();
+    assert_eq!(c.targets.len(), 2);
+    assert_eq!(c.targets[1].database.dbname, "reports");
+    assert_eq!(c.targets[1].database.users, c.targets[0].database.users);
+    assert_eq!(c.targets[1].database.host, "127.0.0.1");
+}

@@ -26,11 +26,11 @@ pub fn load_rooted(files: &[PathBuf], root: &Path) -> BTreeMap<String, Module> {
         let Some(here) = module_path(file, root) else {
             continue;
         };
-        let text = std::fs::read_to_string(file).unwrap();
+        let text = source::code_only(&std::fs::read_to_string(file).unwrap());
         if text.trim_start().starts_with("#![cfg(test)]") {
-            continue; // a test module in its own file
+            continue; // a test module in its own file (after its `//!` doc)
         }
-        let code = source::without_test_items(&source::code_only(&text));
+        let code = source::without_test_items(&text);
         let mut module = Module::default();
         let (imports, body) = source::use_items(&code);
         let children = modules_near(files, root, &here);

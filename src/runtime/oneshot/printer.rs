@@ -54,7 +54,7 @@ impl Printer {
             Output::Json => serde_json::to_string_pretty(value)
                 .map(|s| s + "\n")
                 .map_err(|e| e.to_string()),
-            Output::Yaml => serde_yaml_ng::to_string(value).map_err(|e| e.to_string()),
+            Output::Yaml => serde_saphyr::to_string(value).map_err(|e| e.to_string()),
         };
         match encoded {
             Ok(text) => stdout(&text),
@@ -83,7 +83,7 @@ impl Printer {
             Output::Human => stderr(&format!("error: {e}\n")),
             Output::Json => stdout(&format!("{}\n", output::error_json(e))),
             Output::Yaml => {
-                stdout(&serde_yaml_ng::to_string(&output::error_json(e)).unwrap_or_default())
+                stdout(&serde_saphyr::to_string(&output::error_json(e)).unwrap_or_default())
             }
         }
         match e {
