@@ -214,6 +214,18 @@ fn yaml_message(e: &serde_saphyr::Error, at_root: bool) -> String {
 /// the key inside it, because operators know targets by name, not index.
 fn locate(text: &str, path: &serde_path_to_error::Path) -> (Option<String>, String) {
     use serde_path_to_error::Segment;
+    // `a.b[2].c`, from the segments after the target.
+    fn dotted(segments: &[&Segment]) -> String {
+        segments
+            .iter()
+            .map(|s| match s {
+                Segment::Seq { index } => format!("[{index}]"),
+                other => format!(".{other}"),
+            })
+            .collect::<String>()
+            .trim_start_matches('.')
+            .to_owned()
+    }
     // A trailing `?` is a key the parser refused (a duplicate, a merge key).
     let segments: Vec<&Segment> = path
         .iter()
@@ -222,28 +234,10 @@ fn locate(text: &str, path: &serde_path_to_error::Path) -> (Option<String>, Stri
     if let [Segment::Map { key }, Segment::Seq { index }, rest @ ..] = segments.as_slice() {
         if key == "targets" {
             let name = target_name(text, *index).unwrap_or_else(|| format!("#{}", index + 1));
-            let key = rest
-                .iter()
-                .map(|s| match s {
-                    Segment::Seq { index } => format!("[{index}]"),
-                    other => format!(".{other}"),
-                })
-                .collect::<String>()
-                .trim_start_matches('.')
-                .to_owned();
-            return (Some(name), key);
+            return (Some(name), dotted(rest));
         }
     }
-    let key = segments
-        .iter()
-        .map(|s| match s {
-            Segment::Seq { index } => format!("[{index}]"),
-            other => format!(".{other}"),
-        })
-        .collect::<String>()
-        .trim_start_matches('.')
-        .to_owned();
-    (None, key)
+    (None, dotted(&segments))
 }
 
 /// `targets[index].name`, read leniently (other keys ignored), or None if
