@@ -141,7 +141,7 @@ pub struct DatabaseConfig {
     pub owner: Option<String>,
     /// Connection poolers in front of the database (PgBouncer); each takes
     /// part in every rotation (see docs/poolers.md).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_if_null")]
     pub poolers: Vec<crate::pooler::PoolerConfig>,
 }
 

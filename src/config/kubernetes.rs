@@ -5,9 +5,9 @@ use super::*;
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct KubernetesConfig {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_if_null")]
     pub secrets: Vec<SecretSpec>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_if_null")]
     pub workloads: Vec<WorkloadRef>,
     #[serde(default)]
     pub rollout: RolloutConfig,

@@ -210,6 +210,16 @@ fn yaml_message(e: &serde_saphyr::Error, at_root: bool) -> String {
     e.render_with_formatter(&serde_saphyr::UserMessageFormatter)
 }
 
+/// A list key written with nothing after it (`workloads:`) is YAML's null:
+/// read as the empty list it means, as for a key left out.
+pub(crate) fn empty_if_null<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// Turns serde's path (`targets[1].database.tls`) into the target's name and
 /// the key inside it, because operators know targets by name, not index.
 fn locate(text: &str, path: &serde_path_to_error::Path) -> (Option<String>, String) {

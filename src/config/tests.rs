@@ -309,3 +309,16 @@ fn anchors_and_merge_keys_share_parts_between_targets() {
     assert_eq!(c.targets[1].database.users, c.targets[0].database.users);
     assert_eq!(c.targets[1].database.host, "127.0.0.1");
 }
+
+#[test]
+fn a_list_key_with_nothing_after_it_is_an_empty_list() {
+    let text = GOOD.replace(
+        "    store:\n",
+        "    kubernetes:\n      secrets:\n      workloads:\n    store:\n",
+    );
+    let c = parse(&text).unwrap();
+    let k = c.targets[0].kubernetes.as_ref().unwrap();
+    assert!(k.secrets.is_empty() && k.workloads.is_empty());
+    let e = parse(&GOOD.replace("      users: [app_a, app_b]\n", "      users:\n")).unwrap_err();
+    assert!(e.key.contains("users"), "{e}");
+}
