@@ -6,7 +6,9 @@
 //! current with compare-and-swap on the version it replaces, and say how a
 //! person clears a pending version seesaw cannot explain. Each backend
 //! implements [`SecretStore`]; [`open`] turns a config entry into a boxed
-//! store.
+//! store. [`RotationStages`] is the same protocol driven one step per call
+//! under the caller's version id (the Lambda's four events): AWS keeps it
+//! natively, every other store through its pending version.
 //!
 //! Why pending: the new password must be durable before `ALTER ROLE`, so a
 //! run that dies after changing the standby can be finished by the next run
@@ -25,6 +27,7 @@ mod file;
 #[cfg(feature = "gcp")]
 mod gcp;
 mod open;
+mod rotation_stages;
 
 #[cfg(feature = "aws")]
 pub use aws::AwsStore;
@@ -34,6 +37,7 @@ pub use file::FileStore;
 #[cfg(feature = "gcp")]
 pub use gcp::GcpStore;
 pub use open::open;
+pub use rotation_stages::{Reads, RotationStages, VersionState};
 
 use crate::secret::SecretDocument;
 use async_trait::async_trait;

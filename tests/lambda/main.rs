@@ -9,6 +9,7 @@ mod clone;
 mod common;
 #[cfg(feature = "mysql")]
 mod mariadb;
+mod other_stores;
 mod resume;
 mod runtime;
 mod steps;

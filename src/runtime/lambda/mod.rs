@@ -23,20 +23,30 @@ pub use event::{Rotation, Step};
 pub use invocation::Invocation;
 pub use settings::Settings;
 
-use crate::store::AwsStore;
+use crate::store::{AwsStore, RotationStages};
 use lambda_runtime::{service_fn, LambdaEvent};
 
-/// The rotation function as one sandbox holds it: its settings, one
-/// Secrets Manager client whose connections outlive an invocation (a warm
-/// sandbox skips the TLS handshakes of the next step), and the master's
-/// database session, kept idle between invocations (`db::Keeper`).
+/// The rotation function as one sandbox holds it: its settings, where its
+/// secrets are (one Secrets Manager client whose connections outlive an
+/// invocation, so a warm sandbox skips the TLS handshakes of the next
+/// step), and the master's database session, kept idle between
+/// invocations (`db::Keeper`).
 pub struct Function {
     pub settings: Settings,
-    secrets: aws_sdk_secretsmanager::Client,
+    stores: Stores,
     pub master_session: crate::db::Keeper,
 }
 
+/// Opens the store holding the secret a rotation event names.
+pub type OpenStore = dyn Fn(&str) -> Box<dyn RotationStages> + Send + Sync;
+
+enum Stores {
+    SecretsManager(aws_sdk_secretsmanager::Client),
+    Given(Box<OpenStore>),
+}
+
 impl Function {
+    /// The function Secrets Manager invokes: its secrets are there.
     pub async fn new(settings: Settings) -> Function {
         let secrets = AwsStore::client(
             None,
@@ -47,14 +57,32 @@ impl Function {
         .await;
         Function {
             settings,
-            secrets,
+            stores: Stores::SecretsManager(secrets),
             master_session: Default::default(),
         }
     }
 
-    /// The secret as one invocation sees it: each version read once.
-    fn store(&self, secret_id: &str) -> AwsStore {
-        AwsStore::snapshot(self.secrets.clone(), secret_id)
+    /// The same steps over other stores: `open` maps a secret id (the
+    /// event's, or a secret's `masterarn`) to the store that holds it.
+    pub fn with_stores(
+        settings: Settings,
+        open: impl Fn(&str) -> Box<dyn RotationStages> + Send + Sync + 'static,
+    ) -> Function {
+        Function {
+            settings,
+            stores: Stores::Given(Box::new(open)),
+            master_session: Default::default(),
+        }
+    }
+
+    /// The secret as one invocation sees it (on AWS, each version read once).
+    fn store(&self, secret_id: &str) -> Box<dyn RotationStages> {
+        match &self.stores {
+            Stores::SecretsManager(client) => {
+                Box::new(AwsStore::snapshot(client.clone(), secret_id))
+            }
+            Stores::Given(open) => open(secret_id),
+        }
     }
 }
 

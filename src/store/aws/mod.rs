@@ -26,6 +26,7 @@
 
 mod client;
 mod errors;
+mod rotation_stages;
 mod secret_store;
 mod stages;
 mod versions;

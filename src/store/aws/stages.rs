@@ -1,4 +1,5 @@
-//! The stage-level calls, shared by the protocol and the Lambda's steps.
+//! The stage-level calls, shared by the protocol (`secret_store.rs`) and
+//! the rotation function's contract (`rotation_stages.rs`).
 
 use super::{AwsStore, Stages, CURRENT, DESCRIBE, GET, PENDING, PUT, STAGE};
 use crate::secret::SecretDocument;
@@ -22,13 +23,12 @@ pub(super) fn staged_pending(stages: &Stages) -> Option<String> {
 }
 
 /// The stage-level calls: stage is put_pending, promote is move_current
-/// and drop_pending, and
-/// the Lambda's four steps make them one per step.
+/// and drop_pending; the rotation function's steps make them one per step.
 impl AwsStore {
     /// Fails when a version other than `token` is staged `AWSPENDING`
     /// without being current: an earlier rotation that did not finish,
     /// whose pending password may already be set in the database.
-    pub fn no_stuck_pending(&self, stages: &Stages, token: &str) -> Result<(), StoreError> {
+    pub(super) fn no_stuck_pending(&self, stages: &Stages, token: &str) -> Result<(), StoreError> {
         let stuck = stages.iter().find(|(v, s)| {
             s.iter().any(|x| x == PENDING) && !s.iter().any(|x| x == CURRENT) && *v != token
         });
@@ -46,7 +46,7 @@ impl AwsStore {
     /// will need (its token's, and `AWSCURRENT` when `current`): they are
     /// then answered from the snapshot. A read that finds nothing is
     /// remembered as such; an error is left for the step's own read.
-    pub async fn stages_and_prefetch(
+    pub(super) async fn stages_and_prefetch(
         &self,
         token: &str,
         current: bool,
@@ -61,7 +61,7 @@ impl AwsStore {
     }
 
     /// Version id -> its staging labels (once per snapshot).
-    pub async fn stages(&self) -> Result<Stages, StoreError> {
+    pub(super) async fn stages(&self) -> Result<Stages, StoreError> {
         if let Some(Some(known)) = self.remembered(|s| s.stages.clone()) {
             return Ok(known);
         }
@@ -82,7 +82,7 @@ impl AwsStore {
 
     /// The version `id` (optionally only if it carries `stage`); `None`
     /// when it has no value yet.
-    pub async fn version_by_id(
+    pub(super) async fn version_by_id(
         &self,
         id: &str,
         stage: Option<&str>,
@@ -114,7 +114,7 @@ impl AwsStore {
 
     /// Adds `document` as the version `token`, staged `AWSPENDING`. A retry
     /// with the same token and document adds nothing.
-    pub async fn put_pending(
+    pub(super) async fn put_pending(
         &self,
         token: &str,
         document: &SecretDocument,
@@ -138,15 +138,6 @@ impl AwsStore {
             s.versions.remove(token);
         });
         Ok(())
-    }
-
-    /// Moves `AWSCURRENT` from `current` to `token` (refused by Secrets
-    /// Manager if `AWSCURRENT` is elsewhere). The Lambda's finishSecret:
-    /// like AWS's own functions it leaves `AWSPENDING` on the version now
-    /// current, which Secrets Manager treats as a finished rotation (and
-    /// `read` as no pending version).
-    pub async fn make_current(&self, token: &str, current: &str) -> Result<(), StoreError> {
-        self.move_current(token, current).await
     }
 
     pub(super) async fn move_current(&self, token: &str, current: &str) -> Result<(), StoreError> {
