@@ -12,6 +12,7 @@ mod inspect;
 pub mod lambda;
 mod observe;
 mod observed;
+mod outcome;
 mod poolers;
 mod report;
 mod run;

@@ -4,6 +4,7 @@
 //! poolers, then the proof through them, then publish (docs/poolers.md).
 
 use super::engine::Engine;
+use super::outcome::Outcome;
 use crate::db::Session;
 use crate::error::Error;
 use crate::progress::Progress;
@@ -46,17 +47,17 @@ impl Engine {
         &self,
         role: &str,
         verifier: &SecretString,
-    ) -> Result<String, Error> {
-        let mut parts = Vec::new();
+    ) -> Result<Outcome, Error> {
+        let mut written = Vec::new();
         for pooler in self.poolers.file_writers() {
-            let written = pooler
+            let wrote = pooler
                 .write_secret(role, verifier)
                 .await
                 .map_err(self.db_error(format!("write {role:?}'s verifier for {}", pooler.describe()), Some(
                     "the database already holds the new password, which nothing uses yet; fix the file's access and run again (the rotation resumes)".into(),
                 )))?;
-            if let (Some(w), Some(path)) = (written, pooler.auth_file()) {
-                parts.push(format!(
+            if let (Some(w), Some(path)) = (wrote, pooler.auth_file()) {
+                written.push(format!(
                     "{} {role:?} in {}",
                     match w {
                         crate::pooler::auth_file::Written::Replaced => "replaced",
@@ -73,8 +74,10 @@ impl Engine {
                 Some("the new verifier is written but this PgBouncer may still hold the old one; run again (the rotation resumes and reloads it)".into()),
             ))?;
         }
-        parts.push(format!("reloaded {} pooler(s)", self.poolers.list.len()));
-        Ok(parts.join("; "))
+        Ok(Outcome::PoolersUpdated {
+            written,
+            reloaded: self.poolers.list.len(),
+        })
     }
 
     /// Logs in as `cred` through every pooler, as applications will.

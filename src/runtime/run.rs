@@ -4,6 +4,7 @@
 
 use super::engine::{Engine, Purpose, RotateOptions};
 use super::observed::Observed;
+use super::outcome::{Outcome, Staged};
 use super::report::{Report, StepRecord};
 use crate::error::Error;
 use crate::progress::{NoProgress, Progress};
@@ -28,12 +29,6 @@ pub(super) struct Scratch {
     /// The verifier set_password gave the database, for the poolers'
     /// auth_files.
     pub(super) verifier: Option<SecretString>,
-}
-
-pub(super) struct Staged {
-    pub(super) credential: Credential,
-    pub(super) document: SecretDocument,
-    pub(super) version: String,
 }
 
 impl Engine {
@@ -225,10 +220,17 @@ impl Engine {
         for step in &plan.steps {
             progress.started(self.name(), step);
             let t = Instant::now();
-            let detail = self.step(step, &plan, seen, &mut scratch, progress).await?;
+            let outcome = self.step(step, &plan, seen, &scratch, progress).await?;
             let elapsed = t.elapsed();
-            if let Step::Publish { .. } = step {
-                report.new_version = Some(detail.clone());
+            let detail = outcome.detail();
+            match outcome {
+                Outcome::Staged(staged) => scratch.pending = Some(staged),
+                Outcome::PasswordSet { verifier, .. } => scratch.verifier = Some(verifier),
+                Outcome::Published { document, version } => {
+                    report.new_version = Some(version.clone());
+                    scratch.published = Some((document, version));
+                }
+                _ => {}
             }
             tracing::info!(
                 target_name = %self.name(),

@@ -4,7 +4,8 @@
 
 use super::engine::Engine;
 use super::observed::Observed;
-use super::run::{Scratch, Staged};
+use super::outcome::{Outcome, Staged};
+use super::run::Scratch;
 use crate::consumers::SyncReason;
 use crate::db::Session;
 use crate::error::Error;
@@ -15,15 +16,16 @@ use crate::store::PublishRequest;
 use std::time::{Duration, Instant};
 
 impl Engine {
-    /// Runs one step; returns a line of detail for the report.
+    /// Runs one step over what earlier steps left in `scratch`; returns
+    /// what it did, for the driver to carry on.
     pub(super) async fn step(
         &self,
         step: &Step,
         plan: &Plan,
         seen: &mut Observed,
-        scratch: &mut Scratch,
+        scratch: &Scratch,
         progress: &dyn Progress,
-    ) -> Result<String, Error> {
+    ) -> Result<Outcome, Error> {
         let mut own = None;
         match step {
             Step::WaitForSessions { role, timeout } => {
@@ -32,11 +34,11 @@ impl Engine {
             }
             Step::TerminateSessions { role, by } => {
                 let session = self.actor(*by, seen, &mut own).await?;
-                let n = session
+                let count = session
                     .terminate_sessions_of(role)
                     .await
                     .map_err(self.db_error(format!("end sessions of {role:?}"), None))?;
-                Ok(format!("ended {n} session(s)"))
+                Ok(Outcome::SessionsEnded { count })
             }
             Step::CreateStandby { role, like } => {
                 let copied = seen
@@ -44,24 +46,28 @@ impl Engine {
                     .create_login_role_like(role, like)
                     .await
                     .map_err(self.db_error(format!("create {role:?} like {like:?}"), None))?;
-                Ok(format!(
-                    "created with {} membership(s) and {} setting(s)",
-                    copied.memberships, copied.settings
-                ))
+                Ok(Outcome::StandbyCreated {
+                    memberships: copied.memberships,
+                    settings: copied.settings,
+                })
             }
             Step::GrantMembership { role, group } => {
                 seen.control
                     .grant_membership(group, role)
                     .await
                     .map_err(self.db_error(format!("grant {group:?} to {role:?}"), None))?;
-                Ok(format!("granted {group:?}"))
+                Ok(Outcome::MembershipGranted {
+                    group: group.clone(),
+                })
             }
             Step::RevokeMembership { role, group } => {
                 seen.control
                     .revoke_membership(group, role)
                     .await
                     .map_err(self.db_error(format!("revoke {group:?} from {role:?}"), None))?;
-                Ok(format!("revoked {group:?}"))
+                Ok(Outcome::MembershipRevoked {
+                    group: group.clone(),
+                })
             }
             Step::Stage { username, replaces } => {
                 self.stage(username, replaces, plan, seen, scratch).await
@@ -94,16 +100,15 @@ impl Engine {
         plan: &Plan,
         seen: &mut Observed,
         progress: &dyn Progress,
-    ) -> Result<String, Error> {
+    ) -> Result<Outcome, Error> {
         let started = Instant::now();
         let mut reported: Option<(u64, Instant)> = None;
         loop {
             let n = self.standby_in_use(seen.watch(), role).await?;
             if n == 0 {
-                return Ok(format!(
-                    "sessions closed after {}s",
-                    started.elapsed().as_secs()
-                ));
+                return Ok(Outcome::SessionsClosed {
+                    waited: started.elapsed(),
+                });
             }
             if progress.cancelled() {
                 return Err(Error::Interrupted {
@@ -163,8 +168,8 @@ impl Engine {
         replaces: &str,
         plan: &Plan,
         seen: &mut Observed,
-        scratch: &mut Scratch,
-    ) -> Result<String, Error> {
+        scratch: &Scratch,
+    ) -> Result<Outcome, Error> {
         let (document, credential) = match plan.action {
             Action::Rotate => {
                 let password = scratch
@@ -203,12 +208,11 @@ impl Engine {
                 source,
                 hint: Some("nothing was changed in the database".into()),
             })?;
-        scratch.pending = Some(Staged {
+        Ok(Outcome::Staged(Staged {
             credential,
             document,
-            version: version.clone(),
-        });
-        Ok(format!("pending version {version}"))
+            version,
+        }))
     }
 
     /// Gives the standby exactly the staged password.
@@ -217,9 +221,9 @@ impl Engine {
         role: &str,
         by: Actor,
         seen: &mut Observed,
-        scratch: &mut Scratch,
+        scratch: &Scratch,
         own: &mut Option<Box<dyn Session>>,
-    ) -> Result<String, Error> {
+    ) -> Result<Outcome, Error> {
         let staged = scratch
             .pending
             .as_ref()
@@ -231,12 +235,10 @@ impl Engine {
             .set_password(role, &password)
             .await
             .map_err(self.db_error(format!("set the password of standby {role:?}"), None))?;
-        scratch.verifier = Some(verifier);
-        Ok(match self.config.database.engine {
-            crate::config::Engine::Postgres => "password set (SCRAM-SHA-256 verifier)",
-            _ => "password set (sent as the account plugin's hash)",
-        }
-        .into())
+        Ok(Outcome::PasswordSet {
+            verifier,
+            postgres: self.config.database.engine == crate::config::Engine::Postgres,
+        })
     }
 
     /// Proves the new credential logs in, directly and through every pooler.
@@ -247,7 +249,7 @@ impl Engine {
         seen: &mut Observed,
         scratch: &Scratch,
         progress: &dyn Progress,
-    ) -> Result<String, Error> {
+    ) -> Result<Outcome, Error> {
         let cred = match plan.action {
             Action::Rotate => scratch.pending.as_ref().map(|p| p.credential.clone()),
             Action::Rollback => seen
@@ -265,7 +267,7 @@ impl Engine {
         )
         .await?;
         if self.poolers.is_empty() {
-            return Ok("login verified".into());
+            return Ok(Outcome::Verified { poolers: 0 });
         }
         self.verify_through_poolers(&cred, progress).await
             .map_err(|e| match e {
@@ -277,10 +279,9 @@ impl Engine {
                 },
                 other => other,
             })?;
-        Ok(format!(
-            "login verified, directly and through {} pooler(s)",
-            self.poolers.list.len()
-        ))
+        Ok(Outcome::Verified {
+            poolers: self.poolers.list.len(),
+        })
     }
 
     /// Makes the staged version current, if this run still holds the lock.
@@ -289,8 +290,8 @@ impl Engine {
         username: &str,
         replaces: &str,
         seen: &mut Observed,
-        scratch: &mut Scratch,
-    ) -> Result<String, Error> {
+        scratch: &Scratch,
+    ) -> Result<Outcome, Error> {
         // Staged by this run (or resumed): a rotation's new
         // credential, or a rollback's previous one.
         let staged = scratch
@@ -312,8 +313,10 @@ impl Engine {
                 });
             }
         };
-        scratch.published = Some((staged.document.clone(), version.clone()));
-        Ok(version)
+        Ok(Outcome::Published {
+            document: staged.document.clone(),
+            version,
+        })
     }
 
     /// Writes the published credential into the consumers.
@@ -323,7 +326,7 @@ impl Engine {
         plan: &Plan,
         scratch: &Scratch,
         progress: &dyn Progress,
-    ) -> Result<String, Error> {
+    ) -> Result<Outcome, Error> {
         let (Some(consumers), Some((document, version))) = (&self.consumers, &scratch.published)
         else {
             return Err(self.no_credential_for(username));
@@ -340,20 +343,6 @@ impl Engine {
                 doing: format!("propagate version {version} ({username:?}); it is published and the next run heals the consumers"),
                 source,
             })?;
-        Ok(describe_propagation(&done))
+        Ok(Outcome::Propagated(done))
     }
-}
-
-fn describe_propagation(p: &crate::consumers::Propagation) -> String {
-    let mut parts = vec![
-        format!("{} secret(s) written", p.secrets_written.len()),
-        format!("{} workload(s) restarted", p.workloads_restarted.len()),
-    ];
-    if p.rolled_out {
-        parts.push("rolled out".into());
-    }
-    if !p.skipped.is_empty() {
-        parts.push(format!("skipped: {}", p.skipped.join("; ")));
-    }
-    parts.join(", ")
 }
