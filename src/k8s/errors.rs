@@ -51,10 +51,13 @@ impl Call<'_> {
 impl Call<'_> {
     /// The RBAC rule that allows this call. Kubernetes checks
     /// `resourceNames` only for requests that name an object: a `create`
-    /// (and list/watch) carries no name, so such a rule could never match.
+    /// carries no name, so such a rule could never match. A list or watch
+    /// names one through a `metadata.name` field selector (seesaw's
+    /// always do, and carry the name here).
     fn rule(&self) -> String {
         let names = match self.verb {
-            "create" | "list" | "watch" | "deletecollection" => String::new(),
+            "create" | "deletecollection" => String::new(),
+            "list" | "watch" if self.name.is_empty() => String::new(),
             _ => format!(", resourceNames: [\"{}\"]", self.name),
         };
         format!(

@@ -10,6 +10,7 @@
 mod errors;
 mod events;
 pub mod leader;
+mod rollout;
 mod secrets;
 mod workloads;
 mod writes;
@@ -205,7 +206,7 @@ impl Consumers for Kubernetes {
             restarted.push(w.clone());
         }
         if !dry_run && self.spec.rollout.wait && !restarted.is_empty() {
-            workloads::wait(
+            rollout::wait(
                 &self.client,
                 &restarted,
                 self.spec.rollout.timeout,

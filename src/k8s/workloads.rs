@@ -4,16 +4,12 @@ use super::errors::Call;
 use super::writes::{RESTARTED_AT_ANNOTATION, VERSION_ANNOTATION};
 use crate::config::{WorkloadKind, WorkloadRef};
 use crate::consumers::ConsumerError;
-use crate::progress::Progress;
-use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::Patch;
 use kube::Api;
 use serde_json::json;
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 /// Where a workload's latest rollout stands, judged the way
 /// `kubectl rollout status` judges it.
@@ -26,6 +22,7 @@ pub(super) enum Phase {
     Failed(String),
 }
 
+#[derive(Clone)]
 pub(super) struct Rollout {
     pub phase: Phase,
     pub detail: String,
@@ -67,7 +64,7 @@ fn resource(kind: WorkloadKind) -> &'static str {
     }
 }
 
-fn call<'a>(w: &'a WorkloadRef, verb: &'a str) -> Call<'a> {
+pub(super) fn call<'a>(w: &'a WorkloadRef, verb: &'a str) -> Call<'a> {
     Call {
         verb,
         group: "apps",
@@ -99,16 +96,11 @@ fn phase(done: bool) -> Phase {
     }
 }
 
-/// Workload reads in flight at once while waiting: enough to make a pass
-/// over 100 workloads one round trip or a few, few enough not to open a
-/// connection per workload.
-const CONCURRENT_GETS: usize = 16;
-
 fn on_delete_manual() -> Manual {
     Manual::OnDelete("updateStrategy OnDelete: Kubernetes does not replace its pods; they keep the previous credential until they are deleted (`kubectl delete pod`), and the next rotation waits until they are".into())
 }
 
-fn deployment(d: Deployment) -> State {
+pub(super) fn deployment(d: Deployment) -> State {
     let spec = d.spec.unwrap_or_default();
     let status = d.status.unwrap_or_default();
     let want = spec.replicas.unwrap_or(1);
@@ -151,7 +143,7 @@ fn deployment(d: Deployment) -> State {
     }
 }
 
-fn stateful_set(s: StatefulSet) -> State {
+pub(super) fn stateful_set(s: StatefulSet) -> State {
     let spec = s.spec.unwrap_or_default();
     let status = s.status.unwrap_or_default();
     let want = spec.replicas.unwrap_or(1);
@@ -195,7 +187,7 @@ fn stateful_set(s: StatefulSet) -> State {
     }
 }
 
-fn daemon_set(d: DaemonSet) -> State {
+pub(super) fn daemon_set(d: DaemonSet) -> State {
     let spec = d.spec.unwrap_or_default();
     let status = d.status.unwrap_or_default();
     let want = status.desired_number_scheduled;
@@ -224,16 +216,7 @@ fn daemon_set(d: DaemonSet) -> State {
 pub(super) async fn state(client: &kube::Client, w: &WorkloadRef) -> Result<State, ConsumerError> {
     let c = client.clone();
     let ns = &w.namespace;
-    let get_err = |e| {
-        match call(w, "get").error(e) {
-        ConsumerError::NotFound { kind, object, .. } => ConsumerError::NotFound {
-            kind,
-            object,
-            hint: format!("{w} is listed under kubernetes.workloads but does not exist; fix the config or create it"),
-        },
-        other => other,
-    }
-    };
+    let get_err = |e| get_error(w, e);
     Ok(match w.kind {
         WorkloadKind::Deployment => deployment(
             Api::<Deployment>::namespaced(c, ns)
@@ -254,6 +237,18 @@ pub(super) async fn state(client: &kube::Client, w: &WorkloadRef) -> Result<Stat
                 .map_err(get_err)?,
         ),
     })
+}
+
+/// A failed GET of a configured workload: a missing one is the config's.
+pub(super) fn get_error(w: &WorkloadRef, e: kube::Error) -> ConsumerError {
+    match call(w, "get").error(e) {
+        ConsumerError::NotFound { kind, object, .. } => ConsumerError::NotFound {
+            kind,
+            object,
+            hint: format!("{w} is listed under kubernetes.workloads but does not exist; fix the config or create it"),
+        },
+        other => other,
+    }
 }
 
 /// Annotates the pod template, which makes the controller roll the pods
@@ -288,80 +283,4 @@ pub(super) async fn restart(
     result.map_err(|e| call(w, "patch").error(e))?;
     tracing::info!(workload = %w, version, "restarted");
     Ok(())
-}
-
-/// Polls until every workload has rolled out, reporting progress as it
-/// changes, up to `timeout`.
-pub(super) async fn wait(
-    client: &kube::Client,
-    workloads: &[WorkloadRef],
-    timeout: Duration,
-    target: &str,
-    progress: &dyn Progress,
-) -> Result<(), ConsumerError> {
-    let started = Instant::now();
-    let mut last: BTreeMap<&WorkloadRef, String> = BTreeMap::new();
-    // A finished rollout stays finished: only the others are asked again,
-    // all at once (one round trip per pass, not one per workload).
-    let mut remaining: Vec<&WorkloadRef> = workloads.iter().collect();
-    loop {
-        let mut reads = Vec::with_capacity(remaining.len());
-        for w in &remaining {
-            reads.push(state(client, w));
-        }
-        let states: Vec<_> = futures::stream::iter(reads)
-            .buffered(CONCURRENT_GETS)
-            .collect()
-            .await;
-        let mut pending = Vec::new();
-        let mut still = Vec::new();
-        for (w, state) in remaining.iter().copied().zip(states) {
-            let state = state?;
-            if last.get(w) != Some(&state.rollout.detail) {
-                progress.waiting(target, &format!("{w}: {}", state.rollout.detail));
-                last.insert(w, state.rollout.detail.clone());
-            }
-            match state.rollout.phase {
-                Phase::Done => {}
-                Phase::Waiting => {
-                    pending.push(format!("{w} ({})", state.rollout.detail));
-                    still.push(w);
-                }
-                Phase::Failed(message) => {
-                    return Err(ConsumerError::RolloutFailed {
-                        workload: w.to_string(),
-                        message,
-                    })
-                }
-            }
-        }
-        remaining = still;
-        if pending.is_empty() {
-            return Ok(());
-        }
-        if progress.cancelled() {
-            return Err(ConsumerError::Api {
-                doing: "wait for the rollouts".into(),
-                message: format!(
-                    "stopped for shutdown with rollouts unfinished: {}; the next start resumes",
-                    pending.join(", ")
-                ),
-                transient: true,
-            });
-        }
-        if started.elapsed() >= timeout {
-            return Err(ConsumerError::RolloutTimeout {
-                waited: crate::duration::format(timeout),
-                pending: pending.join(", "),
-            });
-        }
-        // Most rollouts finish within seconds: poll briskly at first (the
-        // delay to notice one is at most a tick), then gently.
-        let poll = if started.elapsed() < Duration::from_secs(5) {
-            Duration::from_millis(50)
-        } else {
-            Duration::from_millis(500)
-        };
-        tokio::time::sleep(poll).await;
-    }
 }

@@ -90,3 +90,58 @@ async fn an_unfinished_rollout_blocks_the_next_rotation() {
         run.stderr
     );
 }
+
+/// Rollouts are followed by watching each workload, not by asking again
+/// and again: a three-second rollout costs a few GETs per workload, and
+/// every workload is watched, by name (a Role limited by resourceNames
+/// allows that).
+#[tokio::test]
+async fn a_rollout_is_followed_by_a_watch_per_workload_not_by_polling() {
+    let (t, kube) = setup(MIXED, true).await;
+    settled(&kube).await;
+    // The first run also restarts every workload to carry the version
+    // annotation (healing): two rollouts. Count the second run's one.
+    let first = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(first.code, 0, "{}", first.all());
+    // Three pods replaced one by one: over a second per workload.
+    kube.sim.set_pod_start(Duration::from_millis(400));
+    let before = |verb: &str| {
+        ["deployments", "statefulsets", "daemonsets"]
+            .iter()
+            .map(|r| kube.requests(&format!("{verb} {r}")))
+            .sum::<usize>()
+    };
+    let (gets, watches) = (before("get"), before("watch"));
+    let started = std::time::Instant::now();
+    let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        started.elapsed() > Duration::from_secs(1),
+        "the rollouts must have taken a while for this test to mean anything"
+    );
+    let gets = before("get") - gets;
+    let watches = before("watch") - watches;
+    assert!(
+        watches >= MIXED.len(),
+        "each workload is watched: {watches}"
+    );
+    // Per workload: the rollout gate, the restart and the report after
+    // the wait read it once each, and its watch starts from a GET.
+    // Polling every 50-500 ms asked dozens each.
+    assert!(
+        gets <= 4 * MIXED.len(),
+        "{gets} GETs of {} workloads while waiting",
+        MIXED.len()
+    );
+    for (_, name) in MIXED {
+        assert!(
+            kube.state
+                .lock()
+                .unwrap()
+                .requests
+                .iter()
+                .any(|r| r.starts_with("watch") && r.ends_with(&format!(" {name}"))),
+            "{name} was not watched by name"
+        );
+    }
+}

@@ -3,7 +3,8 @@
 //!
 //! Follows the documented behaviour of the real API where seesaw can tell:
 //! - namespaced GET / LIST / POST / PUT / PATCH / DELETE on any resource
-//!   (secrets, events, deployments, statefulsets, daemonsets, leases);
+//!   (secrets, events, deployments, statefulsets, daemonsets, leases), and
+//!   WATCH of one object by a `metadata.name` field selector (`watch.rs`);
 //! - `resourceVersion` on every object, bumped on each write; a PUT, or a
 //!   PATCH that carries `metadata.resourceVersion`, with a stale one gets
 //!   409 Conflict; POST of an existing name gets 409 AlreadyExists;
@@ -26,6 +27,7 @@ pub mod real;
 mod server;
 pub mod sim;
 pub mod suite;
+mod watch;
 
 use axum::routing::any;
 use axum::Router;

@@ -2,7 +2,7 @@
 //! each verb as the real API server does.
 
 use super::objects::{admit, at, in_group, is_workload, kind_of, leaves};
-use super::{discovery, merge, Inner};
+use super::{discovery, merge, watch, Inner};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -49,6 +49,9 @@ async fn handle(
     let force = query.get("force").is_some_and(|f| f == "true");
     let verb = match (&req.method, &req.name) {
         (&Method::GET, Some(_)) => "get",
+        (&Method::GET, None) if query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
+            "watch"
+        }
         (&Method::GET, None) => "list",
         (&Method::POST, _) => "create",
         (&Method::PUT, _) => "update",
@@ -56,8 +59,13 @@ async fn handle(
         (&Method::DELETE, _) => "delete",
         _ => return status(405, "MethodNotAllowed", "method not allowed".into()),
     };
+    // A watch names its object through the field selector.
+    let selected = query
+        .get("fieldSelector")
+        .and_then(|f| f.strip_prefix("metadata.name="))
+        .map(str::to_owned);
     let mut inner = fake.state.lock().unwrap();
-    let shown_name = req.name.clone().unwrap_or_default();
+    let shown_name = req.name.clone().or(selected.clone()).unwrap_or_default();
     inner
         .requests
         .push(format!("{verb} {} {shown_name}", req.resource));
@@ -97,6 +105,30 @@ async fn handle(
         )
     };
     match verb {
+        "watch" => {
+            let Some(name) = selected else {
+                return status(
+                    400,
+                    "BadRequest",
+                    "this fake watches one object: fieldSelector=metadata.name=NAME".into(),
+                );
+            };
+            drop(inner);
+            let timeout = query
+                .get("timeoutSeconds")
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(300);
+            watch::stream(
+                fake.state.clone(),
+                key(&name),
+                req.group.clone(),
+                query
+                    .get("resourceVersion")
+                    .map(String::as_str)
+                    .unwrap_or(""),
+                std::time::Duration::from_secs(timeout),
+            )
+        }
         "list" => {
             let items: Vec<Value> = inner
                 .objects
