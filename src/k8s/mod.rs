@@ -86,10 +86,13 @@ pub async fn client(
         })?
     };
     // Bounded: an API server that accepts and never answers must not hang
-    // a rotation (rollout waits poll; nothing here streams).
+    // a rotation. Rollout watches ask the server to end them sooner (see
+    // rollout.rs). The read timeout counts from each request, not from when
+    // its pooled connection went idle (kube counts that by default).
     let mut config = config;
     config.connect_timeout = Some(std::time::Duration::from_secs(5));
     config.read_timeout = Some(std::time::Duration::from_secs(30));
+    config.reset_reader_on_write = true;
     config.write_timeout = Some(std::time::Duration::from_secs(30));
     // The API server names a write's field manager after the user agent
     // when the request gives none (kube's event Recorder does not): every

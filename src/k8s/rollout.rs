@@ -7,7 +7,11 @@
 //! which a Role limited by `resourceNames` allows (list is never needed).
 //! A watch ends on the server's timeout (kept under the client's read
 //! timeout), a dropped connection or 410 Gone; then the workload is read
-//! again and watched anew. Deleting a workload mid-wait fails the wait.
+//! again and watched anew. A finished rollout stays finished: its watch is
+//! stopped (an HPA scaling it up later does not hold the wait). At most
+//! [`WATCHES`] workloads are watched at once, each on its own connection;
+//! the others wait for a finished one's turn. Deleting a workload before
+//! its rollout finished fails the wait.
 
 use super::workloads::{call, daemon_set, deployment, get_error, stateful_set, Phase, State};
 use crate::config::{WorkloadKind, WorkloadRef};
@@ -28,6 +32,9 @@ const WATCH_SECONDS: u32 = 20;
 /// comes.
 const CHECK: Duration = Duration::from_millis(250);
 
+/// Workloads watched at once (one connection each).
+const WATCHES: usize = 16;
+
 type Report = (usize, Result<State, ConsumerError>);
 
 /// Waits until every workload has rolled out, reporting each one's
@@ -41,10 +48,19 @@ pub(super) async fn wait(
 ) -> Result<(), ConsumerError> {
     let started = Instant::now();
     let (tx, mut rx) = mpsc::channel::<Report>(64);
+    let turns = std::sync::Arc::new(tokio::sync::Semaphore::new(WATCHES));
     // Dropping the set (any return below) stops every watch.
     let mut followers = tokio::task::JoinSet::new();
+    let mut handles = Vec::with_capacity(workloads.len());
     for (i, w) in workloads.iter().enumerate() {
-        followers.spawn(follow(client.clone(), w.clone(), i, tx.clone()));
+        let (client, w, tx, turns) = (client.clone(), w.clone(), tx.clone(), turns.clone());
+        handles.push(followers.spawn(async move {
+            // Never closed, so the turn always comes.
+            let Ok(_turn) = turns.acquire_owned().await else {
+                return;
+            };
+            follow(client, w, i, tx).await
+        }));
     }
     drop(tx);
     let mut rollouts: Vec<Option<super::workloads::Rollout>> = vec![None; workloads.len()];
@@ -72,8 +88,15 @@ pub(super) async fn wait(
                         transient: true,
                     });
                 };
+                if rollouts[i].as_ref().is_some_and(|r| r.done()) {
+                    continue; // finished: a late report changes nothing
+                }
                 let rollout = state?.rollout;
                 let w = &workloads[i];
+                if rollout.done() {
+                    // Its turn goes to a workload not yet watched.
+                    handles[i].abort();
+                }
                 if rollouts[i].as_ref().map(|r| &r.detail) != Some(&rollout.detail) {
                     progress.waiting(target, &format!("{w}: {}", rollout.detail));
                 }
@@ -172,10 +195,25 @@ async fn follow_kind<K>(
         let opened = Instant::now();
         let events = match api.watch(&params, &version).await {
             Ok(events) => events,
-            Err(e) => {
-                let _ = tx.send((i, Err(call(w, "watch").error(e)))).await;
-                return;
-            }
+            // The version read is already too old to watch from: read again.
+            Err(kube::Error::Api(status)) if status.code == 410 => continue,
+            Err(e) => match call(w, "watch").error(e) {
+                // Throttled, or the server is busy: read and watch again
+                // in a moment (the waiter's deadline bounds it).
+                ConsumerError::Api {
+                    transient: true,
+                    message,
+                    ..
+                } => {
+                    tracing::debug!(workload = %w, "watch not opened: {message}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+                e => {
+                    let _ = tx.send((i, Err(e))).await;
+                    return;
+                }
+            },
         };
         let mut events = std::pin::pin!(events);
         while let Some(event) = events.next().await {
@@ -189,7 +227,14 @@ async fn follow_kind<K>(
                 Ok(WatchEvent::Bookmark(_)) => continue,
                 // 410 Gone (the version is too old) or a broken stream:
                 // read it again and watch from there.
-                Ok(WatchEvent::Error(_)) | Err(_) => break,
+                Ok(WatchEvent::Error(e)) => {
+                    tracing::debug!(workload = %w, code = e.code, "watch ended: {}", e.message);
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(workload = %w, "watch broke: {e}");
+                    break;
+                }
             };
             let failed = state.is_err();
             if tx.send((i, state)).await.is_err() || failed {

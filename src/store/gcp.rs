@@ -41,6 +41,7 @@ const LIST: &str = "secretmanager.versions.list";
 const ACCESS: &str = "secretmanager.versions.access";
 const ADD: &str = "secretmanager.versions.add";
 
+#[derive(Clone)]
 pub struct GcpStore {
     client: SecretManagerService,
     /// `projects/<project>/secrets/<secret>`

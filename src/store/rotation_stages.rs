@@ -8,14 +8,16 @@
 //! RotateSecret registers the token as a version staged `AWSPENDING` with no
 //! value; `createSecret` gives it one; `finishSecret` moves `AWSCURRENT` onto
 //! it and, as AWS's own functions do, leaves `AWSPENDING` there. Every other
-//! store through its pending version (the default methods below, over
-//! [`SecretStore`]'s read, stage and promote): a version id the store does
-//! not hold is a new rotation's, the pending version is its value, finish
-//! is promote. The companion stores (GCP, Azure) name the pending version
-//! by the caller's token, so all four calls name it; the file store names
-//! versions by their content, so its later calls name the id
-//! [`RotationStages::create_pending`] returned.
+//! store through its pending version: a version id the store does not hold
+//! is a new rotation's, the pending version is its value, finish is
+//! promote. The companion stores (GCP, Azure) keep the caller's token as
+//! the pending version's id, and after promote too, so all four calls name
+//! it; the file store (the default methods below, over [`SecretStore`]'s
+//! read, stage and promote) names versions by their content, so its later
+//! calls name the id [`RotationStages::create_pending`] returned.
 
+#[cfg(any(feature = "gcp", feature = "azure"))]
+use super::companion::{self, WithCompanion};
 use super::{PublishRequest, SecretStore, StoreError, Versioned};
 use crate::secret::SecretDocument;
 use async_trait::async_trait;
@@ -100,9 +102,74 @@ pub trait RotationStages: SecretStore {
     }
 }
 
-// Every other store: its pending version, through the default methods.
+// The file store: its pending version, through the default methods. Its
+// versions are named by their content, so the later calls name the id
+// `create_pending` returned; a createSecret retried under the caller's
+// token is refused (PendingExists, nothing overwritten), and finish swaps
+// against the version current when it runs, as AWS's finishSecret does.
 impl RotationStages for super::FileStore {}
+
+// The companion stores keep the caller's token as the pending version's id
+// and keep it after promote, so every call names the token: a retried step
+// is recognised, a finished rotation is `Current`, and finish swaps
+// against the version the pending one was staged on.
 #[cfg(feature = "gcp")]
-impl RotationStages for super::GcpStore {}
+#[async_trait]
+impl RotationStages for super::GcpStore {
+    async fn version_state(&self, version: &str, _: Reads) -> Result<VersionState, StoreError> {
+        companion_state(self, version).await
+    }
+
+    async fn finish(&self, version: &str) -> Result<(), StoreError> {
+        companion_finish(self, version).await
+    }
+}
+
 #[cfg(feature = "azure")]
-impl RotationStages for super::AzureStore {}
+#[async_trait]
+impl RotationStages for super::AzureStore {
+    async fn version_state(&self, version: &str, _: Reads) -> Result<VersionState, StoreError> {
+        companion_state(self, version).await
+    }
+
+    async fn finish(&self, version: &str) -> Result<(), StoreError> {
+        companion_finish(self, version).await
+    }
+}
+
+#[cfg(any(feature = "gcp", feature = "azure"))]
+async fn companion_state(
+    store: &dyn WithCompanion,
+    version: &str,
+) -> Result<VersionState, StoreError> {
+    let Some(companion) = store.companion().await?.filter(|c| c.token == version) else {
+        // Not the companion's rotation: a new one's version (staging it
+        // is refused while another one is pending).
+        return Ok(VersionState::Pending(None));
+    };
+    let current = store.current().await?;
+    Ok(match companion.pending {
+        // Promoted (the companion cleared, or not yet): finished.
+        None => VersionState::Current,
+        Some(document) if document == current.document => VersionState::Current,
+        Some(document) => VersionState::Pending(Some(Versioned {
+            version: companion.token,
+            document,
+        })),
+    })
+}
+
+#[cfg(any(feature = "gcp", feature = "azure"))]
+async fn companion_finish(store: &dyn WithCompanion, version: &str) -> Result<(), StoreError> {
+    let replaces = store
+        .companion()
+        .await?
+        .filter(|c| c.token == version)
+        .map(|c| c.replaces)
+        .unwrap_or_default();
+    // Refused with Conflict if the current version is no longer the one
+    // the pending version was staged on (another writer came between).
+    companion::promote(store, version, &replaces)
+        .await
+        .map(drop)
+}

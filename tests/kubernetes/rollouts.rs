@@ -145,3 +145,30 @@ async fn a_rollout_is_followed_by_a_watch_per_workload_not_by_polling() {
         );
     }
 }
+
+/// A watch the server refuses for now (429, 503) or whose version is gone
+/// (410) is opened again from a fresh read: the rotation still waits for
+/// the rollout and passes.
+#[tokio::test]
+async fn a_refused_watch_is_opened_again_and_the_rollout_still_awaited() {
+    let (t, kube) = setup(&[("Deployment", "api")], true).await;
+    settled(&kube).await;
+    let first = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(first.code, 0, "{}", first.all());
+    kube.sim.set_pod_start(Duration::from_millis(300));
+    for code in [429, 503, 410] {
+        kube.inject("watch", "deployments", code, 1);
+    }
+    let watches = kube.requests("watch deployments");
+    let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        kube.requests("watch deployments") - watches >= 4,
+        "three refused watches, then one that followed the rollout"
+    );
+    let api = kube.get("deployments", NS, "api").unwrap();
+    assert_eq!(
+        api["status"]["updatedReplicas"], api["spec"]["replicas"],
+        "the rotation returned after the rollout finished: {api}"
+    );
+}
