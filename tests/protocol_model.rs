@@ -16,7 +16,7 @@ mod support;
 
 use proptest::prelude::*;
 use seesaw::config::{Config, TargetConfig};
-use seesaw::runtime::{Engine, NoProgress, RotateOptions};
+use seesaw::runtime::{Backends, Engine, NoProgress, RotateOptions};
 use seesaw::secret::{Credential, SecretDocument};
 use seesaw::store::SecretStore;
 use std::sync::{Arc, Mutex};
@@ -71,8 +71,7 @@ fn engine(
     };
     Engine::with_backends(
         config(),
-        Box::new(db),
-        Box::new(store.for_run(run, s)),
+        Backends::new(Box::new(db), Box::new(store.for_run(run, s))),
         admin(),
     )
 }

@@ -49,18 +49,39 @@ pub struct RotateOptions {
     pub timeout: Option<Duration>,
 }
 
+/// What a target's steps act on: its database, the store where its
+/// credential is published, and what reads the credential (Kubernetes) or
+/// sits in front of the database (PgBouncer). The drivers build it
+/// (`Engine::from_config`; the Lambda from its secret), the steps use it.
+pub struct Backends {
+    pub database: Box<dyn Database>,
+    pub store: Box<dyn SecretStore>,
+    /// Kubernetes Secrets and workloads, when configured.
+    pub consumers: Option<Box<dyn Consumers>>,
+    /// PgBouncers in front of the database (none by default).
+    pub poolers: crate::pooler::Poolers,
+}
+
+impl Backends {
+    /// A database and a store; no consumers, no poolers.
+    pub fn new(database: Box<dyn Database>, store: Box<dyn SecretStore>) -> Backends {
+        Backends {
+            database,
+            store,
+            consumers: None,
+            poolers: Default::default(),
+        }
+    }
+}
+
+/// One target: its config, its backends, and who acts on the database.
 pub struct Engine {
     pub(super) config: TargetConfig,
-    pub(super) db: Box<dyn Database>,
-    pub(super) store: Box<dyn SecretStore>,
+    pub(super) backends: Backends,
     /// `None` under `admin: self`.
     pub(super) admin: Option<Credential>,
-    /// Kubernetes Secrets and workloads, when configured.
-    pub(super) consumers: Option<Box<dyn Consumers>>,
     /// See [`Policy::create_standby`].
     pub(super) create_standby: bool,
-    /// PgBouncers in front of the database (none by default).
-    pub(super) poolers: crate::pooler::Poolers,
 }
 
 /// Which command observes: a rollback must work when the current
@@ -80,31 +101,28 @@ impl Engine {
         config: &TargetConfig,
         options: &EngineOptions,
     ) -> Result<Engine, Error> {
-        let db = crate::db::open(&config.database).map_err(|source| Error::Database {
+        let database = crate::db::open(&config.database).map_err(|source| Error::Database {
             target: config.name.clone(),
             doing: "prepare the connection".into(),
             source,
             hint: None,
         })?;
-        let mut engine = Engine::with_backends(
-            config.clone(),
-            db,
-            store::open(&config.store, &options.environment)
-                .await
-                .map_err(|source| Error::Store {
-                    target: config.name.clone(),
-                    doing: "open the store".into(),
-                    source,
-                    hint: None,
-                })?,
-            if options.follow_only {
-                None
-            } else {
-                admin_credential(config, &options.environment)?
-            },
-        );
+        let store = store::open(&config.store, &options.environment)
+            .await
+            .map_err(|source| Error::Store {
+                target: config.name.clone(),
+                doing: "open the store".into(),
+                source,
+                hint: None,
+            })?;
+        let mut backends = Backends::new(database, store);
+        let admin = if options.follow_only {
+            None
+        } else {
+            admin_credential(config, &options.environment)?
+        };
         if !options.follow_only {
-            engine.poolers =
+            backends.poolers =
                 crate::pooler::Poolers::from_config(&config.database, &options.environment)
                     .map_err(|(key, message)| {
                         Error::Config(ConfigError {
@@ -117,7 +135,7 @@ impl Engine {
         }
         if let Some(spec) = &config.kubernetes {
             let kubernetes = kubernetes(config, spec, options).await?;
-            engine.consumers = Some(match &options.sync_permits {
+            backends.consumers = Some(match &options.sync_permits {
                 Some(permits) => Box::new(crate::consumers::Limited {
                     inner: kubernetes,
                     permits: permits.clone(),
@@ -125,23 +143,19 @@ impl Engine {
                 None => kubernetes,
             });
         }
-        Ok(engine)
+        Ok(Engine::with_backends(config.clone(), backends, admin))
     }
 
     pub fn with_backends(
         config: TargetConfig,
-        db: Box<dyn Database>,
-        store: Box<dyn SecretStore>,
+        backends: Backends,
         admin: Option<Credential>,
     ) -> Engine {
         Engine {
             config,
-            db,
-            store,
+            backends,
             admin,
-            consumers: None,
             create_standby: false,
-            poolers: crate::pooler::Poolers::default(),
         }
     }
 
@@ -160,7 +174,7 @@ impl Engine {
     }
 
     pub fn has_consumers(&self) -> bool {
-        self.consumers.is_some()
+        self.backends.consumers.is_some()
     }
 
     pub fn name(&self) -> &str {
@@ -172,11 +186,11 @@ impl Engine {
     }
 
     pub fn store(&self) -> &dyn SecretStore {
-        self.store.as_ref()
+        self.backends.store.as_ref()
     }
 
     pub fn database(&self) -> &dyn Database {
-        self.db.as_ref()
+        self.backends.database.as_ref()
     }
 
     pub(super) fn policy(&self) -> Policy {
@@ -187,7 +201,7 @@ impl Engine {
             memberships: db.memberships,
             admin_self: self.admin.is_none(),
             create_standby: self.create_standby,
-            pooler_files: self.poolers.have_files(),
+            pooler_files: self.backends.poolers.have_files(),
         }
     }
 
@@ -208,7 +222,7 @@ impl Engine {
     /// fresh: every hint after a failure is computed from this, never
     /// assumed.
     pub async fn probe_state(&self) -> String {
-        let state = match self.store.read().await {
+        let state = match self.backends.store.read().await {
             Ok(s) => s,
             Err(e) => return format!("The store could not be read to check the state ({e})"),
         };

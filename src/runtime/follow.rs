@@ -31,7 +31,7 @@ impl Engine {
         progress: &dyn Progress,
         shutdown: impl Future<Output = ()>,
     ) -> Result<Vec<FollowPass>, Error> {
-        let Some(consumers) = &self.consumers else {
+        let Some(consumers) = &self.backends.consumers else {
             return Err(Error::Inconsistent {
                 target: self.name().into(),
                 message: "follow needs a `kubernetes:` section in the target's config".into(),

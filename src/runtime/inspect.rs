@@ -64,8 +64,8 @@ impl Engine {
         let mut report = CheckReport {
             target: self.name().into(),
             ok: false,
-            store: self.store.describe(),
-            database: self.db.describe(),
+            store: self.backends.store.describe(),
+            database: self.backends.database.describe(),
             active: None,
             gates: Vec::new(),
             error: None,
@@ -102,11 +102,11 @@ impl Engine {
     pub async fn passwords_unchecked(&self) -> Option<String> {
         let (_, current) = self.read_store(false).await.ok()?;
         let wrong = Credential::new(current.username.clone(), self.config.password.generate());
-        let mut session = self.db.login(&wrong).await.ok()?;
+        let mut session = self.backends.database.login(&wrong).await.ok()?;
         session.probe().await.ok()?;
         let warning = format!(
             "{}: {:?} logs in with a wrong password: the server does not check passwords for it from here (pg_hba.conf `trust`?). Verifying a new password proves nothing, and anyone who reaches the server can log in as either user; use scram-sha-256",
-            self.db.describe(),
+            self.backends.database.describe(),
             current.username
         );
         Some(warning)

@@ -20,7 +20,7 @@ mod sessions;
 mod steps;
 
 pub use crate::progress::{NoProgress, Progress};
-pub use engine::{Engine, EngineOptions, RotateOptions};
+pub use engine::{Backends, Engine, EngineOptions, RotateOptions};
 pub use follow::FollowPass;
 pub use report::{CheckReport, Report, Status, StepRecord};
 pub mod oneshot;

@@ -18,9 +18,9 @@ impl Engine {
         with_previous: bool,
     ) -> Result<(StoreState, Credential), Error> {
         let read = if with_previous {
-            self.store.read().await
+            self.backends.store.read().await
         } else {
-            self.store.read_latest().await
+            self.backends.store.read_latest().await
         };
         let state = read.map_err(|source| Error::Store {
             target: self.name().into(),
@@ -32,7 +32,7 @@ impl Engine {
             target: self.name().into(),
             message: format!(
                 "{}: current version {}: {e}; expected at least {{\"username\": ..., \"password\": ...}}",
-                self.store.describe(),
+                self.backends.store.describe(),
                 state.current.version
             ),
         })?;
@@ -42,7 +42,7 @@ impl Engine {
                 target: self.name().into(),
                 message: format!(
                     "{}: the current credential is for {:?}, which is not one of database.users {:?}; fix the store or the config",
-                    self.store.describe(),
+                    self.backends.store.describe(),
                     current.username,
                     users
                 ),
@@ -199,7 +199,7 @@ impl Engine {
         };
         // The poolers are asked at the same time: their clients of the
         // standby, their own server connections, whether seesaw can use them.
-        let poolers = self.poolers.look(standby, Some(&users));
+        let poolers = self.backends.poolers.look(standby, Some(&users));
         let (proof, catalog, poolers) = tokio::join!(prove, catalog, poolers);
         match proof {
             Ok(()) => {}
@@ -236,7 +236,7 @@ impl Engine {
                 .map(|u| (u.to_owned(), p.version.clone()))
         });
         let heal = purpose == Purpose::Rotate && lock_acquired;
-        let consumers = match &self.consumers {
+        let consumers = match &self.backends.consumers {
             None => None,
             Some(c) => Some(
                 self.view_consumers(c.as_ref(), &state, heal, progress)
@@ -289,7 +289,7 @@ impl Engine {
             username,
             version: pending.version.clone(),
             logs_in,
-            clear_hint: self.store.clear_pending_hint(&pending.version),
+            clear_hint: self.backends.store.clear_pending_hint(&pending.version),
         }
     }
 }

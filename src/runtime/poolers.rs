@@ -28,7 +28,10 @@ impl Engine {
         control: &mut Box<dyn Session>,
         role: &str,
     ) -> Result<u64, Error> {
-        let (pids, looked) = tokio::join!(control.sessions_of(role), self.poolers.look(role, None));
+        let (pids, looked) = tokio::join!(
+            control.sessions_of(role),
+            self.backends.poolers.look(role, None)
+        );
         let pids = pids.map_err(self.db_error(format!("count sessions of {role:?}"), None))?;
         if let Some(unanswered) = looked.unanswered.into_iter().next() {
             return Err(self.db_error(
@@ -49,7 +52,7 @@ impl Engine {
         verifier: &SecretString,
     ) -> Result<Outcome, Error> {
         let mut written = Vec::new();
-        for pooler in self.poolers.file_writers() {
+        for pooler in self.backends.poolers.file_writers() {
             let wrote = pooler
                 .write_secret(role, verifier)
                 .await
@@ -67,8 +70,9 @@ impl Engine {
                 ));
             }
         }
-        let reloads = futures::future::join_all(self.poolers.list.iter().map(|p| p.reload())).await;
-        for (pooler, reloaded) in self.poolers.list.iter().zip(reloads) {
+        let reloads =
+            futures::future::join_all(self.backends.poolers.list.iter().map(|p| p.reload())).await;
+        for (pooler, reloaded) in self.backends.poolers.list.iter().zip(reloads) {
             reloaded.map_err(self.db_error(
                 format!("reload {}", pooler.describe()),
                 Some("the new verifier is written but this PgBouncer may still hold the old one; run again (the rotation resumes and reloads it)".into()),
@@ -76,7 +80,7 @@ impl Engine {
         }
         Ok(Outcome::PoolersUpdated {
             written,
-            reloaded: self.poolers.list.len(),
+            reloaded: self.backends.poolers.list.len(),
         })
     }
 
@@ -86,7 +90,7 @@ impl Engine {
         cred: &Credential,
         progress: &dyn Progress,
     ) -> Result<(), Error> {
-        for pooler in &self.poolers.list {
+        for pooler in &self.backends.poolers.list {
             let doing = format!(
                 "verify that {:?} logs in through {} with the new credential",
                 cred.username,

@@ -25,21 +25,25 @@ impl Engine {
                 Some("with `admin: self` seesaw logs in as the active user; check the store's current credential".into()),
             ),
         };
-        self.db.login(who).await.map_err(|source| Error::Database {
-            target: self.name().into(),
-            doing: format!(
-                "log in as {} {:?}",
-                if self.admin.is_some() {
-                    "admin"
-                } else {
-                    "active user"
-                },
-                who.username
-            ),
-            // The password hint only helps when the password was refused.
-            hint: hint.filter(|_| matches!(source, crate::db::DbError::LoginFailed { .. })),
-            source,
-        })
+        self.backends
+            .database
+            .login(who)
+            .await
+            .map_err(|source| Error::Database {
+                target: self.name().into(),
+                doing: format!(
+                    "log in as {} {:?}",
+                    if self.admin.is_some() {
+                        "admin"
+                    } else {
+                        "active user"
+                    },
+                    who.username
+                ),
+                // The password hint only helps when the password was refused.
+                hint: hint.filter(|_| matches!(source, crate::db::DbError::LoginFailed { .. })),
+                source,
+            })
     }
 
     fn admin_hint(&self) -> Option<String> {
@@ -76,7 +80,7 @@ impl Engine {
             source,
             hint: hint.clone(),
         };
-        let mut session = self.db.login(cred).await.map_err(wrap)?;
+        let mut session = self.backends.database.login(cred).await.map_err(wrap)?;
         let user = session.probe().await.map_err(wrap)?;
         if user != cred.username {
             return Err(Error::Inconsistent {
@@ -101,7 +105,7 @@ impl Engine {
         state: &StoreState,
         standby: &str,
     ) -> Result<Option<Box<dyn Session>>, Error> {
-        if self.admin.is_some() || !self.db.users_see_only_themselves() {
+        if self.admin.is_some() || !self.backends.database.users_see_only_themselves() {
             return Ok(None);
         }
         let doing = format!(
@@ -117,7 +121,7 @@ impl Engine {
             if credential.username != standby {
                 continue;
             }
-            match self.db.login(&credential).await {
+            match self.backends.database.login(&credential).await {
                 Ok(session) => return Ok(Some(session)),
                 Err(e @ crate::db::DbError::LoginFailed { .. }) => refused = Some(e),
                 Err(e) => return Err(self.db_error(doing, None)(e)),
@@ -143,7 +147,13 @@ impl Engine {
     /// credential is proven to work.
     pub(super) async fn mismatch_hint(&self) -> String {
         // Read afresh: the observation may not have read the previous version.
-        let previous = self.store.read().await.ok().and_then(|s| s.previous);
+        let previous = self
+            .backends
+            .store
+            .read()
+            .await
+            .ok()
+            .and_then(|s| s.previous);
         let previous_works = match previous.map(|p| p.document.credential()) {
             Some(Ok(c)) => self.prove_login(&c, String::new(), None).await.is_ok(),
             _ => false,
@@ -190,7 +200,7 @@ impl Engine {
                         })
                     }
                 };
-                let session = match self.db.login(&cred).await {
+                let session = match self.backends.database.login(&cred).await {
                     Ok(s) => s,
                     Err(source) => {
                         let state = self.probe_state().await;

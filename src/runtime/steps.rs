@@ -195,6 +195,7 @@ impl Engine {
             }
         };
         let version = self
+            .backends
             .store
             .stage(PublishRequest {
                 document: &document,
@@ -266,7 +267,7 @@ impl Engine {
             None,
         )
         .await?;
-        if self.poolers.is_empty() {
+        if self.backends.poolers.is_empty() {
             return Ok(Outcome::Verified { poolers: 0 });
         }
         self.verify_through_poolers(&cred, progress).await
@@ -280,7 +281,7 @@ impl Engine {
                 other => other,
             })?;
         Ok(Outcome::Verified {
-            poolers: self.poolers.list.len(),
+            poolers: self.backends.poolers.list.len(),
         })
     }
 
@@ -300,7 +301,7 @@ impl Engine {
             .filter(|p| p.credential.username == username)
             .ok_or_else(|| self.no_credential_for(username))?;
         self.still_locked(seen).await?;
-        let version = self.store.promote(&staged.version, replaces).await;
+        let version = self.backends.store.promote(&staged.version, replaces).await;
         let version = match version {
             Ok(v) => v,
             Err(source) => {
@@ -327,7 +328,8 @@ impl Engine {
         scratch: &Scratch,
         progress: &dyn Progress,
     ) -> Result<Outcome, Error> {
-        let (Some(consumers), Some((document, version))) = (&self.consumers, &scratch.published)
+        let (Some(consumers), Some((document, version))) =
+            (&self.backends.consumers, &scratch.published)
         else {
             return Err(self.no_credential_for(username));
         };

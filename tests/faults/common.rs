@@ -7,7 +7,7 @@ use crate::support::seesaw::{Target, ADMIN, ADMIN_PASSWORD, DB};
 use secrecy::{ExposeSecret, SecretString};
 use seesaw::config::{Config, StoreConfig, TargetConfig};
 use seesaw::db::Postgres;
-use seesaw::runtime::Engine;
+use seesaw::runtime::{Backends, Engine};
 use seesaw::secret::Credential;
 use seesaw::store::{SecretStore, StoreState, Versioned};
 use std::sync::Arc;
@@ -39,8 +39,7 @@ pub async fn faulty_engine(t: &Target, store: &StoreConfig, faults: &Arc<Faults>
     let config = target_config(t, store);
     let admin = (!t.admin_self).then(|| Credential::new(ADMIN, SecretString::from(ADMIN_PASSWORD)));
     let db = Postgres::new(&config.database).unwrap();
-    Engine::with_backends(
-        config,
+    let backends = Backends::new(
         Box::new(FaultyDatabase {
             inner: Box::new(db),
             faults: faults.clone(),
@@ -49,8 +48,8 @@ pub async fn faulty_engine(t: &Target, store: &StoreConfig, faults: &Arc<Faults>
             inner: open(store).await,
             faults: faults.clone(),
         }),
-        admin,
-    )
+    );
+    Engine::with_backends(config, backends, admin)
 }
 
 pub fn credential(v: &Versioned) -> Credential {

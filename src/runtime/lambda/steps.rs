@@ -30,7 +30,7 @@ use super::target::Target;
 use super::Function;
 use crate::db::Database;
 use crate::progress::Progress;
-use crate::runtime::Engine;
+use crate::runtime::{Backends, Engine};
 use crate::secret::{Credential, SecretDocument};
 use crate::store::{Reads, RotationStages, VersionState};
 use serde_json::Value;
@@ -215,7 +215,7 @@ async fn set(
         Some(master) => function.master_session.around(database, master.clone()),
         None => database,
     };
-    let engine = Engine::with_backends(config, db, store, admin);
+    let engine = Engine::with_backends(config, Backends::new(db, store), admin);
     // AWS's convention: the clone is created on the first rotation, like
     // the user (memberships and settings), by the master, under the lock
     // and after the current credential has logged in.
