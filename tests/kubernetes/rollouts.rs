@@ -160,7 +160,9 @@ async fn a_refused_watch_is_opened_again_and_the_rollout_still_awaited() {
     settled(&kube).await;
     let first = seesaw(&t, &kube, &["rotate", "demo"]).await;
     assert_eq!(first.code, 0, "{}", first.all());
-    kube.sim.set_pod_start(Duration::from_millis(300));
+    // Slow enough that the rollout is still going when the fourth watch
+    // opens (the 429 and the 503 are each retried after a second).
+    kube.sim.set_pod_start(Duration::from_millis(1500));
     for code in [429, 503, 410] {
         kube.inject("watch", "deployments", code, 1);
     }
