@@ -13,7 +13,7 @@
 //! document equal to the current one, which reads as "no pending". The
 //! rules are the same for both stores, so they live here once.
 
-use super::{PublishRequest, StoreError, Versioned};
+use super::{PublishRequest, StoreError, StoreState, Versioned};
 use crate::secret::SecretDocument;
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -101,6 +101,23 @@ pub async fn pending(
             document,
         }),
         _ => None,
+    })
+}
+
+/// What the store holds: the main secret's current and previous versions
+/// as its backend read them, and the companion's pending one.
+pub async fn state(
+    store: &dyn WithCompanion,
+    current: Versioned,
+    previous: Option<Versioned>,
+    published_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<StoreState, StoreError> {
+    let pending = pending(store, &current).await?;
+    Ok(StoreState {
+        current,
+        previous,
+        pending,
+        published_at,
     })
 }
 

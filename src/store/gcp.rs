@@ -250,13 +250,7 @@ impl SecretStore for GcpStore {
             .create_time
             .as_ref()
             .and_then(|t| chrono::DateTime::from_timestamp(t.seconds(), 0));
-        let pending = companion::pending(self, &current).await?;
-        Ok(StoreState {
-            current,
-            previous,
-            pending,
-            published_at,
-        })
+        companion::state(self, current, previous, published_at).await
     }
 
     async fn stage(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {

@@ -40,13 +40,7 @@ impl SecretStore for AzureStore {
             Some(id) => Some(self.get(Some(&id)).await?.0),
             None => None,
         };
-        let pending = companion::pending(self, &current).await?;
-        Ok(StoreState {
-            current,
-            previous,
-            pending,
-            published_at,
-        })
+        companion::state(self, current, previous, published_at).await
     }
 
     async fn stage(&self, request: PublishRequest<'_>) -> Result<String, StoreError> {
