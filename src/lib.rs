@@ -20,6 +20,7 @@
 //! - [`password`]: the password policy and generator.
 //! - [`roots`]: the system's TLS trust roots, loaded once.
 //! - [`error`]: the error type, exit codes and error kinds.
+//! - [`reason`]: short, secret-free reasons made from other crates' errors.
 #![forbid(unsafe_code)]
 // Errors carry the target, the operation and a hint for the operator; they
 // are built once per failed command, so their size costs nothing that matters.
@@ -40,6 +41,7 @@ pub mod output;
 pub mod password;
 pub mod pooler;
 pub mod progress;
+pub mod reason;
 pub mod roots;
 pub mod rotation;
 pub mod runtime;

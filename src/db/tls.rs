@@ -17,7 +17,7 @@ pub fn client_config(mode: TlsMode, ca_file: Option<&Path>) -> Result<ClientConf
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup failed: {e}"))?;
+        .map_err(|_| "TLS setup failed: no protocol version in common".to_owned())?;
     let config = match mode {
         // Never used for a handshake; tokio-postgres wants a connector anyway.
         TlsMode::Disable => builder
@@ -38,18 +38,23 @@ fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
     let mut store = RootCertStore::empty();
     match ca_file {
         Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read database.ca_file {}: {e}", path.display()))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                format!(
+                    "cannot read database.ca_file {}: {}",
+                    path.display(),
+                    crate::reason::cause(&e).unwrap_or_else(|| format!("{:?}", e.kind()))
+                )
+            })?;
             for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert.map_err(|e| {
+                let cert = cert.map_err(|_| {
+                    format!("database.ca_file {} is not a PEM bundle", path.display())
+                })?;
+                store.add(cert).map_err(|_| {
                     format!(
-                        "database.ca_file {} is not a PEM bundle: {e}",
+                        "database.ca_file {}: a certificate rustls cannot use",
                         path.display()
                     )
                 })?;
-                store
-                    .add(cert)
-                    .map_err(|e| format!("database.ca_file {}: {e}", path.display()))?;
             }
             if store.is_empty() {
                 return Err(format!(

@@ -23,7 +23,7 @@ impl Call<'_> {
                     verb: self.verb.into(),
                     resource: self.resource.into(),
                     object,
-                    message: status.message.clone(),
+                    message: crate::reason::service_message(&status.message),
                     rule: self.rule(),
                     alternative: self.alternative(),
                 },
@@ -35,13 +35,17 @@ impl Call<'_> {
                 },
                 code => ConsumerError::Api {
                     doing,
-                    message: format!("{} ({code} {})", status.message, status.reason),
+                    message: format!(
+                        "{} ({code} {})",
+                        crate::reason::service_message(&status.message),
+                        crate::reason::code(&status.reason).unwrap_or_default()
+                    ),
                     transient: code == 409 || code == 429 || code >= 500,
                 },
             },
             other => ConsumerError::Api {
                 doing,
-                message: other.to_string(),
+                message: without_body(&other),
                 transient: true,
             },
         }
@@ -75,6 +79,20 @@ impl Call<'_> {
             ),
             _ => String::new(),
         }
+    }
+}
+
+/// A kube error other than the API server's own Status, in a few words:
+/// an answer that is not JSON (its text is not repeated: a Secret's is
+/// the credential), or why the call did not get an answer.
+pub(super) fn without_body(e: &kube::Error) -> String {
+    match e {
+        kube::Error::SerdeError(json) => format!(
+            "the API server's answer {} (its body is not shown: it may hold a credential)",
+            crate::reason::json(json)
+        ),
+        kube::Error::Auth(_) => "no usable credentials for the API server (in a pod: the service account token; elsewhere: the kubeconfig)".into(),
+        other => format!("no answer from the API server: {}", crate::reason::transport(other)),
     }
 }
 

@@ -31,7 +31,7 @@ pub async fn elect(
         .await
         .map_err(|e| ConsumerError::Api {
             doing: format!("set up leader election on Lease {}/{}", settings.namespace, settings.name),
-            message: format!("{e}; seesaw's Role needs get, create and patch on leases (see policies/kubernetes/README.md)"),
+            message: format!("{}; seesaw's Role needs get, create and patch on leases (see policies/kubernetes/README.md)", crate::reason::headline(&e)),
             transient: true,
         })?;
     let (channel, task) = manager.watch().await;

@@ -65,7 +65,12 @@ pub async fn client(
         && kubeconfig.is_none()
         && std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     let config = if in_cluster {
-        kube::Config::incluster().map_err(|e| err(format!("in-cluster config: {e}")))?
+        kube::Config::incluster().map_err(|e| {
+            err(format!(
+                "in-cluster config: {}",
+                crate::reason::headline(&e)
+            ))
+        })?
     } else {
         let options = KubeConfigOptions {
             context: context.map(str::to_owned),
@@ -73,15 +78,21 @@ pub async fn client(
         };
         let loaded = match kubeconfig {
             Some(path) => {
-                let file = kube::config::Kubeconfig::read_from(path)
-                    .map_err(|e| err(format!("kubeconfig {}: {e}", path.display())))?;
+                let file = kube::config::Kubeconfig::read_from(path).map_err(|e| {
+                    err(format!(
+                        "kubeconfig {}: {}",
+                        path.display(),
+                        crate::reason::headline(&e)
+                    ))
+                })?;
                 kube::Config::from_custom_kubeconfig(file, &options).await
             }
             None => kube::Config::from_kubeconfig(&options).await,
         };
         loaded.map_err(|e| {
             err(format!(
-                "kubeconfig: {e}; set --kubeconfig, KUBECONFIG or --kube-context"
+                "kubeconfig: {}; set --kubeconfig, KUBECONFIG or --kube-context",
+                crate::reason::headline(&e)
             ))
         })?
     };
@@ -101,7 +112,7 @@ pub async fn client(
         http::header::USER_AGENT,
         http::HeaderValue::from_static(concat!("seesaw/", env!("CARGO_PKG_VERSION"))),
     ));
-    kube::Client::try_from(config).map_err(|e| err(e.to_string()))
+    kube::Client::try_from(config).map_err(|e| err(errors::without_body(&e)))
 }
 
 pub struct Kubernetes {

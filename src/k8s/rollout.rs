@@ -232,7 +232,7 @@ async fn follow_kind<K>(
                     break;
                 }
                 Err(e) => {
-                    tracing::debug!(workload = %w, "watch broke: {e}");
+                    tracing::debug!(workload = %w, "watch broke: {}", super::errors::without_body(&e));
                     break;
                 }
             };

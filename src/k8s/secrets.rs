@@ -92,7 +92,7 @@ async fn write(
             }))
             .map_err(|e| ConsumerError::Api {
                 doing: format!("build secret {}/{}", spec.namespace, spec.name),
-                message: e.to_string(),
+                message: crate::reason::json(&e),
                 transient: false,
             })?;
             let params = super::writes::post_params();

@@ -42,7 +42,10 @@ impl Companion {
     /// Parses the companion's value; the error never quotes it.
     pub fn decode(text: &str) -> Result<Companion, String> {
         let value: Value = serde_json::from_str(text).map_err(|e| {
-            format!("is not JSON ({e}); expected {{\"pending\": null}} or what seesaw wrote")
+            format!(
+                "{}; expected {{\"pending\": null}} or what seesaw wrote",
+                crate::reason::json(&e)
+            )
         })?;
         let field = |k: &str| {
             value
@@ -54,7 +57,8 @@ impl Companion {
         let pending = match value.get("pending") {
             None | Some(Value::Null) => None,
             Some(doc) => Some(
-                SecretDocument::from_value(doc.clone()).map_err(|e| format!("`pending`: {e}"))?,
+                SecretDocument::from_value(doc.clone())
+                    .map_err(|problem| format!("`pending`: {problem}"))?,
             ),
         };
         Ok(Companion {

@@ -64,7 +64,10 @@ impl FileStore {
             },
             _ => StoreError::Other {
                 store: self.name(),
-                message: format!("cannot {doing} the file: {e}"),
+                message: format!(
+                    "cannot {doing} the file: {}",
+                    crate::reason::cause(&e).unwrap_or_else(|| format!("{:?}", e.kind()))
+                ),
             },
         }
     }
@@ -93,10 +96,11 @@ impl FileStore {
 
     fn read_file(&self, path: &Path) -> Result<Map<String, Value>, StoreError> {
         let bytes = std::fs::read(path).map_err(|e| self.io("read", e))?;
-        // serde_json's messages carry a position, never the content.
+        // A position, never serde's text (it can quote the content).
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
             self.malformed(format!(
-                "is not valid JSON ({e}); expected {{\"current\": {{...}}, \"previous\": {{...}} | null}}"
+                "{}; expected {{\"current\": {{...}}, \"previous\": {{...}} | null}}",
+                crate::reason::json(&e)
             ))
         })?;
         match value {
@@ -117,7 +121,7 @@ impl FileStore {
             Some(v @ Value::Object(_)) => Ok(Some(Versioned {
                 version: version_of(v),
                 document: SecretDocument::from_value(v.clone())
-                    .map_err(|e| self.malformed(format!("`{key}`: {e}")))?,
+                    .map_err(|problem| self.malformed(format!("`{key}`: {problem}")))?,
             })),
             Some(_) => Err(self.malformed(format!(
                 "`{key}` must be a JSON object (the secret document) or null"
@@ -153,8 +157,9 @@ impl FileStore {
     }
 
     fn write_atomically(&self, path: &Path, file: &Map<String, Value>) -> Result<(), StoreError> {
-        let mut body = serde_json::to_vec_pretty(&Value::Object(file.clone()))
-            .map_err(|e| self.malformed(format!("cannot encode: {e}")))?;
+        let mut body = serde_json::to_vec_pretty(&Value::Object(file.clone())).map_err(|e| {
+            self.malformed(format!("cannot encode: it {}", crate::reason::json(&e)))
+        })?;
         body.push(b'\n');
         let result = atomic_file::replace(path, &body, atomic_file::Keep::Private);
         zeroize::Zeroize::zeroize(&mut body);

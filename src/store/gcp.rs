@@ -29,6 +29,7 @@ mod add_version;
 use super::companion::{self, Companion, WithCompanion};
 use super::{PublishRequest, SecretStore, StoreError, StoreState, Versioned};
 use crate::config::GcpStoreConfig;
+use crate::reason;
 use crate::secret::SecretDocument;
 use async_trait::async_trait;
 use google_cloud_gax::error::rpc::Code;
@@ -74,9 +75,9 @@ impl GcpStore {
             .with_initial_delay(std::time::Duration::from_millis(100))
             .with_maximum_delay(std::time::Duration::from_secs(2))
             .build()
-            .map_err(|e| StoreError::Other {
+            .map_err(|_| StoreError::Other {
                 store: format!("gcp secret {secret}"),
-                message: format!("cannot set up the retry backoff: {e}"),
+                message: "cannot set up the retry backoff".into(),
             })?;
         let mut builder = SecretManagerService::builder()
             .with_retry_policy(
@@ -96,7 +97,8 @@ impl GcpStore {
         let client = builder.build().await.map_err(|e| StoreError::Other {
             store: format!("gcp secret {secret}"),
             message: format!(
-                "cannot set up the client ({e}); on GKE enable Workload Identity for seesaw's service account, elsewhere set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`"
+                "cannot set up the client{}; on GKE enable Workload Identity for seesaw's service account, elsewhere set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`",
+                reason::cause(&e).map(|c| format!(" ({c})")).unwrap_or_default()
             ),
         })?;
         Ok(GcpStore {
@@ -110,23 +112,42 @@ impl GcpStore {
         format!("gcp secret {}", self.secret)
     }
 
-    /// Maps a client error: what failed and what to do, never a payload.
+    /// Maps a client error: the operation, the status, the service's code
+    /// and a short reason; never the client error's own text, which
+    /// quotes an answer it could not parse (an access answer is the
+    /// secret).
     fn error(&self, permission: &str, e: google_cloud_gax::error::Error) -> StoreError {
         let store = self.name();
-        if e.is_connect() || e.is_io() || e.is_timeout() || e.is_transport() {
+        if e.is_timeout() {
             return StoreError::Transient {
                 store,
-                reason: format!("{permission}: cannot reach Secret Manager ({e})"),
+                reason: format!("{permission}: no answer in time (store.gcp.timeout)"),
+            };
+        }
+        // A transport error that still carries an HTTP status is an
+        // answer: classified below, by its status.
+        if (e.is_connect() || e.is_io() || e.is_transport()) && e.http_status_code().is_none() {
+            return StoreError::Transient {
+                store,
+                reason: format!(
+                    "{permission}: cannot reach Secret Manager ({})",
+                    reason::transport(&e)
+                ),
             };
         }
         if e.is_authentication() {
             return StoreError::Other {
                 store,
-                message: format!("no usable credentials ({e}); on GKE enable Workload Identity for seesaw's service account, elsewhere set GOOGLE_APPLICATION_CREDENTIALS"),
+                message: "no usable credentials; on GKE enable Workload Identity for seesaw's service account, elsewhere set GOOGLE_APPLICATION_CREDENTIALS".into(),
             };
         }
-        let code = e.status().map(|s| s.code);
+        let status = e.status();
+        let code = status.map(|s| s.code);
         let http = e.http_status_code();
+        let said = match status {
+            Some(s) => format!(" ({:?}: {})", s.code, reason::service_message(&s.message)),
+            None => String::new(),
+        };
         match (code, http) {
             (Some(Code::NotFound), _) | (None, Some(404)) => StoreError::NotFound {
                 store,
@@ -150,15 +171,24 @@ impl GcpStore {
                 _,
             ) => StoreError::Transient {
                 store,
-                reason: format!("{permission}: {e}"),
+                reason: format!("{permission}{said}"),
             },
             (_, Some(s)) if s == 429 || s >= 500 => StoreError::Transient {
                 store,
                 reason: format!("{permission}: HTTP {s}"),
             },
-            _ => StoreError::Other {
+            (Some(_), _) => StoreError::Other {
                 store,
-                message: format!("{permission}: {e}"),
+                message: format!("{permission}{said}"),
+            },
+            // Not a Google error document, or an answer the client could
+            // not parse: its body is not repeated (it may be the secret).
+            (None, http) => StoreError::Other {
+                store,
+                message: format!(
+                    "{permission}: unexpected answer{} that is not Secret Manager's (its body is not shown: it may hold the secret); check store.gcp.endpoint and any proxy in between",
+                    http.map(|s| format!(" HTTP {s}")).unwrap_or_default()
+                ),
             },
         }
     }
@@ -206,9 +236,14 @@ impl GcpStore {
             problem: format!("version {id}: {problem}"),
         };
         let data = out.payload.map(|p| p.data).unwrap_or_default();
-        let value = serde_json::from_slice(&data)
-            .map_err(|e| malformed(format!("is not a JSON secret document ({e})")))?;
-        let document = SecretDocument::from_value(value).map_err(|e| malformed(e.to_string()))?;
+        let value = serde_json::from_slice(&data).map_err(|e| {
+            malformed(format!(
+                "is not a JSON secret document: it {}",
+                reason::json(&e)
+            ))
+        })?;
+        let document =
+            SecretDocument::from_value(value).map_err(|problem| malformed(problem.to_string()))?;
         Ok(Versioned {
             version: id.to_owned(),
             document,

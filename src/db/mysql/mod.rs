@@ -105,7 +105,7 @@ impl MySql {
 
     fn login_error(&self, user: &str, e: mysql_async::Error) -> DbError {
         let db = self.name.clone();
-        let reason = e.to_string();
+        let reason = crate::reason::headline(&e);
         match &e {
             mysql_async::Error::Server(s) if s.code == 1045 => DbError::LoginFailed {
                 db,
@@ -137,7 +137,7 @@ impl MySql {
 
 /// A TLS failure: a certificate rustls rejects, or a server without TLS.
 fn is_tls(e: &mysql_async::Error) -> bool {
-    let text = e.to_string();
+    let text = crate::reason::headline(e);
     matches!(e, mysql_async::Error::Io(mysql_async::IoError::Tls(_)))
         || text.contains("certificate")
         || text.contains("SSL")

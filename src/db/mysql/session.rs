@@ -98,12 +98,12 @@ impl MySession {
             mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => DbError::Lost {
                 db,
                 doing,
-                reason: e.to_string(),
+                reason: crate::reason::headline(&e),
             },
             _ => DbError::Query {
                 db,
                 doing,
-                reason: e.to_string(),
+                reason: crate::reason::headline(&e),
             },
         }
     }

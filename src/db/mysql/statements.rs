@@ -73,7 +73,10 @@ impl Session for MySession {
                 (role, self.config.host_of(role)),
             )
             .await
-            .map_err(|e| self.error(format!("look up account {}", self.account(role)), e))?;
+            .map_err(|e| {
+                let doing = format!("look up account {}", self.account(role));
+                self.error(doing, e)
+            })?;
         Ok(n.unwrap_or(0) > 0)
     }
 

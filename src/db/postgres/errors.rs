@@ -60,19 +60,15 @@ pub(super) fn is_outage(code: &SqlState) -> bool {
     code.code().starts_with("08") || code.code().starts_with("57")
 }
 
-/// The server's message when there is one (it never echoes a password),
-/// else the client error with its cause.
+/// The server's message when there is one (it never echoes a password:
+/// seesaw sends verifiers), else the client error's own words with the OS
+/// error or TLS failure under it, never the text of what it could not
+/// parse.
 pub(crate) fn reason(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
-        return db.message().to_owned();
+        return crate::reason::service_message(db.message());
     }
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
+    crate::reason::headline(e)
 }
 
 pub(super) fn hint_for(doing: &str) -> String {

@@ -1,13 +1,15 @@
-//! SDK errors as store errors: what failed and what to do, never the
-//! request (it may hold the secret string).
+//! SDK errors as store errors: the operation, the status, the service's
+//! error code and a short reason; never the SDK error's own text, which
+//! quotes the raw answer when it cannot parse one (and the answer to
+//! GetSecretValue is the secret).
 
 use super::{AwsStore, POLICY};
+use crate::reason;
 use crate::store::StoreError;
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
 impl AwsStore {
-    /// Maps an SDK error: what failed, and what to do. Never the request
-    /// (it may hold the secret string).
+    /// Maps an SDK error: what failed, and what to do.
     pub(super) fn error<E: ProvideErrorMetadata + std::error::Error + 'static>(
         &self,
         action: &str,
@@ -15,10 +17,8 @@ impl AwsStore {
     ) -> StoreError {
         let store = self.name();
         let status = e.raw_response().map(|r| r.status().as_u16());
-        let code = e.code().unwrap_or("").to_owned();
-        let message = e.message().unwrap_or("").to_owned();
-        let context = aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string();
-        if is_missing_credentials(&context) {
+        let http = status.map(|s| format!(" HTTP {s}")).unwrap_or_default();
+        if is_missing_credentials(&e) {
             // Retrying cannot help: nothing will appear by itself.
             return StoreError::Denied {
                 store,
@@ -26,47 +26,94 @@ impl AwsStore {
                 policy: POLICY.into(),
             };
         }
-        match (&e, code.as_str()) {
-            (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => StoreError::Transient {
-                store,
-                reason: format!("{action}: cannot reach Secrets Manager ({})", aws_sdk_secretsmanager::error::DisplayErrorContext(&e)),
-            },
-            (_, "ThrottlingException" | "TooManyRequestsException" | "InternalServiceError" | "ServiceUnavailable" | "RequestTimeout") => {
-                StoreError::Transient { store, reason: format!("{action}: {code}") }
+        match &e {
+            SdkError::DispatchFailure(_) => {
+                return StoreError::Transient {
+                    store,
+                    reason: format!(
+                        "{action}: cannot reach Secrets Manager ({})",
+                        reason::transport(&e)
+                    ),
+                }
             }
-            (_, "ResourceNotFoundException") => StoreError::NotFound {
+            SdkError::TimeoutError(_) => {
+                return StoreError::Transient {
+                    store,
+                    reason: match self.client.config().timeout_config().and_then(|t| t.operation_timeout()) {
+                        Some(t) => format!("{action}: no answer within store.aws.timeout {}", crate::duration::format(t)),
+                        None => format!("{action}: no answer in time"),
+                    },
+                }
+            }
+            SdkError::ConstructionFailure(_) => {
+                return StoreError::Other {
+                    store,
+                    message: format!("{action}: the request could not be built; check store.aws.secret_id and region"),
+                }
+            }
+            // A body the SDK could not parse: it is not repeated, since
+            // it may be the secret.
+            SdkError::ResponseError(_) => {
+                return if status.is_some_and(|s| s == 429 || s >= 500) {
+                    StoreError::Transient {
+                        store,
+                        reason: format!("{action}:{http} with an answer that is not Secrets Manager's"),
+                    }
+                } else {
+                    unexpected(store, action, &http)
+                };
+            }
+            _ => {}
+        }
+        let code = e.code().and_then(reason::code).unwrap_or("").to_owned();
+        let message = reason::service_message(e.message().unwrap_or(""));
+        match code.as_str() {
+            "ThrottlingException" | "TooManyRequestsException" | "InternalServiceError"
+            | "ServiceUnavailable" | "RequestTimeout" => StoreError::Transient {
+                store,
+                reason: format!("{action}: {code}"),
+            },
+            "ResourceNotFoundException" => StoreError::NotFound {
                 store,
                 hint: format!("{action}: {message}; check store.aws.secret_id and region, or create the secret with the active user's credential as its current value"),
             },
-            (_, "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException") => StoreError::Denied {
-                store,
-                permission: format!("secretsmanager:{action}"),
-                policy: POLICY.into(),
-            },
+            "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException" => {
+                StoreError::Denied {
+                    store,
+                    permission: format!("secretsmanager:{action}"),
+                    policy: POLICY.into(),
+                }
+            }
             _ if status.is_some_and(|s| s == 429 || s >= 500) => StoreError::Transient {
                 store,
-                reason: format!("{action}: HTTP {}", status.unwrap_or(0)),
+                reason: format!("{action}:{http}{}", if code.is_empty() { String::new() } else { format!(" {code}") }),
             },
-            _ if code.is_empty() && message.is_empty() => StoreError::Other {
-                store,
-                // Not an AWS error document (a proxy's page, a wrong
-                // endpoint_url): say what came back.
-                message: format!(
-                    "{action}: unexpected answer{} ({context}); check store.aws.endpoint_url and any proxy in between",
-                    status.map(|s| format!(" HTTP {s}")).unwrap_or_default()
-                ),
-            },
+            // Not an AWS error document (a proxy's page, a wrong
+            // endpoint_url).
+            "" => unexpected(store, action, &http),
             _ => StoreError::Other {
                 store,
-                message: format!("{action}: {code} {message}"),
+                message: format!("{action}:{http} {code}: {message}"),
             },
         }
     }
 }
 
-/// The SDK's words when the credential chain found nothing.
-pub(super) fn is_missing_credentials(context: &str) -> bool {
-    let c = context.to_ascii_lowercase();
+fn unexpected(store: String, action: &str, http: &str) -> StoreError {
+    StoreError::Other {
+        store,
+        message: format!(
+            "{action}: unexpected answer{http} that is not Secrets Manager's (its body is not shown: it may hold the secret); check store.aws.endpoint_url and any proxy in between"
+        ),
+    }
+}
+
+/// The SDK's words when the credential chain found nothing. The text is
+/// searched, never shown.
+pub(super) fn is_missing_credentials<E: std::error::Error + 'static>(e: &SdkError<E>) -> bool {
+    let c = aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+        .to_string()
+        .to_ascii_lowercase();
     c.contains("no credentials")
         || c.contains("credentialsnotloaded")
         || c.contains("failed to load credentials")

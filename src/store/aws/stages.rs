@@ -122,7 +122,7 @@ impl AwsStore {
         let body =
             serde_json::to_string(&document.to_value()).map_err(|e| StoreError::Malformed {
                 store: self.name(),
-                problem: format!("cannot encode the document: {e}"),
+                problem: format!("cannot encode the document: it {}", crate::reason::json(&e)),
             })?;
         self.client
             .put_secret_value()

@@ -16,7 +16,13 @@ impl AzureStore {
         match e.kind() {
             ErrorKind::HttpResponse { status, error_code, .. } => {
                 let status = u16::from(*status);
-                let code = error_code.clone().unwrap_or_default();
+                // A code only if it is one (an HTML page has none).
+                let code = error_code
+                    .as_deref()
+                    .and_then(crate::reason::code)
+                    .filter(|c| c.parse::<u16>().is_err())
+                    .unwrap_or_default()
+                    .to_owned();
                 match status {
                     404 => StoreError::NotFound {
                         store,
@@ -31,6 +37,10 @@ impl AzureStore {
                         store,
                         reason: format!("{permission}: HTTP {status} {code}"),
                     },
+                    _ if code.is_empty() => StoreError::Other {
+                        store,
+                        message: format!("{permission}: unexpected answer HTTP {status} that is not Key Vault's (its body is not shown: it may hold the secret); check store.azure.vault_url and any proxy in between"),
+                    },
                     _ => StoreError::Other {
                         store,
                         message: format!("{permission}: HTTP {status} {code}"),
@@ -39,15 +49,27 @@ impl AzureStore {
             }
             ErrorKind::Io => StoreError::Transient {
                 store,
-                reason: format!("{permission}: cannot reach Key Vault ({e})"),
+                reason: format!(
+                    "{permission}: cannot reach Key Vault ({})",
+                    crate::reason::transport(&e)
+                ),
             },
             ErrorKind::Credential => StoreError::Other {
                 store,
-                message: format!("cannot get a token ({e}); check seesaw's workload identity, managed identity or `az login`"),
+                message: format!("cannot get a token{}; check seesaw's workload identity, managed identity or `az login`", crate::reason::cause(&e).map(|c| format!(" ({c})")).unwrap_or_default()),
             },
-            _ => StoreError::Other {
+            // An answer the client could not parse (its body is not
+            // repeated: it may be the secret), or a request it could not
+            // build.
+            kind => StoreError::Other {
                 store,
-                message: format!("{permission}: {e}"),
+                message: format!(
+                    "{permission}: {}; check store.azure.vault_url and any proxy in between",
+                    match kind {
+                        ErrorKind::DataConversion => "unexpected answer that is not Key Vault's (its body is not shown: it may hold the secret)",
+                        _ => "the call failed before an answer",
+                    }
+                ),
             },
         }
     }
@@ -78,9 +100,14 @@ impl AzureStore {
             problem: format!("version {id}: {problem}"),
         };
         let text = secret.value.as_deref().unwrap_or_default();
-        let value = serde_json::from_str(text)
-            .map_err(|e| malformed(format!("is not a JSON secret document ({e})")))?;
-        let document = SecretDocument::from_value(value).map_err(|e| malformed(e.to_string()))?;
+        let value = serde_json::from_str(text).map_err(|e| {
+            malformed(format!(
+                "is not a JSON secret document: it {}",
+                crate::reason::json(&e)
+            ))
+        })?;
+        let document =
+            SecretDocument::from_value(value).map_err(|problem| malformed(problem.to_string()))?;
         Ok((
             Versioned {
                 version: id,

@@ -24,12 +24,20 @@ pub(super) fn http_client(
     }
     if let Some(path) = ca_file {
         let pem = std::fs::read(path)
-            .map_err(|e| format!("store.azure.ca_file {}: {e}", path.display()))?;
+            .map_err(|e| format!("store.azure.ca_file {}: {}", path.display(), io_reason(&e)))?;
         for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert.map_err(|e| format!("store.azure.ca_file {}: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("store.azure.ca_file {}: {e}", path.display()))?;
+            let cert = cert.map_err(|_| {
+                format!(
+                    "store.azure.ca_file {}: not a PEM certificate",
+                    path.display()
+                )
+            })?;
+            roots.add(cert).map_err(|_| {
+                format!(
+                    "store.azure.ca_file {}: a certificate rustls cannot use",
+                    path.display()
+                )
+            })?;
         }
     }
     let tls = rustls::ClientConfig::builder()
@@ -39,7 +47,7 @@ pub(super) fn http_client(
     if let Some(proxy) = env.explicit("HTTPS_PROXY") {
         // An explicit proxy also turns off reqwest's reading of the process's.
         builder = builder.proxy(
-            reqwest::Proxy::https(proxy).map_err(|e| format!("HTTPS_PROXY is not a URL: {e}"))?,
+            reqwest::Proxy::https(proxy).map_err(|_| "HTTPS_PROXY is not a URL".to_owned())?,
         );
     }
     builder
@@ -50,7 +58,14 @@ pub(super) fn http_client(
         .connect_timeout(std::time::Duration::from_secs(5))
         .timeout(std::time::Duration::from_secs(10))
         .build()
-        .map_err(|e| format!("cannot build the HTTPS client: {e}"))
+        .map_err(|e| {
+            format!(
+                "cannot build the HTTPS client{}",
+                crate::reason::cause(&e)
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
+            )
+        })
 }
 
 pub(super) fn credential(
@@ -82,4 +97,8 @@ pub(super) fn credential(
             ..Default::default()
         },
     ))?)
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    crate::reason::cause(e).unwrap_or_else(|| format!("{:?}", e.kind()))
 }

@@ -89,7 +89,7 @@ impl AzureStore {
             ..Default::default()
         };
         let credential = client::credential(&client_options, env).map_err(|e| {
-            fail(format!("no usable credentials ({e}); on AKS enable workload identity for seesaw's service account (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE), elsewhere use a managed identity or `az login`"))
+            fail(format!("no usable credentials{}; on AKS enable workload identity for seesaw's service account (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE), elsewhere use a managed identity or `az login`", crate::reason::cause(&e).map(|c| format!(" ({c})")).unwrap_or_default()))
         })?;
         let client = SecretClient::new(
             &config.vault_url,
@@ -99,7 +99,7 @@ impl AzureStore {
                 ..Default::default()
             }),
         )
-        .map_err(|e| fail(format!("store.azure.vault_url: {e}")))?;
+        .map_err(|_| fail("store.azure.vault_url: not a vault URL the client accepts".into()))?;
         Ok(AzureStore {
             client,
             vault: config.vault_url.trim_end_matches('/').to_owned(),

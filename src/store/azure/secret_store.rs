@@ -146,7 +146,7 @@ impl AzureStore {
         let value = serde_json::to_string(&request.document.to_value()).map_err(|e| {
             StoreError::Malformed {
                 store: self.name(),
-                problem: format!("cannot encode the document: {e}"),
+                problem: format!("cannot encode the document: it {}", crate::reason::json(&e)),
             }
         })?;
         let mut tags = HashMap::from([

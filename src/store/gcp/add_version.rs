@@ -29,7 +29,7 @@ impl GcpStore {
         let body = serde_json::to_vec(&request.document.to_value()).map_err(|e| {
             StoreError::Malformed {
                 store: self.name(),
-                problem: format!("cannot encode the document: {e}"),
+                problem: format!("cannot encode the document: it {}", crate::reason::json(&e)),
             }
         })?;
         let added = self

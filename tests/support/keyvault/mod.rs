@@ -41,6 +41,9 @@ pub enum Mode {
     Throttle(u32),
     /// Answer every authorised request with 403 ForbiddenByRbac.
     Deny,
+    /// Answer every authorised request with this status, content type and
+    /// body, as a broken proxy or a garbled answer would.
+    Garbage(u16, &'static str, String),
 }
 
 #[derive(Debug, Clone)]

@@ -107,6 +107,14 @@ fn with_vault(
             )
                 .into_response()
         }
+        Mode::Garbage(status, content_type, body) => {
+            return (
+                StatusCode::from_u16(status).unwrap(),
+                [("content-type", content_type)],
+                body,
+            )
+                .into_response()
+        }
         Mode::Throttle(n) if vault.throttled < n => {
             vault.throttled += 1;
             let mut response = error(
