@@ -163,6 +163,17 @@ pub enum DbError {
 impl DbError {
     /// An unreachable server may come back; a refused login or a denied
     /// statement will not without a change by a person.
+    /// A login that did not complete within `database.connect_timeout`.
+    pub fn no_answer(db: String, limit: std::time::Duration) -> DbError {
+        DbError::Unreachable {
+            db,
+            reason: format!(
+                "no answer within {} (database.connect_timeout)",
+                crate::duration::format(limit)
+            ),
+        }
+    }
+
     pub fn is_transient(&self) -> bool {
         matches!(self, DbError::Unreachable { .. } | DbError::Lost { .. })
     }

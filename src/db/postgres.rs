@@ -80,7 +80,6 @@ impl Database for Postgres {
             .user(&credential.username)
             .password(credential.password.expose_secret())
             .application_name("seesaw")
-            .connect_timeout(c.connect_timeout)
             .ssl_mode(match c.tls {
                 TlsMode::Disable => SslMode::Disable,
                 TlsMode::Require | TlsMode::VerifyFull => SslMode::Require,
@@ -96,16 +95,12 @@ impl Database for Postgres {
             ));
         }
         let connect = pg.connect(self.tls.clone());
-        // connect_timeout covers each TCP attempt; this bounds the handshake too.
-        let (client, connection) = tokio::time::timeout(c.connect_timeout * 2, connect)
+        // connect_timeout bounds the whole login (TCP, TLS, authentication),
+        // so a run against a silent server ends when, and says what, the
+        // config says.
+        let (client, connection) = tokio::time::timeout(c.connect_timeout, connect)
             .await
-            .map_err(|_| DbError::Unreachable {
-                db: self.describe(),
-                reason: format!(
-                    "no answer within {}",
-                    crate::duration::format(c.connect_timeout * 2)
-                ),
-            })?
+            .map_err(|_| DbError::no_answer(self.describe(), c.connect_timeout))?
             .map_err(|e| login_error(self.describe(), &credential.username, e))?;
         let db = self.describe();
         let task = tokio::spawn(async move {

@@ -71,11 +71,13 @@ impl Engine {
             error: None,
             warnings: Vec::new(),
         };
-        report.warnings.extend(self.passwords_unchecked().await);
-        match self
-            .observe(super::engine::Purpose::Look, &crate::progress::NoProgress)
-            .await
-        {
+        // Side by side: a silent server costs one timeout, not two.
+        let (warning, seen) = tokio::join!(
+            self.passwords_unchecked(),
+            self.observe(super::engine::Purpose::Look, &crate::progress::NoProgress)
+        );
+        report.warnings.extend(warning);
+        match seen {
             Ok(seen) => {
                 let plan = rotation::rotate(&seen.observation, &self.policy(), false);
                 report.active = Some(plan.from.clone());

@@ -154,10 +154,16 @@ async fn execute(
                 now: None,
                 timeout: Some(config.daemon.rotation_timeout),
             };
-            if let Some(warning) = engine.passwords_unchecked().await {
+            // The trust check runs beside the rotation, so a silent server
+            // costs one connect_timeout (or store timeout), not two.
+            let (warning, report) = tokio::join!(
+                engine.passwords_unchecked(),
+                engine.rotate(options, out.progress())
+            );
+            if let Some(warning) = warning {
                 out.warn(&warning);
             }
-            let report = engine.rotate(options, out.progress()).await?;
+            let report = report?;
             out.print(&report, output::report);
             Ok(0)
         }
@@ -174,10 +180,12 @@ async fn execute(
             } else {
                 Action::Rotate
             };
-            if let Some(warning) = engine.passwords_unchecked().await {
+            let (warning, plan) =
+                tokio::join!(engine.passwords_unchecked(), engine.plan(action, false));
+            if let Some(warning) = warning {
                 out.warn(&warning);
             }
-            let plan = engine.plan(action, false).await?;
+            let plan = plan?;
             // The same document as `rotate --dry-run` (docs/output.md).
             let report = crate::runtime::Report::new(&plan, true);
             out.print(&report, output::plan);

@@ -155,13 +155,11 @@ impl Database for MySql {
     }
 
     async fn login(&self, credential: &Credential) -> Result<Box<dyn Session>, DbError> {
-        let limit = self.config.connect_timeout * 2;
+        // connect_timeout bounds the whole login, as for PostgreSQL.
+        let limit = self.config.connect_timeout;
         let conn = tokio::time::timeout(limit, Conn::new(self.opts(credential)))
             .await
-            .map_err(|_| DbError::Unreachable {
-                db: self.name.clone(),
-                reason: format!("no answer within {}", crate::duration::format(limit)),
-            })?
+            .map_err(|_| DbError::no_answer(self.name.clone(), limit))?
             .map_err(|e| self.login_error(&credential.username, e))?;
         Ok(Box::new(MySession {
             conn,
