@@ -73,7 +73,10 @@ pub enum Error {
 /// Query and permission errors already say what was being done.
 fn doing_prefix(doing: &str, source: &DbError) -> String {
     match source {
-        DbError::Query { .. } | DbError::Denied { .. } | DbError::Lost { .. } => String::new(),
+        DbError::Query { .. }
+        | DbError::Denied { .. }
+        | DbError::Lost { .. }
+        | DbError::Busy { .. } => String::new(),
         _ => format!("{doing}: "),
     }
 }
@@ -122,6 +125,7 @@ impl Error {
                 DbError::LoginFailed { .. } => "db_login_failed",
                 DbError::Tls { .. } => "db_tls",
                 DbError::Denied { .. } => "db_denied",
+                DbError::Busy { .. } => "db_busy",
                 _ => "database",
             },
             Error::Consumers { source, .. } => source.kind(),

@@ -156,6 +156,14 @@ pub enum DbError {
         doing: String,
         reason: String,
     },
+    /// A statement waited `lock_timeout` for a lock another transaction
+    /// holds, and nothing was changed: worth retrying once it lets go.
+    #[error("{db}: {doing}: {reason}")]
+    Busy {
+        db: String,
+        doing: String,
+        reason: String,
+    },
     #[error("{db}: {message}")]
     Setup { db: String, message: String },
 }
@@ -175,7 +183,10 @@ impl DbError {
     }
 
     pub fn is_transient(&self) -> bool {
-        matches!(self, DbError::Unreachable { .. } | DbError::Lost { .. })
+        matches!(
+            self,
+            DbError::Unreachable { .. } | DbError::Lost { .. } | DbError::Busy { .. }
+        )
     }
 
     pub fn kind(&self) -> &'static str {
@@ -186,6 +197,7 @@ impl DbError {
             DbError::Tls { .. } => "tls",
             DbError::Denied { .. } => "denied",
             DbError::Query { .. } => "query",
+            DbError::Busy { .. } => "busy",
             DbError::Setup { .. } => "setup",
         }
     }

@@ -96,3 +96,66 @@ async fn a_database_outage_is_retried_with_backoff_and_a_blocked_gate_sooner() {
         .unwrap()
         .unwrap();
 }
+
+/// A statement that waited lock_timeout for another transaction changed
+/// nothing: the daemon retries it with the configured backoff (not at the
+/// next slot, a day away on a daily schedule), and the rotation finishes
+/// once the transaction ends, with the pending version it staged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_timeout_is_retried_with_backoff_before_the_next_slot() {
+    let extra =
+        "retry: { attempts: 30, initial_backoff: 300ms, max_backoff: 600ms, blocked: 300ms }\n";
+    let t = two_targets(extra).await;
+    let config = std::fs::read_to_string(&t.config).unwrap();
+    std::fs::write(
+        &t.config,
+        config.replace(
+            "connect_timeout: 3s\n",
+            "connect_timeout: 3s\n      lock_timeout: 300ms\n",
+        ),
+    )
+    .unwrap();
+    let blocker = t.cluster.superuser().await;
+    blocker
+        .batch_execute(
+            "SET application_name = 'migration-tool'; BEGIN; ALTER ROLE app_b CONNECTION LIMIT 50",
+        )
+        .await
+        .unwrap();
+    let clock = Clock::starting_at(
+        utc(2026, 6, 1, 12, 0) + chrono::Duration::seconds(50),
+        SPEED / 10.0,
+    );
+    let (_addr, stop, task) = start(
+        &tokio::runtime::Handle::current(),
+        &t.config,
+        options(clock),
+    )
+    .await;
+    sleep_until_sim(
+        &clock,
+        utc(2026, 6, 1, 12, 1) + chrono::Duration::seconds(15),
+    )
+    .await;
+    // Each attempt sent one ALTER ROLE that waited and failed.
+    let attempts = rotations(&t, ["app_a", "app_b"]);
+    assert!(attempts >= 3, "{attempts} attempts in 5 s: not retried");
+    assert_eq!(t.read_store()["current"]["username"], "app_a");
+    assert_eq!(t.read_store()["pending"]["username"], "app_b");
+    blocker.batch_execute("ROLLBACK").await.unwrap();
+    sleep_until_sim(
+        &clock,
+        utc(2026, 6, 1, 12, 1) + chrono::Duration::seconds(40),
+    )
+    .await;
+    let store = t.read_store();
+    assert_eq!(store["current"]["username"], "app_b", "{store}");
+    assert!(store.get("pending").is_none_or(|p| p.is_null()), "{store}");
+    assert!(t.logs_in("current").await && t.logs_in("previous").await);
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("stops")
+        .unwrap()
+        .unwrap();
+}

@@ -63,6 +63,15 @@ impl MySession {
     pub(super) fn error(&self, doing: String, e: mysql_async::Error) -> DbError {
         let db = self.db.clone();
         match &e {
+            // Lock wait timeout: another transaction holds the account.
+            mysql_async::Error::Server(s) if s.code == 1205 => DbError::Busy {
+                db,
+                doing,
+                reason: format!(
+                    "{} (lock_timeout): another transaction holds the account; let it commit or roll back, then run again",
+                    s.message
+                ),
+            },
             mysql_async::Error::Server(s) => {
                 let hint = match s.code {
                     1044 | 1142 | 1227 | 1370 | 1698 => Some(

@@ -233,7 +233,7 @@ impl Session for PgSession {
             Ok(()) => Ok(verifier),
             Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
                 let blockers = self.open_transactions().await;
-                Err(DbError::Query {
+                Err(DbError::Busy {
                     db: self.db.clone(),
                     doing: format!("set the password of {role:?}"),
                     reason: format!(
