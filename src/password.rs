@@ -88,6 +88,36 @@ impl PasswordPolicy {
         Ok(())
     }
 
+    /// Why `password` is not one this policy would generate, if it is not:
+    /// its length, a character outside the alphabet, a missing class. The
+    /// reason never quotes the password.
+    pub fn admits(&self, password: &str) -> Result<(), String> {
+        let length = password.chars().count();
+        if length != self.length {
+            return Err(format!(
+                "it has {length} characters and password.length is {}",
+                self.length
+            ));
+        }
+        let classes = self.classes();
+        if !password
+            .chars()
+            .all(|ch| classes.iter().any(|class| class.contains(&ch)))
+        {
+            return Err(
+                "it holds a character the password policy does not use (password.exclude, password.symbols)"
+                    .into(),
+            );
+        }
+        if !classes
+            .iter()
+            .all(|class| password.chars().any(|ch| class.contains(&ch)))
+        {
+            return Err("it lacks a character class the policy always uses (lower and upper case letters, digits and, with password.symbols, a symbol)".into());
+        }
+        Ok(())
+    }
+
     pub fn generate(&self) -> SecretString {
         let classes = self.classes();
         let alphabet: Vec<char> = classes.iter().flatten().copied().collect();
@@ -136,6 +166,30 @@ mod tests {
             assert!(p.chars().any(|c| c.is_ascii_digit()));
             assert!(p.chars().any(|c| SYMBOLS.contains(c)));
             assert!(!p.contains(['\'', '"', '\\', ' ', '$']));
+        }
+    }
+
+    #[test]
+    fn the_policy_admits_what_it_generates_and_nothing_else() {
+        let policy = PasswordPolicy {
+            exclude: "xyz".into(),
+            ..Default::default()
+        };
+        for _ in 0..50 {
+            assert_eq!(policy.admits(policy.generate().expose_secret()), Ok(()));
+        }
+        let short = policy.admits("pending-pw").unwrap_err();
+        assert!(
+            short.contains("10 characters") && short.contains("32"),
+            "{short}"
+        );
+        let excluded = format!("x{}", &policy.generate().expose_secret()[1..]);
+        assert!(policy.admits(&excluded).unwrap_err().contains("exclude"));
+        let lower = "a".repeat(32);
+        assert!(policy.admits(&lower).unwrap_err().contains("class"));
+        // No reason quotes the password.
+        for bad in ["pending-pw", excluded.as_str(), lower.as_str()] {
+            assert!(!policy.admits(bad).unwrap_err().contains(bad));
         }
     }
 

@@ -129,6 +129,18 @@ impl SecretDocument {
         }
     }
 
+    /// The fields of `other`, besides the login, that this document lacks
+    /// or holds with another value (by name, never by value).
+    pub fn differs_from_besides_login(&self, other: &SecretDocument) -> Vec<String> {
+        other
+            .fields
+            .iter()
+            .filter(|(k, _)| *k != "username" && *k != "password")
+            .filter(|(k, v)| self.fields.get(*k) != Some(*v))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     pub fn field_names(&self) -> impl Iterator<Item = &str> {
         self.fields.keys().map(String::as_str)
     }

@@ -60,6 +60,19 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
     // and perhaps the database already hold).
     let resume = match &obs.pending {
         None => None,
+        Some(p) if p.username == standby && p.foreign.is_some() => {
+            gates.push(gate(
+                "pending",
+                Verdict::Impossible,
+                format!(
+                    "the store holds pending version {} for {standby:?} that seesaw would not have written ({}): seesaw will neither set nor publish it, and changed nothing. Clear it and run again. {}",
+                    p.version,
+                    p.foreign.as_deref().unwrap_or_default(),
+                    p.clear_hint
+                ),
+            ));
+            None
+        }
         Some(p) if p.username == standby => {
             gates.push(gate(
                 "pending",

@@ -65,6 +65,10 @@ pub struct PendingView {
     pub logs_in: bool,
     /// What a person does to remove it (store-specific).
     pub clear_hint: String,
+    /// Why seesaw would not have written this version (a password its
+    /// policy would not generate, fields of the current document missing
+    /// or changed): then it is not resumed.
+    pub foreign: Option<String>,
 }
 
 /// The consumers as seen before deciding.

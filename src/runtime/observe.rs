@@ -7,7 +7,7 @@ use crate::db::{lock_key, Session};
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::rotation::{ConsumerView, Observation, PendingView};
-use crate::secret::Credential;
+use crate::secret::{Credential, SecretDocument};
 use crate::store::{StoreState, Versioned};
 
 impl Engine {
@@ -184,8 +184,13 @@ impl Engine {
             let pending = match &state.pending {
                 None => None,
                 Some(p) => Some(
-                    self.view_pending(p, &current.username, standby_exists)
-                        .await,
+                    self.view_pending(
+                        p,
+                        &state.current.document,
+                        &current.username,
+                        standby_exists,
+                    )
+                    .await,
                 ),
             };
             Ok::<_, Error>((
@@ -269,6 +274,7 @@ impl Engine {
     async fn view_pending(
         &self,
         pending: &Versioned,
+        current: &SecretDocument,
         active: &str,
         standby_exists: bool,
     ) -> PendingView {
@@ -290,7 +296,33 @@ impl Engine {
             version: pending.version.clone(),
             logs_in,
             clear_hint: self.backends.store.clear_pending_hint(&pending.version),
+            foreign: self.not_ours(pending, current),
         }
+    }
+
+    /// Why `pending` is not a version seesaw writes for this target: a
+    /// run stages the current document with a new login whose password
+    /// the policy generated. Anything else (a hand-written pending, one
+    /// another tool staged) would be published as it is, so it is refused.
+    fn not_ours(&self, pending: &Versioned, current: &SecretDocument) -> Option<String> {
+        use secrecy::ExposeSecret;
+        let password = match pending.document.password() {
+            Ok(p) => p,
+            Err(problem) => return Some(problem.to_string()),
+        };
+        if let Err(why) = self.config.password.admits(password.expose_secret()) {
+            return Some(format!(
+                "its password is not one the policy generates: {why}"
+            ));
+        }
+        let differs = pending.document.differs_from_besides_login(current);
+        if !differs.is_empty() {
+            return Some(format!(
+                "it lacks or changes fields of the current document ({}), which would be lost on publish",
+                differs.join(", ")
+            ));
+        }
+        None
     }
 }
 

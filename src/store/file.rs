@@ -116,15 +116,22 @@ impl FileStore {
         file: &Map<String, Value>,
         key: &str,
     ) -> Result<Option<Versioned>, StoreError> {
+        // An unreadable pending entry blocks every rotation: say how to
+        // clear it.
+        let clear = |v: &Value| match key {
+            "pending" => format!(". {}", self.clear_pending_hint(&version_of(v))),
+            _ => String::new(),
+        };
         match file.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v @ Value::Object(_)) => Ok(Some(Versioned {
                 version: version_of(v),
                 document: SecretDocument::from_value(v.clone())
-                    .map_err(|problem| self.malformed(format!("`{key}`: {problem}")))?,
+                    .map_err(|problem| self.malformed(format!("`{key}`: {problem}{}", clear(v))))?,
             })),
-            Some(_) => Err(self.malformed(format!(
-                "`{key}` must be a JSON object (the secret document) or null"
+            Some(v) => Err(self.malformed(format!(
+                "`{key}` must be a JSON object (the secret document) or null{}",
+                clear(v)
             ))),
         }
     }

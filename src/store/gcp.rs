@@ -346,7 +346,12 @@ impl WithCompanion for GcpStore {
             .map(Some)
             .map_err(|problem| StoreError::Malformed {
                 store: self.name(),
-                problem: format!("the pending secret {}: {problem}", self.companion),
+                // Unreadable, it blocks every rotation: say how to clear it.
+                problem: format!(
+                    "the pending secret {}: {problem}. {}",
+                    self.companion,
+                    self.clear_hint()
+                ),
             })
     }
 

@@ -16,6 +16,7 @@ mod support;
 
 mod common;
 mod crash_points;
+mod foreign;
 mod kills;
 mod locks;
 mod recovery;

@@ -71,7 +71,7 @@ async fn a_locked_standby_row_fails_fast_naming_the_blocker() {
 
 /// Writes `user`'s credential as the store's pending version, as a run
 /// killed right after staging (or another tool) would leave it.
-async fn stage(store: &dyn SecretStore, user: &str, password: &str, token: &str) {
+pub async fn stage(store: &dyn SecretStore, user: &str, password: &str, token: &str) {
     let state = store.read().await.unwrap();
     let document = state.current.document.with_credential(&Credential::new(
         user,
@@ -99,11 +99,13 @@ async fn aws_a_version_left_pending_by_a_killed_run_is_finished_with_its_passwor
     let store = on_moto(&t, &moto, "left/app").await;
     assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0); // app_b current, app_a previous
     let aws = open(&store).await;
-    // What the killed run had written: app_a's next credential, pending.
+    // What the killed run had written: app_a's next credential, pending,
+    // with a password the policy generated.
+    let left = seesaw::password::PasswordPolicy::default().generate();
     stage(
         aws.as_ref(),
         "app_a",
-        "left-pending-Password-7",
+        left.expose_secret(),
         "77777777777777777777777777777777",
     )
     .await;
@@ -117,7 +119,7 @@ async fn aws_a_version_left_pending_by_a_killed_run_is_finished_with_its_passwor
         if rerun == 0 {
             assert_eq!(
                 credential(&now.current).password.expose_secret(),
-                "left-pending-Password-7",
+                left.expose_secret(),
                 "the rerun resumed the pending version instead of setting another password"
             );
         }

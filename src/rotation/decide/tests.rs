@@ -261,7 +261,25 @@ fn pending(username: &str, logs_in: bool) -> Option<super::super::PendingView> {
         version: "p1".into(),
         logs_in,
         clear_hint: "remove it by hand".into(),
+        foreign: None,
     })
+}
+
+#[test]
+fn a_pending_version_seesaw_would_not_have_written_is_refused_with_the_way_to_clear_it() {
+    for logs_in in [false, true] {
+        let mut o = obs();
+        o.pending = pending("b", logs_in);
+        if let Some(p) = o.pending.as_mut() {
+            p.foreign = Some("it has 10 characters and password.length is 32".into());
+        }
+        let plan = rotate(&o, &policy(), true);
+        let blockers = plan.blockers();
+        assert_eq!(blockers[0].name, "pending", "{plan:?}");
+        assert!(blockers[0].detail.contains("10 characters"), "{plan:?}");
+        assert!(blockers[0].detail.contains("remove it by hand"), "{plan:?}");
+        assert!(plan.is_blocked(), "{plan:?}");
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use super::stages::staged;
 use super::{AwsStore, Read, CURRENT, GET};
 use crate::secret::SecretDocument;
-use crate::store::{StoreError, Versioned};
+use crate::store::{SecretStore, StoreError, Versioned};
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 
 impl AwsStore {
@@ -105,9 +105,15 @@ impl AwsStore {
         what: &str,
         out: &aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput,
     ) -> Result<Versioned, StoreError> {
+        // An unreadable pending version blocks every rotation: the
+        // message says how to remove the stage.
+        let clear = match (what, out.version_id()) {
+            (super::PENDING, Some(id)) => format!(". {}", self.clear_pending_hint(id)),
+            _ => String::new(),
+        };
         let malformed = |problem: String| StoreError::Malformed {
             store: self.name(),
-            problem: format!("{what}: {problem}"),
+            problem: format!("{what}: {problem}{clear}"),
         };
         let text = out.secret_string().ok_or_else(|| {
             malformed("has no SecretString (binary secrets are not supported)".into())

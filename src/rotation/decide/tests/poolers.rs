@@ -56,6 +56,7 @@ fn a_resumed_rotation_sets_the_password_again_when_a_file_needs_its_verifier() {
         version: "p1".into(),
         logs_in: true,
         clear_hint: String::new(),
+        foreign: None,
     });
     let files = Policy {
         pooler_files: true,
