@@ -52,11 +52,13 @@ pub fn plan(p: &Report) -> String {
         p.old_version
     );
     gates(&mut out, &p.gates);
-    let blocked = p
-        .gates
-        .iter()
-        .any(|g| matches!(g.verdict, Verdict::Blocked | Verdict::Impossible));
-    if blocked {
+    if let Some(why) = &p.up_to_date {
+        out.push_str(&format!(
+            "result: up to date ({why}); `rotate` would change nothing and exit 0 (rotate --now overrides)\n"
+        ));
+        return out;
+    }
+    if p.is_blocked() {
         out.push_str(&format!(
             "result: blocked; `{}` would change nothing and exit 3\n",
             match p.action {
@@ -71,6 +73,13 @@ pub fn plan(p: &Report) -> String {
 }
 
 pub fn report(r: &Report) -> String {
+    if let Some(why) = &r.up_to_date {
+        return format!(
+            "{} is up to date: {why}; nothing {} (rotate --now overrides)\n",
+            r.target,
+            if r.dry_run { "would change" } else { "changed" }
+        );
+    }
     if r.dry_run {
         let mut out = format!(
             "dry run: would {} {}: {} -> {}\n",
@@ -82,12 +91,6 @@ pub fn report(r: &Report) -> String {
         gates(&mut out, &r.gates);
         steps(&mut out, &r.planned, r.action);
         return out;
-    }
-    if let Some(why) = &r.up_to_date {
-        return format!(
-            "{} is up to date: {why}; nothing changed (rotate --now overrides)\n",
-            r.target
-        );
     }
     let done = match r.action {
         Action::Rotate => "rotated",

@@ -7,7 +7,9 @@ use std::time::Duration;
 /// there, as a crash would (tests inject faults this way; the daemon stops
 /// between steps on shutdown the same way).
 pub trait Progress: Send + Sync {
-    fn started(&self, _target: &str, _step: &Step) {}
+    /// `what` says what the step does in this run (a rollback's verify
+    /// logs in with the previous password, a rotation's with a new one).
+    fn started(&self, _target: &str, _step: &Step, _what: &str) {}
     fn finished(&self, _target: &str, _step: &Step, _elapsed: Duration) -> Result<(), String> {
         Ok(())
     }

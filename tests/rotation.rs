@@ -238,3 +238,69 @@ async fn no_secret_or_verifier_in_the_logs_at_any_verbosity() {
         }
     }
 }
+
+/// A preview runs the gates of the command it previews: after a rollback
+/// whose previous credential no longer logs in, `plan --rollback` and
+/// `rollback --dry-run` refuse as `rollback` does; within `min_interval`,
+/// `plan` and `rotate --dry-run` say "up to date" as `rotate` does, and
+/// the up-to-date report names the active user as `to`.
+#[tokio::test]
+async fn previews_agree_with_the_commands_they_preview() {
+    let mut t = Target::new(["app_a", "app_b"]).await;
+    assert_eq!(t.seesaw(&["rotate", "demo"]).await.code, 0); // app_b current
+                                                             // app_a current, app_b previous; a rollback generates nothing and
+                                                             // speaks of the previous credential, never of a new one.
+    let rollback = t.seesaw(&["-v", "rollback", "demo"]).await;
+    assert_eq!(rollback.code, 0, "{}", rollback.all());
+    assert!(
+        rollback.stderr.contains("with its previous password"),
+        "{}",
+        rollback.stderr
+    );
+    for word in ["new password", "new credential", "generate"] {
+        assert!(!rollback.all().contains(word), "{word}: {}", rollback.all());
+    }
+    t.set_password("app_b", "changed-by-hand-2").await;
+    for args in [
+        &["plan", "demo", "--rollback"][..],
+        &["rollback", "demo", "--dry-run"],
+        &["rollback", "demo"],
+    ] {
+        let run = t.seesaw(args).await;
+        assert_eq!(run.code, 3, "`seesaw {}`: {}", args.join(" "), run.all());
+        assert!(
+            run.all().contains("does not log in"),
+            "`seesaw {}`: {}",
+            args.join(" "),
+            run.all()
+        );
+    }
+    assert_eq!(t.login("current").0, "app_a");
+
+    t.target_extra = "    min_interval: 1h\n".into();
+    t.write_config();
+    for args in [
+        &["plan", "demo"][..],
+        &["rotate", "demo", "--dry-run"],
+        &["rotate", "demo"],
+    ] {
+        let run = t.seesaw(args).await;
+        assert_eq!(run.code, 0, "`seesaw {}`: {}", args.join(" "), run.all());
+        assert!(
+            run.stdout.contains("up to date"),
+            "`seesaw {}`: {}",
+            args.join(" "),
+            run.all()
+        );
+        assert!(!run.stdout.contains("would rotate"), "{}", run.stdout);
+        // Seconds old, told as such (not "0ms" for any age under a second).
+        assert!(!run.stdout.contains("rotated 0ms ago"), "{}", run.stdout);
+        let json = t.seesaw(&[&["--output", "json"][..], args].concat()).await;
+        let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        assert_eq!(report["from"], "app_a", "{report}");
+        assert_eq!(report["to"], "app_a", "nothing changed: {report}");
+        assert!(report["up_to_date"].is_string(), "{report}");
+        assert_eq!(report["planned"], serde_json::json!([]), "{report}");
+    }
+    assert_eq!(t.login("current").0, "app_a", "nothing was rotated");
+}

@@ -307,8 +307,8 @@ impl Live {
 }
 
 impl Progress for Live {
-    fn started(&self, _target: &str, step: &Step) {
-        self.set(&step.describe());
+    fn started(&self, _target: &str, _step: &Step, what: &str) {
+        self.set(what);
     }
     fn waiting(&self, _target: &str, message: &str) {
         self.set(message);

@@ -290,11 +290,22 @@ pub fn rollback(obs: &Observation) -> Plan {
             ));
             (user.clone(), false)
         }
+        Some((user, version)) if obs.previous_logs_in == Some(false) => {
+            gates.push(gate(
+                "previous",
+                Verdict::Impossible,
+                format!("version {version} for {user:?} does not log in (its password changed since it was published?): publishing it would lock applications out"),
+            ));
+            (user.clone(), false)
+        }
         Some((user, version)) => {
             gates.push(gate(
                 "previous",
                 Verdict::Pass,
-                format!("version {version} for {user:?}"),
+                match obs.previous_logs_in {
+                    Some(true) => format!("version {version} for {user:?}, which logs in"),
+                    _ => format!("version {version} for {user:?}"),
+                },
             ));
             (user.clone(), true)
         }

@@ -22,6 +22,9 @@ pub struct Observation {
     pub current_version: String,
     /// The user and version of the store's previous document, if any.
     pub previous: Option<(String, String)>,
+    /// Whether the previous credential logs in, where the run asked (a
+    /// rollback and its previews do: it is what they would publish).
+    pub previous_logs_in: Option<bool>,
     /// False when another process holds the target's lock.
     pub lock_acquired: bool,
     pub standby_exists: bool,

@@ -205,7 +205,36 @@ impl Engine {
         // The poolers are asked at the same time: their clients of the
         // standby, their own server connections, whether seesaw can use them.
         let poolers = self.backends.poolers.look(standby, Some(&users));
-        let (proof, catalog, poolers) = tokio::join!(prove, catalog, poolers);
+        // A rollback publishes the previous credential: whether it logs in
+        // is part of what its plan (and every preview of it) decides on.
+        let previous_proof = async {
+            let Some(previous) = state
+                .previous
+                .as_ref()
+                .filter(|_| purpose == Purpose::Rollback)
+            else {
+                return Ok(None);
+            };
+            let Ok(credential) = previous.document.credential() else {
+                return Ok(Some(false));
+            };
+            let doing = format!(
+                "log in with the store's previous credential ({:?}, version {})",
+                credential.username, previous.version
+            );
+            match self.prove_login(&credential, doing, None).await {
+                Ok(()) => Ok(Some(true)),
+                Err(Error::Database {
+                    source: crate::db::DbError::LoginFailed { .. },
+                    ..
+                })
+                | Err(Error::Inconsistent { .. }) => Ok(Some(false)),
+                Err(e) => Err(e),
+            }
+        };
+        let (proof, catalog, poolers, previous_logs_in) =
+            tokio::join!(prove, catalog, poolers, previous_proof);
+        let previous_logs_in = previous_logs_in?;
         match proof {
             Ok(()) => {}
             // Refused: the store and the database disagree. Anything else
@@ -254,6 +283,7 @@ impl Engine {
             active: current.username.clone(),
             current_version: state.current.version.clone(),
             previous,
+            previous_logs_in,
             lock_acquired,
             standby_exists,
             // A pooler's idle server connections of the standby are not

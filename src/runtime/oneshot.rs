@@ -174,22 +174,26 @@ async fn execute(
             Ok(0)
         }
         Command::Plan { target, rollback } => {
-            let engine = Engine::from_config(config.target(target)?, options).await?;
+            let target = config.target(target)?;
+            let engine = Engine::from_config(target, options).await?;
+            let options = RotateOptions {
+                min_interval: target.schedule_config(&config.daemon.defaults).min_interval,
+                ..Default::default()
+            };
             let action = if *rollback {
                 Action::Rollback
             } else {
                 Action::Rotate
             };
-            let (warning, plan) =
-                tokio::join!(engine.passwords_unchecked(), engine.plan(action, false));
+            let (warning, report) =
+                tokio::join!(engine.passwords_unchecked(), engine.plan(action, options));
             if let Some(warning) = warning {
                 out.warn(&warning);
             }
-            let plan = plan?;
             // The same document as `rotate --dry-run` (docs/output.md).
-            let report = crate::runtime::Report::new(&plan, true);
+            let report = report?;
             out.print(&report, output::plan);
-            Ok(if plan.is_blocked() { 3 } else { 0 })
+            Ok(if report.is_blocked() { 3 } else { 0 })
         }
         Command::Status { target } => {
             let mut list = Vec::new();

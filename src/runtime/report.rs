@@ -53,6 +53,26 @@ pub struct Report {
 }
 
 impl Report {
+    /// Nothing to do: the target was rotated within `min_interval`. Its
+    /// active user stays active, and no step runs.
+    pub fn settle(&mut self, since: String) {
+        self.planned.clear();
+        self.to = self.from.clone();
+        self.up_to_date = Some(since);
+    }
+
+    /// A gate stops it (and it is not simply up to date): the command it
+    /// previews would exit 3.
+    pub fn is_blocked(&self) -> bool {
+        self.up_to_date.is_none()
+            && self.gates.iter().any(|g| {
+                matches!(
+                    g.verdict,
+                    crate::rotation::Verdict::Blocked | crate::rotation::Verdict::Impossible
+                )
+            })
+    }
+
     pub fn new(plan: &Plan, dry_run: bool) -> Self {
         Report {
             schema: REPORT_SCHEMA,

@@ -33,18 +33,29 @@ pub(super) struct Scratch {
 
 impl Engine {
     /// Observes and decides; changes nothing (the lock is released again).
-    pub async fn plan(&self, action: Action, force: bool) -> Result<Plan, Error> {
+    /// The plan as `rotate --dry-run` or `rollback --dry-run` would
+    /// report it, with the same gates, `min_interval` included (an up to
+    /// date target has no steps); unlike them, a blocked plan is a report
+    /// too, so every gate is shown.
+    pub async fn plan(&self, action: Action, options: RotateOptions) -> Result<Report, Error> {
         let purpose = match action {
             Action::Rotate => Purpose::Look,
             Action::Rollback => Purpose::Rollback,
         };
         let seen = self.observe(purpose, &NoProgress).await?;
         let plan = match action {
-            Action::Rotate => rotation::rotate(&seen.observation, &self.policy(), force),
+            Action::Rotate => rotation::rotate(&seen.observation, &self.policy(), options.force),
             Action::Rollback => rotation::rollback(&seen.observation),
         };
+        let mut report = Report::new(&plan, true);
+        report.standby_sessions = seen.observation.standby_in_use();
+        if action == Action::Rotate {
+            if let Some(since) = self.recently_rotated(&seen, &options) {
+                report.settle(since);
+            }
+        }
         seen.release().await;
-        Ok(plan)
+        Ok(report)
     }
 
     /// Rotates the target: the standby gets a new password and becomes the
@@ -89,8 +100,7 @@ impl Engine {
         let result = match self.recently_rotated(&seen, &options) {
             Some(since) => {
                 let mut report = Report::new(&plan, options.dry_run);
-                report.planned.clear();
-                report.up_to_date = Some(since);
+                report.settle(since);
                 Ok(report)
             }
             None => {
@@ -111,12 +121,21 @@ impl Engine {
             return None;
         }
         let published = seen.state.published_at?;
+        // Decided against the caller's "now" (the daemon's slot, so that
+        // replicas working on one slot agree), told in real time.
         let now = options.now.unwrap_or_else(chrono::Utc::now);
         let age = (now - published).to_std().unwrap_or_default();
+        let real = (chrono::Utc::now() - published)
+            .to_std()
+            .unwrap_or_default();
         (age < min).then(|| {
             format!(
                 "rotated {} ago (min_interval {})",
-                crate::duration::format(Duration::from_secs(age.as_secs())),
+                crate::duration::format(if real < Duration::from_secs(10) {
+                    Duration::from_millis(real.as_millis() as u64)
+                } else {
+                    Duration::from_secs(real.as_secs())
+                }),
                 crate::duration::format(min)
             )
         })
@@ -218,7 +237,7 @@ impl Engine {
             verifier: None,
         };
         for step in &plan.steps {
-            progress.started(self.name(), step);
+            progress.started(self.name(), step, &step.describe_in(plan.action));
             let t = Instant::now();
             let outcome = self.step(step, &plan, seen, &scratch, progress).await?;
             let elapsed = t.elapsed();
@@ -239,7 +258,7 @@ impl Engine {
                 to = %plan.to,
                 version = %plan.current_version,
                 elapsed_ms = elapsed.as_millis() as u64,
-                "{}", step.describe()
+                "{}", step.describe_in(plan.action)
             );
             report.steps.push(StepRecord::new(step, detail, elapsed));
             progress

@@ -205,7 +205,12 @@ impl Engine {
             .await
             .map_err(|source| Error::Store {
                 target: self.name().into(),
-                doing: format!("write {username:?}'s new credential as pending"),
+                doing: match plan.action {
+                    Action::Rotate => format!("write {username:?}'s new credential as pending"),
+                    Action::Rollback => {
+                        format!("write {username:?}'s previous credential as pending")
+                    }
+                },
                 source,
                 hint: Some("nothing was changed in the database".into()),
             })?;
@@ -263,7 +268,12 @@ impl Engine {
         .ok_or_else(|| self.no_credential_for(role))?;
         self.prove_login(
             &cred,
-            format!("verify that {role:?} logs in with the new credential"),
+            match plan.action {
+                Action::Rotate => format!("verify that {role:?} logs in with the new credential"),
+                Action::Rollback => {
+                    format!("verify that {role:?} still logs in with its previous credential")
+                }
+            },
             None,
         )
         .await?;

@@ -12,6 +12,7 @@ mod poolers;
 
 fn obs() -> Observation {
     Observation {
+        previous_logs_in: None,
         target: "demo".into(),
         users: ["a".into(), "b".into()],
         active: "a".into(),

@@ -22,8 +22,8 @@ struct Watched<'a> {
 }
 
 impl Progress for Watched<'_> {
-    fn started(&self, target: &str, step: &Step) {
-        tracing::info!(target_name = %target, step = step.name(), "{} ...", step.describe());
+    fn started(&self, target: &str, step: &Step, what: &str) {
+        tracing::info!(target_name = %target, step = step.name(), "{what} ...");
         self.shared.metrics.step(target, Some(step.name()));
         if let Some(f) = self
             .shared

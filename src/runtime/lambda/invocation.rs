@@ -30,7 +30,7 @@ impl Invocation {
 }
 
 impl Progress for Invocation {
-    fn started(&self, target: &str, step: &Step) {
+    fn started(&self, target: &str, step: &Step, _what: &str) {
         tracing::debug!(target_name = %target, step = step.name(), "step started");
     }
 

@@ -16,8 +16,8 @@ use std::sync::atomic::Ordering;
 struct Terminal;
 
 impl Progress for Terminal {
-    fn started(&self, target: &str, step: &Step) {
-        stderr(&format!("[{target}] {} ...\n", step.describe()));
+    fn started(&self, target: &str, _step: &Step, what: &str) {
+        stderr(&format!("[{target}] {what} ...\n"));
     }
     fn finished(&self, _: &str, _: &Step, _: std::time::Duration) -> Result<(), String> {
         interrupted()
