@@ -98,6 +98,23 @@ async fn config_errors_exit_2_and_name_the_problem() {
             run.stderr
         );
     }
+    // A byte that is not UTF-8 is placed as an editor counts.
+    let mut lines: Vec<Vec<u8>> = good.lines().map(|l| l.as_bytes().to_vec()).collect();
+    lines[2] = [
+        b"    d\xc3\xa9".to_vec(),
+        vec![0xff],
+        lines[2][4..].to_vec(),
+    ]
+    .concat();
+    std::fs::write(&t.config, lines.join(&b'\n')).unwrap();
+    let run = rotate_changes_nothing(&t).await;
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("line 3, column 7: byte 0xff is not UTF-8"),
+        "{}",
+        run.stderr
+    );
     std::fs::write(&t.config, &good).unwrap();
 
     let run = t.seesaw(&["rotate", "nosuch"]).await;

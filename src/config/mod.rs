@@ -77,10 +77,28 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Where the first byte that is not UTF-8 is, as an editor counts.
+fn not_utf8(bytes: &[u8], at: usize) -> String {
+    let before = &bytes[..at.min(bytes.len())];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    format!(
+        "line {line}, column {column}: byte 0x{:02x} is not UTF-8; save the file as UTF-8",
+        bytes.get(at).copied().unwrap_or_default()
+    )
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let bytes = std::fs::read(path).map_err(|e| ConfigError {
             file: file.clone(),
             target: None,
             key: String::new(),
@@ -90,6 +108,12 @@ impl Config {
                 }
                 _ => format!("cannot read: {e}"),
             },
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| ConfigError {
+            file: file.clone(),
+            target: None,
+            key: String::new(),
+            message: not_utf8(e.as_bytes(), e.utf8_error().valid_up_to()),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, &file, base)

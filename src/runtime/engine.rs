@@ -222,10 +222,21 @@ impl Engine {
     /// fresh: every hint after a failure is computed from this, never
     /// assumed.
     pub async fn probe_state(&self) -> String {
+        self.probe_state_since(None).await
+    }
+
+    /// [`Engine::probe_state`] for a run that observed current version
+    /// `observed`: if another run has published since, the advice says the
+    /// rotation is done (or still being done) by that run, not "run again".
+    pub(super) async fn probe_state_since(&self, observed: Option<&str>) -> String {
         let state = match self.backends.store.read().await {
             Ok(s) => s,
             Err(e) => return format!("The store could not be read to check the state ({e})"),
         };
+        let moved_on = observed.filter(|v| *v != state.current.version).map(|_| {
+            let by = state.current.document.username().unwrap_or("?").to_owned();
+            (state.current.version.clone(), by)
+        });
         let mut parts = Vec::new();
         let mut works = [false; 2];
         let versions = [
@@ -254,10 +265,12 @@ impl Engine {
             };
             parts.push(format!("{what} (version {}): {status}", v.version));
         }
-        let advice = match works {
-            [true, _] => "No application is locked out; run again to continue".to_owned(),
-            [false, true] => format!("The current credential is broken and the previous one works: `seesaw rollback {}` restores it", self.name()),
-            [false, false] => "Neither stored credential logs in: set the current user's password to the stored one by hand (ALTER ROLE ... PASSWORD), or check that the database is up".to_owned(),
+        let advice = match (works, moved_on) {
+            ([true, _], Some((version, by))) if state.pending.is_none() => format!("Another run finished a rotation meanwhile (the current version is now {version}, for {by:?}): nothing to do"),
+            ([true, _], Some((version, _))) => format!("Another run published version {version} meanwhile and a rotation is pending: it is probably still running; check `seesaw status {}` before running again", self.name()),
+            ([true, _], None) => "No application is locked out; run again to continue".to_owned(),
+            ([false, true], _) => format!("The current credential is broken and the previous one works: `seesaw rollback {}` restores it", self.name()),
+            ([false, false], _) => "Neither stored credential logs in: set the current user's password to the stored one by hand (ALTER ROLE ... PASSWORD), or check that the database is up".to_owned(),
         };
         format!("Checked just now: {}. {advice}", parts.join("; "))
     }

@@ -233,7 +233,9 @@ impl Engine {
         Err(Error::LockLost {
             target: self.name().into(),
             why,
-            state: self.probe_state().await,
+            state: self
+                .probe_state_since(Some(&seen.state.current.version))
+                .await,
         })
     }
 }

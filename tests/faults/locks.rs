@@ -85,6 +85,13 @@ async fn a_lost_lock_stops_the_publish_and_the_next_run_finishes_the_rotation() 
         text.contains("Checked just now") && text.contains("\"app_b\" logs in"),
         "the hint must come from a fresh probe: {text}"
     );
+    // The second run finished the rotation: rerunning would rotate again.
+    assert!(
+        text.contains("Another run finished a rotation meanwhile")
+            && text.contains("nothing to do"),
+        "{text}"
+    );
+    assert!(!text.contains("run again to continue"), "{text}");
     let second_run = hook
         .outcome
         .lock()

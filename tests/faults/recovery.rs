@@ -59,6 +59,7 @@ async fn a_locked_standby_row_fails_fast_naming_the_blocker() {
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
     assert!(run.stderr.contains("lock_timeout"), "{}", run.stderr);
     assert!(run.stderr.contains("migration-tool"), "{}", run.stderr);
+    assert!(!run.stderr.contains(", )"), "an empty item: {}", run.stderr);
     let pending = t.read_store()["pending"].clone();
     assert_eq!(pending["username"], "app_b");
     assert!(t.logs_in("current").await, "I1");

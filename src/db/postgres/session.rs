@@ -35,13 +35,17 @@ impl PgSession {
             Ok(rows) => rows
                 .iter()
                 .map(|r| {
-                    format!(
-                        "pid {} (user {:?}, application {:?}, {})",
-                        r.get::<_, i32>(0),
-                        r.get::<_, String>(1),
-                        r.get::<_, String>(2),
-                        r.get::<_, String>(3)
-                    )
+                    // Only what the server knows: an empty state (another
+                    // user's, hidden) is left out, not shown as a blank.
+                    let mut about = vec![
+                        format!("user {:?}", r.get::<_, String>(1)),
+                        format!("application {:?}", r.get::<_, String>(2)),
+                    ];
+                    let state = r.get::<_, String>(3);
+                    if !state.is_empty() {
+                        about.push(state);
+                    }
+                    format!("pid {} ({})", r.get::<_, i32>(0), about.join(", "))
                 })
                 .collect::<Vec<_>>()
                 .join(", "),
