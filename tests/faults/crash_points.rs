@@ -10,9 +10,15 @@ use seesaw::config::StoreConfig;
 use seesaw::runtime::{NoProgress, RotateOptions};
 use std::sync::Arc;
 
-/// Interrupts one rotation at every call and checks each rerun; returns the
-/// number of points covered.
-async fn every_crash_point_converges(t: &Target, store: &StoreConfig, label: &str) -> usize {
+/// Interrupts one rotation at every call and checks each rerun. `expected`
+/// is the number of calls a rotation makes on this store (pinned: a
+/// change to it is a change to what this suite covers, made on purpose).
+async fn every_crash_point_converges(
+    t: &Target,
+    store: &StoreConfig,
+    label: &str,
+    expected: usize,
+) {
     let faults = Arc::new(Faults::default());
     let engine = faulty_engine(t, store, &faults).await;
     let checker = open(store).await;
@@ -28,7 +34,11 @@ async fn every_crash_point_converges(t: &Target, store: &StoreConfig, label: &st
         .await
         .unwrap();
     let calls = faults.count();
-    assert!(calls >= 8, "{label}: only {calls} calls counted");
+    eprintln!(
+        "{label}: a rotation makes {calls} calls: {:?}",
+        faults.trace.lock().unwrap()
+    );
+    assert_eq!(calls, expected, "{label}: the calls of a rotation changed; pin the new count once the trace above is what a rotation should do");
     let mut points = 0;
     for n in 0..calls {
         for when in [When::Before, When::After] {
@@ -37,6 +47,11 @@ async fn every_crash_point_converges(t: &Target, store: &StoreConfig, label: &st
             faults.arm(n, when);
             let result = engine.rotate(RotateOptions::default(), &NoProgress).await;
             let point = format!("{label}: fault {when:?} call {n} ({})", faults.call(n));
+            assert!(
+                faults.fired(),
+                "{point}: the armed fault was never reached (the run made {} calls)",
+                faults.count()
+            );
             faults.disarm();
             let now = checker.read().await.unwrap();
             check_interrupted(t, &before, &now, &point).await;
@@ -88,13 +103,13 @@ async fn every_crash_point_converges(t: &Target, store: &StoreConfig, label: &st
     eprintln!(
         "{label}: {points} crash points covered ({calls} calls x before/after), all converged"
     );
-    points
+    assert_eq!(points, 2 * expected);
 }
 
 #[tokio::test]
 async fn file_store_every_crash_point_converges() {
     let t = Target::new(["app_a", "app_b"]).await;
-    assert!(every_crash_point_converges(&t, &file_store(&t), "file").await > 0);
+    every_crash_point_converges(&t, &file_store(&t), "file", 17).await;
 }
 
 #[tokio::test]
@@ -108,7 +123,7 @@ async fn admin_self_every_crash_point_converges() {
     }));
     t.admin_self = true;
     t.write_config();
-    assert!(every_crash_point_converges(&t, &file_store(&t), "file, admin: self").await > 0);
+    every_crash_point_converges(&t, &file_store(&t), "file, admin: self", 16).await;
 }
 
 #[tokio::test]
@@ -123,7 +138,7 @@ async fn aws_every_crash_point_converges() {
     )
     .await;
     let store = StoreConfig::Aws(moto.config("faults/app"));
-    assert!(every_crash_point_converges(&t, &store, "aws").await > 0);
+    every_crash_point_converges(&t, &store, "aws", 17).await;
 }
 
 #[tokio::test]
@@ -139,7 +154,7 @@ async fn gcp_every_crash_point_converges() {
         )
         .await;
     let store = StoreConfig::Gcp(drongo.config("faults-app"));
-    assert!(every_crash_point_converges(&t, &store, "gcp").await > 0);
+    every_crash_point_converges(&t, &store, "gcp", 17).await;
 }
 
 #[tokio::test]
@@ -151,7 +166,7 @@ async fn azure_every_crash_point_converges() {
         &serde_json::json!({"username": "app_a", "password": "initial-Password-1"}),
     );
     let store = StoreConfig::Azure(vault.config("faults-app"));
-    assert!(every_crash_point_converges(&t, &store, "azure").await > 0);
+    every_crash_point_converges(&t, &store, "azure", 17).await;
 }
 
 /// The step boundaries, through the engine's progress hook (the daemon's

@@ -29,6 +29,9 @@ impl Progress for FailAfter {
 pub struct Faults {
     calls: std::sync::atomic::AtomicUsize,
     at: std::sync::Mutex<Option<(usize, When)>>,
+    /// The armed fault was injected (a run shorter than the one counted
+    /// would never reach it, and pass as a clean rotation).
+    fired: std::sync::atomic::AtomicBool,
     /// What each call was, in order (for messages).
     pub trace: std::sync::Mutex<Vec<String>>,
 }
@@ -42,6 +45,7 @@ pub enum When {
 impl Faults {
     pub fn arm(&self, n: usize, when: When) {
         self.calls.store(0, std::sync::atomic::Ordering::SeqCst);
+        self.fired.store(false, std::sync::atomic::Ordering::SeqCst);
         self.trace.lock().unwrap().clear();
         *self.at.lock().unwrap() = Some((n, when));
     }
@@ -50,6 +54,11 @@ impl Faults {
         self.calls.store(0, std::sync::atomic::Ordering::SeqCst);
         self.trace.lock().unwrap().clear();
         *self.at.lock().unwrap() = None;
+    }
+
+    /// Whether the armed fault was injected since it was armed.
+    pub fn fired(&self) -> bool {
+        self.fired.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn count(&self) -> usize {
@@ -76,10 +85,12 @@ impl Faults {
         self.trace.lock().unwrap().push(what.to_owned());
         let at = *self.at.lock().unwrap();
         if at == Some((n, When::Before)) {
+            self.fired.store(true, std::sync::atomic::Ordering::SeqCst);
             return Err(fail(format!("fault injected before call {n} ({what})")));
         }
         let result = op.await;
         if at == Some((n, When::After)) {
+            self.fired.store(true, std::sync::atomic::Ordering::SeqCst);
             return Err(fail(format!("fault injected after call {n} ({what})")));
         }
         result
@@ -201,8 +212,15 @@ impl Session for FaultySession {
         .await
     }
     async fn unlock(&mut self, key: i64) -> Result<(), DbError> {
-        // Not a crash point: releasing is what ends every run.
-        self.inner.unlock(key).await
+        // A crash point too: a run whose release fails (or whose answer is
+        // lost) leaves the lock to its session, which ends with the run.
+        let f = self.faults.clone();
+        f.around(
+            "db.unlock",
+            self.inner.unlock(key),
+            db_fault(self.db.clone()),
+        )
+        .await
     }
     async fn role_exists(&mut self, role: &str) -> Result<bool, DbError> {
         let f = self.faults.clone();
@@ -235,7 +253,13 @@ impl Session for FaultySession {
         .await
     }
     async fn cannot_set_password_of(&mut self, role: &str) -> Result<Option<String>, DbError> {
-        self.inner.cannot_set_password_of(role).await
+        let f = self.faults.clone();
+        f.around(
+            "db.cannot_set_password_of",
+            self.inner.cannot_set_password_of(role),
+            db_fault(self.db.clone()),
+        )
+        .await
     }
     async fn memberships(
         &mut self,
