@@ -47,13 +47,28 @@ async fn sigterm_during_a_rotation_exits_promptly_and_the_next_start_completes_i
     let before = t.read_store();
 
     let mut child = spawn_daemon(&t, &["--rotate-now", "demo"]);
-    // Wait until the rotation is waiting on the session.
-    let mut waited = 0;
-    while !t.cluster.server_log().contains("pg_stat_activity") && waited < 100 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += 1;
-    }
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The rotation must be in its wait for the session when SIGTERM comes:
+    // the daemon logs the step's start (step=wait_for_sessions), read as
+    // it is written.
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    let waiting = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("\"step\":\"wait_for_sessions\"") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert!(
+        matches!(waiting, Ok(true)),
+        "the rotation never reached its wait for the standby's session:\n{seen}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
     sigterm(&child);
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
@@ -66,12 +81,9 @@ async fn sigterm_during_a_rotation_exits_promptly_and_the_next_start_completes_i
         "exited after {:?}",
         started.elapsed()
     );
-    let mut stderr = String::new();
-    use tokio::io::AsyncReadExt;
-    child
-        .stderr
-        .take()
-        .unwrap()
+    let mut stderr = seen;
+    lines
+        .into_inner()
         .read_to_string(&mut stderr)
         .await
         .unwrap();
