@@ -195,11 +195,7 @@ fn unjustified_panics(text: &str) -> Vec<(usize, String)> {
             .unwrap_or(code.len());
         let word: String = code[i..end].iter().collect();
         let after = forward(end);
-        let before = if i == 0 {
-            None
-        } else {
-            Some(backward(i - 1))
-        };
+        let before = if i == 0 { None } else { Some(backward(i - 1)) };
         let by_dot = before.is_some_and(|b| code.get(b) == Some(&'.'));
         let by_path = before.is_some_and(|b| b >= 1 && code[b] == ':' && code[b - 1] == ':');
         let call = code.get(after) == Some(&'(');

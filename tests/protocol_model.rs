@@ -81,6 +81,16 @@ async fn case(
     script: Vec<usize>,
     fault: Option<(usize, usize, &'static str)>,
 ) -> Result<(), String> {
+    case_with(script, fault, options()).await
+}
+
+/// [`case`] with the two runs' options (the checker's own test turns the
+/// `min_interval` re-check off).
+async fn case_with(
+    script: Vec<usize>,
+    fault: Option<(usize, usize, &'static str)>,
+    runs: RotateOptions,
+) -> Result<(), String> {
     let world = Arc::new(Mutex::new(World::default()));
     {
         let mut w = world.lock().unwrap();
@@ -101,8 +111,9 @@ async fn case(
     );
     let run = |e: Engine, n: usize| {
         let sched = sched.clone();
+        let runs = runs.clone();
         async move {
-            let r = e.rotate(options(), &NoProgress).await;
+            let r = e.rotate(runs, &NoProgress).await;
             sched.finish(n);
             r
         }
@@ -186,6 +197,25 @@ proptest! {
         let result = rt.block_on(case(script, fault));
         prop_assert!(result.is_ok(), "{}", result.unwrap_err());
     }
+}
+
+/// The checker catches a broken protocol: without the `min_interval`
+/// re-check under the lock, a second run that starts after the first
+/// finished rotates the same slot again, and the case reports I5. The same
+/// schedule with the re-check passes.
+#[tokio::test]
+async fn the_checker_reports_i5_when_the_min_interval_recheck_is_off() {
+    let first_then_second = [vec![0; 40], vec![1; 40]].concat();
+    let without = RotateOptions {
+        min_interval: None,
+        ..Default::default()
+    };
+    let broken = case_with(first_then_second.clone(), None, without).await;
+    let error = broken.expect_err("two rotations in one slot must be reported");
+    assert!(error.starts_with("I5:"), "{error}");
+    case(first_then_second, None)
+        .await
+        .expect("with the re-check, one rotation per slot");
 }
 
 /// The in-memory store is held to the same suite as the real ones.
