@@ -147,6 +147,25 @@ const AWS_BUDGET: [(Step, u32, u32); 4] = [
     (Step::FinishSecret, 3, 0),
 ];
 
+/// What seesaw makes in each step, exactly: the Secrets Manager calls by
+/// action, and the login attempts. Exact, not a ceiling: a step that makes
+/// fewer calls than this (a counter that stopped seeing them, a step that
+/// skipped a read) fails as surely as one that makes more.
+const SEESAW_CALLS: [(Step, &[(&str, u32)], u32); 4] = [
+    (
+        Step::CreateSecret,
+        &[("DescribeSecret", 1), ("GetSecretValue", 2), ("PutSecretValue", 1)],
+        0,
+    ),
+    (Step::SetSecret, &[("DescribeSecret", 1), ("GetSecretValue", 3)], 2),
+    (Step::TestSecret, &[("DescribeSecret", 1), ("GetSecretValue", 1)], 1),
+    (
+        Step::FinishSecret,
+        &[("DescribeSecret", 1), ("UpdateSecretVersionStage", 1)],
+        0,
+    ),
+];
+
 /// seesaw in one warm sandbox, as Secrets Manager drives it: no step makes
 /// more Secrets Manager calls or login attempts than AWS's function makes
 /// in the same step, and once warm the master's session is reused (no
@@ -185,6 +204,18 @@ async fn no_step_costs_more_calls_or_logins_than_aws_function() {
             let attempts: u32 = by_user.values().map(|(ok, refused)| ok + refused).sum();
             eprintln!(
                 "rotation {n} {step:<13} {sm} calls {calls:?}, {attempts} logins {by_user:?}"
+            );
+            let (_, exact, expected_logins) = SEESAW_CALLS
+                .iter()
+                .find(|(s, _, _)| *s == step)
+                .unwrap();
+            let expected: std::collections::BTreeMap<String, u32> =
+                exact.iter().map(|(a, n)| (a.to_string(), *n)).collect();
+            assert_eq!(calls, expected, "rotation {n}, {step}: the calls changed");
+            assert!(sm >= 1, "rotation {n}, {step}: no call counted");
+            assert_eq!(
+                attempts, *expected_logins,
+                "rotation {n}, {step}: logins {by_user:?}"
             );
             assert!(
                 sm <= sm_budget,

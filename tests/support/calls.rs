@@ -61,10 +61,13 @@ async fn relay(
         let Some(request) = read_message(&mut client).await? else {
             return Ok(());
         };
-        if let Some(target) = header(&request, "x-amz-target") {
-            let action = target.rsplit('.').next().unwrap_or(&target).to_owned();
-            *counts.lock().unwrap().entry(action).or_default() += 1;
-        }
+        // Every request counts: one without the header (the SDK changed how
+        // it names the action?) is counted as such, never left out.
+        let action = match header(&request, "x-amz-target") {
+            Some(target) => target.rsplit('.').next().unwrap_or(&target).to_owned(),
+            None => "(no X-Amz-Target)".to_owned(),
+        };
+        *counts.lock().unwrap().entry(action).or_default() += 1;
         server.get_mut().write_all(&request).await?;
         let Some(response) = read_message(&mut server).await? else {
             return Ok(());
