@@ -154,11 +154,23 @@ const AWS_BUDGET: [(Step, u32, u32); 4] = [
 const SEESAW_CALLS: [(Step, &[(&str, u32)], u32); 4] = [
     (
         Step::CreateSecret,
-        &[("DescribeSecret", 1), ("GetSecretValue", 2), ("PutSecretValue", 1)],
+        &[
+            ("DescribeSecret", 1),
+            ("GetSecretValue", 2),
+            ("PutSecretValue", 1),
+        ],
         0,
     ),
-    (Step::SetSecret, &[("DescribeSecret", 1), ("GetSecretValue", 3)], 2),
-    (Step::TestSecret, &[("DescribeSecret", 1), ("GetSecretValue", 1)], 1),
+    (
+        Step::SetSecret,
+        &[("DescribeSecret", 1), ("GetSecretValue", 3)],
+        2,
+    ),
+    (
+        Step::TestSecret,
+        &[("DescribeSecret", 1), ("GetSecretValue", 1)],
+        1,
+    ),
     (
         Step::FinishSecret,
         &[("DescribeSecret", 1), ("UpdateSecretVersionStage", 1)],
@@ -205,10 +217,8 @@ async fn no_step_costs_more_calls_or_logins_than_aws_function() {
             eprintln!(
                 "rotation {n} {step:<13} {sm} calls {calls:?}, {attempts} logins {by_user:?}"
             );
-            let (_, exact, expected_logins) = SEESAW_CALLS
-                .iter()
-                .find(|(s, _, _)| *s == step)
-                .unwrap();
+            let (_, exact, expected_logins) =
+                SEESAW_CALLS.iter().find(|(s, _, _)| *s == step).unwrap();
             let expected: std::collections::BTreeMap<String, u32> =
                 exact.iter().map(|(a, n)| (a.to_string(), *n)).collect();
             assert_eq!(calls, expected, "rotation {n}, {step}: the calls changed");

@@ -1,7 +1,7 @@
 //! Rotations behind PgBouncer: no failed login with an auth_file, nothing
 //! written with auth_query, and the control without the pooler step.
 
-use crate::common::{rotate_with_apps, seesaw, setup, USERS};
+use crate::common::{every_instance_logged_in, rotate_with_apps, seesaw, setup, USERS};
 use crate::support;
 use crate::support::pgbouncer::{self, PgBouncer};
 use crate::support::seesaw::{Run, Target};
@@ -11,7 +11,7 @@ use std::sync::Arc;
 async fn rotations_behind_pgbouncer_lose_no_login() {
     let (t, bouncer) = setup("transaction", Some(true)).await;
     let bouncer = Arc::new(bouncer);
-    let (ok, failed, errors, runs) = rotate_with_apps(&t, &bouncer, 4).await;
+    let (ok, failed, errors, runs, instances) = rotate_with_apps(&t, &bouncer, 4).await;
     for run in &runs {
         assert_eq!(run.code, 0, "{}", run.all());
         assert!(
@@ -23,7 +23,8 @@ async fn rotations_behind_pgbouncer_lose_no_login() {
     assert_eq!(runs.len(), 4);
     eprintln!("4 rotations: {ok} logins through PgBouncer, {failed} failed");
     assert_eq!(failed, 0, "failed logins through PgBouncer: {errors:?}");
-    assert!(ok > 100, "only {ok} logins through PgBouncer");
+    assert_eq!(instances.len(), 5, "logins went on across every rotation");
+    every_instance_logged_in(&instances, 40);
 
     // The file holds verifiers, keeps its other lines, owner and mode.
     let text = std::fs::read_to_string(&bouncer.userlist).unwrap();
@@ -101,14 +102,15 @@ async fn behind_pgbouncer_with_auth_query_nothing_is_written_and_no_login_fails(
         plan.all()
     );
     let bouncer = Arc::new(bouncer);
-    let (ok, failed, errors, runs) = rotate_with_apps(&t, &bouncer, 3).await;
+    let (ok, failed, errors, runs, instances) = rotate_with_apps(&t, &bouncer, 3).await;
     for run in &runs {
         assert_eq!(run.code, 0, "{}", run.all());
         assert!(run.all().contains("through 1 pooler"), "{}", run.all());
     }
     eprintln!("auth_query, 3 rotations: {ok} logins through PgBouncer, {failed} failed");
     assert_eq!(failed, 0, "{errors:?}");
-    assert!(ok > 50);
+    assert_eq!(instances.len(), 4, "logins went on across every rotation");
+    every_instance_logged_in(&instances, 40);
     assert_eq!(
         std::fs::read_to_string(&bouncer.userlist).unwrap(),
         userlist_before
@@ -132,7 +134,7 @@ async fn control_without_the_pooler_step_logins_through_pgbouncer_fail() {
     .await
     .unwrap();
     let bouncer = Arc::new(bouncer);
-    let (ok, failed, errors, runs) = rotate_with_apps(&t, &bouncer, 2).await;
+    let (ok, failed, errors, runs, _) = rotate_with_apps(&t, &bouncer, 2).await;
     for run in &runs {
         assert_eq!(run.code, 0, "{}", run.all());
     }
