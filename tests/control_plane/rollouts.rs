@@ -27,8 +27,11 @@ async fn twenty_rotations_through_real_rollouts_without_a_failed_login() {
 
     let mut expected = "app_a";
     let mut outputs = String::new();
+    let mut logins_per_round = Vec::new();
     for round in 1..=20 {
+        let before = s.agent.logins.ok();
         let run = s.seesaw(&["rotate", "demo", "--now"]).await;
+        logins_per_round.push(s.agent.logins.ok() - before);
         outputs += &run.all();
         assert_eq!(run.code, 0, "rotation {round}: {}", run.all());
         expected = if expected == "app_a" {
@@ -43,7 +46,26 @@ async fn twenty_rotations_through_real_rollouts_without_a_failed_login() {
         assert_eq!(data["password"], password);
     }
     let l = &s.agent.logins;
-    assert!(l.ok() > 200, "pods must have been logging in ({})", l.ok());
+    // Every pod logged in while it ran (one that lived two seconds and more
+    // at least once per 400 ms, a quarter of its pace), and logins went on
+    // during every rotation: an agent that lost sight of pods fails here.
+    let lives = l.pod_lives();
+    assert!(lives.len() >= 20, "only {} pods logged in", lives.len());
+    for life in &lives {
+        if life.ran >= std::time::Duration::from_secs(2) {
+            let floor = (life.ran.as_millis() / 400) as u64;
+            assert!(
+                life.ok >= floor,
+                "a pod ran {:?} and logged in {} times",
+                life.ran,
+                life.ok
+            );
+        }
+    }
+    assert!(
+        logins_per_round.iter().all(|n| *n > 0),
+        "a rotation during which no pod logged in: {logins_per_round:?}"
+    );
     s.assert_no_failed_login();
     assert!(
         outputs.contains("updated"),

@@ -10,8 +10,11 @@ async fn twenty_rotations_with_live_pods_and_no_failed_login() {
     settled(&kube).await;
     let mut outputs = String::new();
     let mut expected = "app_a";
+    let mut logins_per_round = Vec::new();
     for round in 1..=20 {
+        let before = kube.sim.ok_logins();
         let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
+        logins_per_round.push(kube.sim.ok_logins() - before);
         outputs += &run.all();
         assert_eq!(run.code, 0, "rotation {round}: {}", run.all());
         expected = if expected == "app_a" {
@@ -25,10 +28,25 @@ async fn twenty_rotations_with_live_pods_and_no_failed_login() {
         assert_eq!(data["username"], user, "the Secret carries the new user");
         assert_eq!(data["password"], password);
     }
+    // Every pod logged in while it ran (one that lived a second and more
+    // at least once per 400 ms, a quarter of its pace), and logins went on
+    // during every rotation: an agent that lost sight of pods fails here.
+    let lives = kube.sim.pod_lives();
+    assert!(lives.len() >= 20, "only {} pods logged in", lives.len());
+    for life in &lives {
+        if life.ran >= std::time::Duration::from_secs(1) {
+            let floor = (life.ran.as_millis() / 400) as u64;
+            assert!(
+                life.ok >= floor,
+                "a pod ran {:?} and logged in {} times",
+                life.ran,
+                life.ok
+            );
+        }
+    }
     assert!(
-        kube.sim.ok_logins() > 100,
-        "pods must actually have been logging in ({})",
-        kube.sim.ok_logins()
+        logins_per_round.iter().all(|n| *n > 0),
+        "a rotation during which no pod logged in: {logins_per_round:?}"
     );
     assert_eq!(
         kube.sim.failed_logins(),

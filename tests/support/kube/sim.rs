@@ -37,11 +37,37 @@ struct Pod {
     template: u64,
     ready: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
+    /// This pod's own logins, and whether its login loop runs (it has a
+    /// credential and a database).
+    ok: Arc<AtomicU64>,
+    logs_in: Arc<AtomicBool>,
+    started: std::time::Instant,
+    lived: Arc<Mutex<Vec<PodLife>>>,
+}
+
+/// A pod that logged in while it ran: how long it ran, how many logins
+/// succeeded.
+#[derive(Debug, Clone, Copy)]
+pub struct PodLife {
+    pub ran: Duration,
+    pub ok: u64,
+}
+
+impl Pod {
+    fn life(&self) -> Option<PodLife> {
+        self.logs_in.load(Ordering::SeqCst).then(|| PodLife {
+            ran: self.started.elapsed(),
+            ok: self.ok.load(Ordering::SeqCst),
+        })
+    }
 }
 
 impl Drop for Pod {
     fn drop(&mut self) {
         self.task.abort();
+        if let Some(life) = self.life() {
+            self.lived.lock().unwrap().push(life);
+        }
     }
 }
 
@@ -55,6 +81,8 @@ pub struct Simulator {
     pub logins_ok: Arc<AtomicU64>,
     pub logins_failed: Arc<AtomicU64>,
     pods: Mutex<BTreeMap<Key, Vec<Pod>>>,
+    /// Every pod that logged in, once it is gone.
+    lived: Arc<Mutex<Vec<PodLife>>>,
 }
 
 fn template_hash(template: &Value) -> u64 {
@@ -73,6 +101,7 @@ impl Simulator {
             logins_ok: Arc::new(AtomicU64::new(0)),
             logins_failed: Arc::new(AtomicU64::new(0)),
             pods: Mutex::new(BTreeMap::new()),
+            lived: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -82,6 +111,15 @@ impl Simulator {
 
     pub fn failed_logins(&self) -> u64 {
         self.logins_failed.load(Ordering::SeqCst)
+    }
+
+    /// Every pod that had a credential, gone or running: how long it ran
+    /// and how often it logged in.
+    pub fn pod_lives(&self) -> Vec<PodLife> {
+        let mut all = self.lived.lock().unwrap().clone();
+        let pods = self.pods.lock().unwrap();
+        all.extend(pods.values().flatten().filter_map(Pod::life));
+        all
     }
 
     pub fn ok_logins(&self) -> u64 {
@@ -181,6 +219,8 @@ impl Simulator {
 
     fn start_pod(&self, template: u64, credentials: Option<Option<(String, String)>>) -> Pod {
         let ready = Arc::new(AtomicBool::new(false));
+        let own = Arc::new(AtomicU64::new(0));
+        let logs_in = Arc::new(AtomicBool::new(false));
         let start = *self.pod_start.lock().unwrap();
         let db = self.database.clone();
         let (ok, failed, interval, flag) = (
@@ -189,6 +229,7 @@ impl Simulator {
             self.login_interval,
             ready.clone(),
         );
+        let (mine, looping) = (own.clone(), logs_in.clone());
         let task = tokio::spawn(async move {
             tokio::time::sleep(start).await;
             let ((user, password), db) = match (credentials, db) {
@@ -199,6 +240,7 @@ impl Simulator {
                     return;
                 }
             };
+            looping.store(true, Ordering::SeqCst);
             loop {
                 let login = tokio_postgres::Config::new()
                     .host("127.0.0.1")
@@ -217,6 +259,7 @@ impl Simulator {
                         let _ = conn.await;
                         if worked {
                             ok.fetch_add(1, Ordering::SeqCst);
+                            mine.fetch_add(1, Ordering::SeqCst);
                             flag.store(true, Ordering::SeqCst);
                         } else {
                             failed.fetch_add(1, Ordering::SeqCst);
@@ -233,6 +276,10 @@ impl Simulator {
             template,
             ready,
             task,
+            ok: own,
+            logs_in,
+            started: std::time::Instant::now(),
+            lived: self.lived.clone(),
         }
     }
 

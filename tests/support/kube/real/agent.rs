@@ -1,6 +1,7 @@
 //! The pod agent: watches the namespace's Pods and, for each running pod,
 //! keeps a session and logs in anew every 100 ms, counting the failures.
 
+use super::super::sim::PodLife;
 use super::kubelet::credential;
 use super::{Database, RealKube};
 use futures::{StreamExt, TryStreamExt};
@@ -22,6 +23,10 @@ pub struct Logins {
     pub failures: Mutex<Vec<String>>,
     /// Pods with a login loop now.
     pub running: AtomicU64,
+    /// Each pod's own successful logins and when its loop started, by uid;
+    /// moved to `lived` when it stops.
+    current: Mutex<HashMap<String, (std::time::Instant, Arc<AtomicU64>)>>,
+    lived: Mutex<Vec<PodLife>>,
 }
 
 impl Logins {
@@ -34,6 +39,23 @@ impl Logins {
     pub fn running(&self) -> u64 {
         self.running.load(Ordering::SeqCst)
     }
+    /// Every pod that had a login loop, gone or running: how long it ran
+    /// and how often it logged in.
+    pub fn pod_lives(&self) -> Vec<PodLife> {
+        let mut all = self.lived.lock().unwrap().clone();
+        all.extend(
+            self.current
+                .lock()
+                .unwrap()
+                .values()
+                .map(|(t, ok)| PodLife {
+                    ran: t.elapsed(),
+                    ok: ok.load(Ordering::SeqCst),
+                }),
+        );
+        all
+    }
+
     pub fn failures(&self) -> Vec<String> {
         self.failures.lock().unwrap().clone()
     }
@@ -58,6 +80,7 @@ impl Drop for Agent {
 }
 
 struct PodLoop {
+    uid: String,
     alive: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -129,6 +152,12 @@ fn stop(l: &PodLoop, logins: &Logins) {
         logins.running.fetch_sub(1, Ordering::SeqCst);
     }
     l.task.abort();
+    if let Some((started, ok)) = logins.current.lock().unwrap().remove(&l.uid) {
+        logins.lived.lock().unwrap().push(PodLife {
+            ran: started.elapsed(),
+            ok: ok.load(Ordering::SeqCst),
+        });
+    }
 }
 
 fn observe(
@@ -158,15 +187,21 @@ fn observe(
     logins.running.fetch_add(1, Ordering::SeqCst);
     let name = pod.metadata.name.clone().unwrap_or_default();
     let spec = pod.spec.clone().unwrap_or_default();
+    let own = Arc::new(AtomicU64::new(0));
+    logins
+        .current
+        .lock()
+        .unwrap()
+        .insert(uid.clone(), (std::time::Instant::now(), own.clone()));
     let task = tokio::spawn(pod_loop(
         name,
         spec,
         secrets.clone(),
         db.clone(),
-        logins.clone(),
+        (logins.clone(), own),
         alive.clone(),
     ));
-    pods.insert(uid, PodLoop { alive, task });
+    pods.insert(uid.clone(), PodLoop { uid, alive, task });
 }
 
 async fn pod_loop(
@@ -174,7 +209,7 @@ async fn pod_loop(
     spec: PodSpec,
     secrets: Api<Secret>,
     db: Database,
-    logins: Arc<Logins>,
+    (logins, own): (Arc<Logins>, Arc<AtomicU64>),
     alive: Arc<AtomicBool>,
 ) {
     let (user, password) = match credential(&spec, &secrets).await {
@@ -221,6 +256,7 @@ async fn pod_loop(
                 match worked {
                     Ok(_) => {
                         logins.ok.fetch_add(1, Ordering::SeqCst);
+                        own.fetch_add(1, Ordering::SeqCst);
                     }
                     Err(e) if alive.load(Ordering::SeqCst) => {
                         logins.fail(format!("{name}: {user}: {e}"))
