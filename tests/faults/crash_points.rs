@@ -10,6 +10,35 @@ use seesaw::config::StoreConfig;
 use seesaw::runtime::{NoProgress, RotateOptions};
 use std::sync::Arc;
 
+/// What arms a crash at the n-th call of a run: the fault layer around the
+/// store and database methods, or a relay before a store's every request.
+pub trait CrashPoints {
+    fn arm(&self, n: usize, when: When);
+    fn disarm(&self);
+    /// Calls since the last arm or disarm.
+    fn count(&self) -> usize;
+    fn fired(&self) -> bool;
+    fn trace(&self) -> Vec<String>;
+}
+
+impl CrashPoints for Faults {
+    fn arm(&self, n: usize, when: When) {
+        Faults::arm(self, n, when)
+    }
+    fn disarm(&self) {
+        Faults::disarm(self)
+    }
+    fn count(&self) -> usize {
+        Faults::count(self)
+    }
+    fn fired(&self) -> bool {
+        Faults::fired(self)
+    }
+    fn trace(&self) -> Vec<String> {
+        self.trace.lock().unwrap().clone()
+    }
+}
+
 /// Interrupts one rotation at every call and checks each rerun. `expected`
 /// is the number of calls a rotation makes on this store (pinned: a
 /// change to it is a change to what this suite covers, made on purpose).
@@ -22,6 +51,27 @@ async fn every_crash_point_converges(
     let faults = Arc::new(Faults::default());
     let engine = faulty_engine(t, store, &faults).await;
     let checker = open(store).await;
+    converges_at_every_point(
+        t,
+        &engine,
+        checker.as_ref(),
+        faults.as_ref(),
+        label,
+        expected,
+    )
+    .await;
+}
+
+/// The crash-point loop over any [`CrashPoints`]: `engine` runs through
+/// them, `checker` reads the store directly.
+pub async fn converges_at_every_point(
+    t: &Target,
+    engine: &seesaw::runtime::Engine,
+    checker: &dyn seesaw::store::SecretStore,
+    faults: &dyn CrashPoints,
+    label: &str,
+    expected: usize,
+) {
     // Two clean rotations: the store gets a previous version, and the
     // second counts the calls of a rotation from such a state.
     engine
@@ -36,7 +86,7 @@ async fn every_crash_point_converges(
     let calls = faults.count();
     eprintln!(
         "{label}: a rotation makes {calls} calls: {:?}",
-        faults.trace.lock().unwrap()
+        faults.trace()
     );
     assert_eq!(calls, expected, "{label}: the calls of a rotation changed; pin the new count once the trace above is what a rotation should do");
     let mut points = 0;
@@ -46,7 +96,10 @@ async fn every_crash_point_converges(
             let active = credential(&before.current).username;
             faults.arm(n, when);
             let result = engine.rotate(RotateOptions::default(), &NoProgress).await;
-            let point = format!("{label}: fault {when:?} call {n} ({})", faults.call(n));
+            let point = format!(
+                "{label}: fault {when:?} call {n} ({})",
+                faults.trace().get(n).cloned().unwrap_or_default()
+            );
             assert!(
                 faults.fired(),
                 "{point}: the armed fault was never reached (the run made {} calls)",

@@ -20,3 +20,4 @@ mod foreign;
 mod kills;
 mod locks;
 mod recovery;
+mod requests;

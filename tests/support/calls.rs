@@ -76,7 +76,7 @@ async fn relay(
     }
 }
 
-fn header(message: &[u8], name: &str) -> Option<String> {
+pub fn header(message: &[u8], name: &str) -> Option<String> {
     let text = String::from_utf8_lossy(message);
     let head = text.split("\r\n\r\n").next()?;
     head.lines().skip(1).find_map(|line| {
@@ -89,7 +89,7 @@ fn header(message: &[u8], name: &str) -> Option<String> {
 
 /// One HTTP/1.1 message, head and body, as it was sent; `None` at a clean
 /// end of the connection.
-async fn read_message(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Vec<u8>>> {
+pub async fn read_message(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Vec<u8>>> {
     let mut message = Vec::new();
     loop {
         let n = r.read_until(b'\n', &mut message).await?;

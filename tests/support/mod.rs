@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod calls;
 pub mod conformance;
+pub mod crash;
 #[cfg(feature = "daemon")]
 pub mod daemon;
 #[cfg(feature = "gcp")]

@@ -60,6 +60,18 @@ struct VaultState {
     secrets: HashMap<String, Vec<Version>>,
     mode: Mode,
     throttled: u32,
+    crash: Crash,
+}
+
+/// A crash at the armed authorised request: before it is served, or after
+/// it took effect with its answer lost; from then on every request is
+/// refused with a non-retryable error, as from a process that died there.
+#[derive(Default)]
+struct Crash {
+    count: usize,
+    armed: Option<(usize, super::fault::When)>,
+    fired: bool,
+    dead: bool,
 }
 
 #[derive(Default)]
@@ -203,6 +215,27 @@ impl Vault {
             json!({}),
             None,
         );
+    }
+
+    /// Crash at authorised request `n` (from 0) of what comes next.
+    pub fn arm_crash(&self, n: usize, when: super::fault::When) {
+        let mut vaults = self.server.vaults.lock().unwrap();
+        vaults.get_mut(&self.host).unwrap().crash = Crash {
+            armed: Some((n, when)),
+            ..Crash::default()
+        };
+    }
+
+    pub fn disarm_crash(&self) {
+        let mut vaults = self.server.vaults.lock().unwrap();
+        vaults.get_mut(&self.host).unwrap().crash = Crash::default();
+    }
+
+    /// (requests since armed, whether the crash happened)
+    pub fn crash_state(&self) -> (usize, bool) {
+        let vaults = self.server.vaults.lock().unwrap();
+        let c = &vaults[&self.host].crash;
+        (c.count, c.fired)
     }
 
     pub fn set_mode(&self, mode: Mode) {

@@ -129,7 +129,29 @@ fn with_vault(
         }
         _ => {}
     }
-    f(server, vault, &host)
+    use super::super::fault::When;
+    let crashed = || error(StatusCode::BAD_REQUEST, "CrashInjected", "crash injected");
+    if vault.crash.dead {
+        return crashed();
+    }
+    let n = vault.crash.count;
+    vault.crash.count += 1;
+    let at = match vault.crash.armed {
+        Some((at, when)) if at == n => {
+            vault.crash.fired = true;
+            vault.crash.dead = true;
+            Some(when)
+        }
+        _ => None,
+    };
+    if at == Some(When::Before) {
+        return crashed();
+    }
+    let response = f(server, vault, &host);
+    if at == Some(When::After) {
+        return crashed();
+    }
+    response
 }
 
 fn bundle(host: &str, name: &str, v: &Version, with_value: bool) -> Value {
