@@ -119,11 +119,10 @@ fn ident_before(c: &[char], i: usize) -> bool {
 
 /// `'x'`, `'\n'`, `'\''`, as opposed to a lifetime `'a`.
 fn is_char_literal(c: &[char], i: usize) -> bool {
-    match (c.get(i + 1), c.get(i + 2), c.get(i + 3)) {
-        (Some('\\'), _, _) => true,
-        (Some(_), Some('\''), _) => true,
-        _ => false,
-    }
+    matches!(
+        (c.get(i + 1), c.get(i + 2)),
+        (Some('\\'), _) | (Some(_), Some('\''))
+    )
 }
 
 /// Blanks the items under `#[cfg(test)]`: up to the item's `;` or the end

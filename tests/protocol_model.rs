@@ -111,7 +111,6 @@ async fn case_with(
     );
     let run = |e: Engine, n: usize| {
         let sched = sched.clone();
-        let runs = runs.clone();
         async move {
             let r = e.rotate(runs, &NoProgress).await;
             sched.finish(n);

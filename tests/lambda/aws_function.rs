@@ -151,7 +151,10 @@ const AWS_BUDGET: [(Step, u32, u32); 4] = [
 /// action, and the login attempts. Exact, not a ceiling: a step that makes
 /// fewer calls than this (a counter that stopped seeing them, a step that
 /// skipped a read) fails as surely as one that makes more.
-const SEESAW_CALLS: [(Step, &[(&str, u32)], u32); 4] = [
+/// A step, its calls by action, its login attempts.
+type StepCost = (Step, &'static [(&'static str, u32)], u32);
+
+const SEESAW_CALLS: [StepCost; 4] = [
     (
         Step::CreateSecret,
         &[
