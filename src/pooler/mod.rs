@@ -71,7 +71,7 @@ impl Poolers {
     pub async fn look(&self, user: &str, files: Option<&[String; 2]>) -> Looked {
         let looks = futures::future::join_all(self.list.iter().map(|p| p.look(user))).await;
         let mut looked = Looked::default();
-        for (pooler, look) in self.list.iter().zip(looks) {
+        for (i, (pooler, look)) in self.list.iter().zip(looks).enumerate() {
             let mut view = PoolerView {
                 name: pooler.describe(),
                 mode: pooler.mode(),
@@ -85,6 +85,11 @@ impl Poolers {
                     view.version = l.version;
                     view.clients = l.clients;
                     looked.server_pids.extend(l.server_pids);
+                    if let (None, Some(live), Some(users)) =
+                        (pooler.auth_file(), &l.auth_file, files)
+                    {
+                        view.problem = unwritten_entries(live, users, i);
+                    }
                 }
                 Err(e) => {
                     view.problem = Some(format!("cannot use its admin console: {e}"));
@@ -124,4 +129,22 @@ impl Poolers {
             })
             .collect()
     }
+}
+
+/// Configured for auth_query, but PgBouncer's own auth_file (SHOW CONFIG)
+/// lists a user of the pair: PgBouncer checks that user against the file,
+/// which seesaw was not told to write, so the new password would be
+/// refused there. Found before anything changes. A file seesaw cannot
+/// read says nothing either way.
+fn unwritten_entries(live: &str, users: &[String; 2], i: usize) -> Option<String> {
+    let path = std::path::Path::new(live);
+    let listed: Vec<&String> = users
+        .iter()
+        .filter(|u| auth_file::has_entry(path, u).unwrap_or(false))
+        .collect();
+    (!listed.is_empty()).then(|| {
+        format!(
+            "PgBouncer checks {listed:?} against its auth_file {live} (SHOW CONFIG), which seesaw is not told to write: the new password would be refused there. Set database.poolers[{i}].pgbouncer.auth_file: {live}, or remove those lines to let auth_query look the users up"
+        )
+    })
 }

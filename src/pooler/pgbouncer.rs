@@ -37,6 +37,10 @@ pub struct UserLook {
     /// (SHOW SERVERS): the database sees them as the user's sessions, but
     /// they are PgBouncer's and stay valid after a password change.
     pub server_pids: BTreeSet<i64>,
+    /// The auth_file PgBouncer itself reads (SHOW CONFIG), if it has one:
+    /// with auth_query too, a user listed there is checked against the
+    /// file, not looked up.
+    pub auth_file: Option<String>,
 }
 
 impl PgBouncer {
@@ -102,6 +106,13 @@ impl PgBouncer {
         let version = self.show(&console, "SHOW VERSION").await?;
         let clients = self.show(&console, "SHOW CLIENTS").await?;
         let servers = self.show(&console, "SHOW SERVERS").await?;
+        let config = self.show(&console, "SHOW CONFIG").await?;
+        let auth_file = config
+            .iter()
+            .find(|r| r.get("key") == Some("auth_file"))
+            .and_then(|r| r.get("value"))
+            .filter(|v| !v.is_empty() && *v != "(null)")
+            .map(str::to_owned);
         let of_user = |rows: &[Row]| -> Vec<Row> {
             rows.iter()
                 .filter(|r| r.get("user") == Some(user))
@@ -133,6 +144,7 @@ impl PgBouncer {
                 .filter(|r| ours(r))
                 .filter_map(|r| r.get("remote_pid")?.parse().ok())
                 .collect(),
+            auth_file,
         })
     }
 
@@ -205,7 +217,7 @@ impl PgBouncer {
             });
         let name = format!("{} admin console", self.describe());
         let (client, connection) =
-            tokio::time::timeout(self.connect_timeout * 2, pg.connect(self.tls.clone()))
+            tokio::time::timeout(self.connect_timeout, pg.connect(self.tls.clone()))
                 .await
                 .map_err(|_| DbError::Unreachable {
                     db: name.clone(),
@@ -235,18 +247,17 @@ impl PgBouncer {
         console: &tokio_postgres::Client,
         command: &str,
     ) -> Result<Vec<Row>, DbError> {
-        let messages =
-            tokio::time::timeout(self.connect_timeout * 2, console.simple_query(command))
-                .await
-                .map_err(|_| DbError::Unreachable {
-                    db: self.describe(),
-                    reason: format!("no answer to {command}"),
-                })?
-                .map_err(|e| DbError::Query {
-                    db: self.describe(),
-                    doing: command.into(),
-                    reason: crate::db::postgres_reason(&e),
-                })?;
+        let messages = tokio::time::timeout(self.connect_timeout, console.simple_query(command))
+            .await
+            .map_err(|_| DbError::Unreachable {
+                db: self.describe(),
+                reason: format!("no answer to {command}"),
+            })?
+            .map_err(|e| DbError::Query {
+                db: self.describe(),
+                doing: command.into(),
+                reason: crate::db::postgres_reason(&e),
+            })?;
         Ok(messages
             .iter()
             .filter_map(|m| match m {

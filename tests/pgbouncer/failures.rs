@@ -35,34 +35,40 @@ async fn a_crash_between_the_database_and_the_pooler_converges_on_the_next_run()
 }
 
 #[tokio::test]
-async fn a_pooler_that_refuses_the_new_password_stops_the_rotation_before_publish() {
-    // Configured as auth_query while PgBouncer reads a file: seesaw writes
-    // nothing, and the login through PgBouncer is what catches it.
+async fn a_pooler_reading_a_file_seesaw_is_not_told_of_is_refused_before_any_change() {
+    // Configured as auth_query while PgBouncer checks the users against its
+    // auth_file (SHOW CONFIG says which): the new password would be refused
+    // there, so nothing changes and the message says what to set.
     let (t, bouncer) = setup("transaction", Some(false)).await;
     let before = t.login("current");
+    let store_before = std::fs::read(&t.store).unwrap();
     let run = seesaw(&t, &["rotate", "demo"]).await;
-    assert_ne!(run.code, 0, "{}", run.all());
-    assert!(
-        run.all()
-            .contains(&format!("through pgbouncer 127.0.0.1:{}", bouncer.port)),
-        "{}",
-        run.all()
+    assert_eq!(run.code, 3, "{}", run.all());
+    let said = format!(
+        "checks [\"app_a\"] against its auth_file {}",
+        bouncer.userlist.display()
     );
-    assert!(run.all().contains("nothing was published"), "{}", run.all());
+    assert!(run.all().contains(&said), "{}", run.all());
+    assert!(run.all().contains("pgbouncer.auth_file"), "{}", run.all());
     assert_eq!(
-        t.login("current"),
-        before,
-        "published although PgBouncer refused it"
+        std::fs::read(&t.store).unwrap(),
+        store_before,
+        "the store changed"
+    );
+    assert!(
+        !t.cluster.server_log().contains("PASSWORD 'SCRAM-SHA-256"),
+        "a password was set"
     );
     bouncer.login(&before.0, &before.1).await.unwrap();
+    let plan = seesaw(&t, &["check"]).await;
+    assert!(plan.all().contains(&said), "{}", plan.all());
 
-    // With the file configured, the next run resumes and finishes.
+    // With the file configured, the next run rotates through PgBouncer.
     let mut t = t;
     t.database_extra = bouncer.config_lines(true);
     t.write_config();
     let run = seesaw(&t, &["rotate", "demo"]).await;
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.all().contains("resuming"), "{}", run.all());
     let (user, password) = t.login("current");
     assert_ne!(user, before.0);
     bouncer.login(&user, &password).await.unwrap();

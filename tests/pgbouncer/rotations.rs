@@ -101,6 +101,26 @@ async fn behind_pgbouncer_with_auth_query_nothing_is_written_and_no_login_fails(
         "{}",
         plan.all()
     );
+    // Control: the same PgBouncer, its auth_file (which it reads beside
+    // auth_query) now listing the standby with a stale secret, as a file
+    // left from before auth_query would. PgBouncer would check the new
+    // password against that line; seesaw, told of auth_query only, finds
+    // the line through SHOW CONFIG and refuses before any change.
+    std::fs::write(
+        &bouncer.userlist,
+        format!("{userlist_before}\"app_b\" \"stale-Password-1\"\n"),
+    )
+    .unwrap();
+    let refused = seesaw(&t, &["plan", "demo"]).await;
+    assert_eq!(refused.code, 3, "{}", refused.all());
+    assert!(
+        refused
+            .all()
+            .contains("checks [\"app_b\"] against its auth_file"),
+        "{}",
+        refused.all()
+    );
+    std::fs::write(&bouncer.userlist, &userlist_before).unwrap();
     let bouncer = Arc::new(bouncer);
     let (ok, failed, errors, runs, instances) = rotate_with_apps(&t, &bouncer, 3).await;
     for run in &runs {
