@@ -69,6 +69,19 @@ impl SecretDocument {
         }
     }
 
+    /// A stored version's text as a document: what a store read. The
+    /// problem names the position or the field, never the text (which is
+    /// the secret).
+    pub fn parse(text: &[u8]) -> Result<Self, String> {
+        let value = serde_json::from_slice(text).map_err(|e| {
+            format!(
+                "is not a JSON secret document: it {}",
+                crate::reason::json(&e)
+            )
+        })?;
+        SecretDocument::from_value(value).map_err(|problem| problem.to_string())
+    }
+
     pub fn to_value(&self) -> Value {
         Value::Object(self.fields.clone())
     }

@@ -15,6 +15,10 @@
 
 use std::path::Path;
 
+#[path = "architecture/source.rs"]
+#[allow(dead_code)]
+mod source;
+
 const METHODS: [&str; 2] = ["unwrap", "expect"];
 const MACROS: [&str; 4] = ["panic", "unreachable", "todo", "unimplemented"];
 
@@ -29,100 +33,8 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// `text` with comments and the contents of string and char literals
-/// replaced by spaces, newlines kept (so lines still line up).
-fn code_only(text: &str) -> Vec<char> {
-    let c: Vec<char> = text.chars().collect();
-    let mut out = c.clone();
-    let blank = |out: &mut Vec<char>, from: usize, to: usize| {
-        for ch in out.iter_mut().take(to.min(c.len())).skip(from) {
-            if *ch != '\n' {
-                *ch = ' ';
-            }
-        }
-    };
-    let mut i = 0;
-    while i < c.len() {
-        let next = c.get(i + 1).copied();
-        if c[i] == '/' && next == Some('/') {
-            let end = (i..c.len()).find(|&j| c[j] == '\n').unwrap_or(c.len());
-            blank(&mut out, i, end);
-            i = end;
-        } else if c[i] == '/' && next == Some('*') {
-            let mut depth = 0;
-            let start = i;
-            while i < c.len() {
-                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    i += 2;
-                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-            blank(&mut out, start, i);
-        } else if c[i] == 'r' && (next == Some('"') || next == Some('#')) && !ident_before(&c, i) {
-            // A raw string: r"..." or r#"..."#.
-            let hashes = c[i + 1..].iter().take_while(|ch| **ch == '#').count();
-            if c.get(i + 1 + hashes) != Some(&'"') {
-                i += 1;
-                continue;
-            }
-            let start = i + 2 + hashes;
-            let mut j = start;
-            while j < c.len() {
-                if c[j] == '"'
-                    && c[j + 1..]
-                        .iter()
-                        .take(hashes)
-                        .filter(|ch| **ch == '#')
-                        .count()
-                        == hashes
-                {
-                    break;
-                }
-                j += 1;
-            }
-            blank(&mut out, start, j);
-            i = j + 1 + hashes;
-        } else if c[i] == '"' {
-            let start = i + 1;
-            let mut j = start;
-            while j < c.len() && c[j] != '"' {
-                j += if c[j] == '\\' { 2 } else { 1 };
-            }
-            blank(&mut out, start, j);
-            i = j + 1;
-        } else if c[i] == '\'' && is_char_literal(&c, i) {
-            let end = if c[i + 1] == '\\' {
-                (i + 3..c.len()).find(|&j| c[j] == '\'').unwrap_or(c.len())
-            } else {
-                i + 2
-            };
-            blank(&mut out, i + 1, end);
-            i = end + 1;
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
 fn ident_before(c: &[char], i: usize) -> bool {
     i > 0 && (c[i - 1].is_alphanumeric() || c[i - 1] == '_')
-}
-
-/// `'x'`, `'\n'`, `'\''`, as opposed to a lifetime `'a`.
-fn is_char_literal(c: &[char], i: usize) -> bool {
-    matches!(
-        (c.get(i + 1), c.get(i + 2)),
-        (Some('\\'), _) | (Some(_), Some('\''))
-    )
 }
 
 /// Blanks the items under `#[cfg(test)]`: up to the item's `;` or the end
@@ -166,7 +78,9 @@ fn unjustified_panics(text: &str) -> Vec<(usize, String)> {
     if text.lines().any(|l| l.trim() == "#![cfg(test)]") {
         return Vec::new();
     }
-    let mut code = code_only(text);
+    // Comments and literals blanked, lines kept: the reader the
+    // architecture test uses for imports.
+    let mut code: Vec<char> = source::code_only(text).chars().collect();
     without_test_items(&mut code);
     let line_of = |at: usize| code[..at].iter().filter(|c| **c == '\n').count();
     // The next non-blank character at or after `j`, and at or before it.

@@ -13,6 +13,7 @@ pub mod lambda;
 mod observe;
 mod observed;
 mod outcome;
+mod pending;
 mod poolers;
 mod report;
 mod run;

@@ -6,9 +6,9 @@ use crate::consumers::{Consumers, SyncReason};
 use crate::db::{lock_key, Session};
 use crate::error::Error;
 use crate::progress::Progress;
-use crate::rotation::{ConsumerView, Observation, PendingView};
-use crate::secret::{Credential, SecretDocument};
-use crate::store::{StoreState, Versioned};
+use crate::rotation::{ConsumerView, Observation};
+use crate::secret::Credential;
+use crate::store::StoreState;
 
 impl Engine {
     /// The store's state and current credential; the previous version only
@@ -297,62 +297,6 @@ impl Engine {
             poolers: poolers.views,
         };
         Ok((state, observation, watcher))
-    }
-
-    /// The store's pending version as the decision needs it: whose, and
-    /// whether its password is already set (it logs in).
-    async fn view_pending(
-        &self,
-        pending: &Versioned,
-        current: &SecretDocument,
-        active: &str,
-        standby_exists: bool,
-    ) -> PendingView {
-        let username = pending
-            .document
-            .username()
-            .map(str::to_owned)
-            .unwrap_or_else(|_| "<no username>".into());
-        let ours = self.config.database.users.contains(&username) && username != active;
-        // A role that does not exist yet cannot log in: no attempt.
-        let logs_in = match pending.document.credential() {
-            Ok(c) if ours && standby_exists => {
-                self.prove_login(&c, String::new(), None).await.is_ok()
-            }
-            _ => false,
-        };
-        PendingView {
-            username,
-            version: pending.version.clone(),
-            logs_in,
-            clear_hint: self.backends.store.clear_pending_hint(&pending.version),
-            foreign: self.not_ours(pending, current),
-        }
-    }
-
-    /// Why `pending` is not a version seesaw writes for this target: a
-    /// run stages the current document with a new login whose password
-    /// the policy generated. Anything else (a hand-written pending, one
-    /// another tool staged) would be published as it is, so it is refused.
-    fn not_ours(&self, pending: &Versioned, current: &SecretDocument) -> Option<String> {
-        use secrecy::ExposeSecret;
-        let password = match pending.document.password() {
-            Ok(p) => p,
-            Err(problem) => return Some(problem.to_string()),
-        };
-        if let Err(why) = self.config.password.admits(password.expose_secret()) {
-            return Some(format!(
-                "its password is not one the policy generates: {why}"
-            ));
-        }
-        let differs = pending.document.differs_from_besides_login(current);
-        if !differs.is_empty() {
-            return Some(format!(
-                "it lacks or changes fields of the current document ({}), which would be lost on publish",
-                differs.join(", ")
-            ));
-        }
-        None
     }
 }
 

@@ -236,14 +236,7 @@ impl GcpStore {
             problem: format!("version {id}: {problem}"),
         };
         let data = out.payload.map(|p| p.data).unwrap_or_default();
-        let value = serde_json::from_slice(&data).map_err(|e| {
-            malformed(format!(
-                "is not a JSON secret document: it {}",
-                reason::json(&e)
-            ))
-        })?;
-        let document =
-            SecretDocument::from_value(value).map_err(|problem| malformed(problem.to_string()))?;
+        let document = SecretDocument::parse(&data).map_err(malformed)?;
         Ok(Versioned {
             version: id.to_owned(),
             document,

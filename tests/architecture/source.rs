@@ -1,18 +1,25 @@
 //! Reading a Rust file for its imports: comments, strings and
 //! `#[cfg(test)]` items removed, then `use` trees and inline paths.
 
-/// The code of `text` without comments, string and char literals (each
-/// replaced by a space, so `use` inside a string is not an import).
+/// The code of `text` without comments, string and char literals: each of
+/// their characters replaced by a space and each newline kept, so `use`
+/// inside a string is not an import and lines still line up (the panic
+/// check in tests/no_panics.rs reports line numbers from it).
 pub fn code_only(text: &str) -> String {
     let c: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
+    let blank = |out: &mut String, part: &[char]| {
+        out.extend(part.iter().map(|ch| if *ch == '\n' { '\n' } else { ' ' }));
+    };
     let mut i = 0;
     while i < c.len() {
         let next = c.get(i + 1).copied();
+        let start = i;
         if c[i] == '/' && next == Some('/') {
             while i < c.len() && c[i] != '\n' {
                 i += 1;
             }
+            blank(&mut out, &c[start..i]);
         } else if c[i] == '/' && next == Some('*') {
             let mut depth = 0;
             while i < c.len() {
@@ -29,7 +36,7 @@ pub fn code_only(text: &str) -> String {
                     i += 1;
                 }
             }
-            out.push(' ');
+            blank(&mut out, &c[start..i.min(c.len())]);
         } else if c[i] == 'r'
             && (next == Some('"') || next == Some('#'))
             && !ident(c.get(i.wrapping_sub(1)))
@@ -54,18 +61,18 @@ pub fn code_only(text: &str) -> String {
                 }
                 j += 1;
             }
-            out.push(' ');
-            i = j;
+            i = j.min(c.len());
+            blank(&mut out, &c[start..i]);
         } else if c[i] == '"' {
             i += 1;
             while i < c.len() && c[i] != '"' {
                 i += if c[i] == '\\' { 2 } else { 1 };
             }
-            i += 1;
-            out.push(' ');
+            i = (i + 1).min(c.len());
+            blank(&mut out, &c[start..i]);
         } else if c[i] == '\'' && char_literal_len(&c[i..]) > 0 {
             i += char_literal_len(&c[i..]);
-            out.push(' ');
+            blank(&mut out, &c[start..i]);
         } else {
             out.push(c[i]);
             i += 1;

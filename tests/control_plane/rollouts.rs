@@ -46,25 +46,10 @@ async fn twenty_rotations_through_real_rollouts_without_a_failed_login() {
         assert_eq!(data["password"], password);
     }
     let l = &s.agent.logins;
-    // Every pod logged in while it ran (one that lived two seconds and more
-    // at least once per 400 ms, a quarter of its pace), and logins went on
-    // during every rotation: an agent that lost sight of pods fails here.
-    let lives = l.pod_lives();
-    assert!(lives.len() >= 20, "only {} pods logged in", lives.len());
-    for life in &lives {
-        if life.ran >= std::time::Duration::from_secs(2) {
-            let floor = (life.ran.as_millis() / 400) as u64;
-            assert!(
-                life.ok >= floor,
-                "a pod ran {:?} and logged in {} times",
-                life.ran,
-                life.ok
-            );
-        }
-    }
-    assert!(
-        logins_per_round.iter().all(|n| *n > 0),
-        "a rotation during which no pod logged in: {logins_per_round:?}"
+    crate::support::kube::sim::assert_pods_kept_logging_in(
+        &l.pod_lives(),
+        std::time::Duration::from_secs(2),
+        &logins_per_round,
     );
     s.assert_no_failed_login();
     assert!(

@@ -11,15 +11,10 @@ use serde_json::json;
 
 /// The standby never got a password and the store's current is the same.
 async fn nothing_changed(t: &Target, current: &serde_json::Value) {
-    let su = t.cluster.superuser().await;
-    let row = su
-        .query_one(
-            "SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = 'app_b'",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert!(row.get::<_, bool>(0), "the standby's password was set");
+    assert!(
+        t.has_no_password("app_b").await,
+        "the standby's password was set"
+    );
     assert!(
         t.cluster
             .can_login(

@@ -28,25 +28,10 @@ async fn twenty_rotations_with_live_pods_and_no_failed_login() {
         assert_eq!(data["username"], user, "the Secret carries the new user");
         assert_eq!(data["password"], password);
     }
-    // Every pod logged in while it ran (one that lived a second and more
-    // at least once per 400 ms, a quarter of its pace), and logins went on
-    // during every rotation: an agent that lost sight of pods fails here.
-    let lives = kube.sim.pod_lives();
-    assert!(lives.len() >= 20, "only {} pods logged in", lives.len());
-    for life in &lives {
-        if life.ran >= std::time::Duration::from_secs(1) {
-            let floor = (life.ran.as_millis() / 400) as u64;
-            assert!(
-                life.ok >= floor,
-                "a pod ran {:?} and logged in {} times",
-                life.ran,
-                life.ok
-            );
-        }
-    }
-    assert!(
-        logins_per_round.iter().all(|n| *n > 0),
-        "a rotation during which no pod logged in: {logins_per_round:?}"
+    crate::support::kube::sim::assert_pods_kept_logging_in(
+        &kube.sim.pod_lives(),
+        Duration::from_secs(1),
+        &logins_per_round,
     );
     assert_eq!(
         kube.sim.failed_logins(),

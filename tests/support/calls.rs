@@ -25,21 +25,12 @@ impl Drop for CallCounter {
 
 impl CallCounter {
     pub async fn start(upstream: &str) -> CallCounter {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let upstream = upstream.trim_start_matches("http://").to_owned();
         let calls = Arc::new(Mutex::new(BTreeMap::new()));
         let counts = calls.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (upstream, counts) = (upstream.clone(), counts.clone());
-                tokio::spawn(async move {
-                    if let Ok(server) = TcpStream::connect(&upstream).await {
-                        let _ = relay(client, server, counts).await;
-                    }
-                });
-            }
-        });
+        let (url, task) = listen(upstream, move |client, server| {
+            relay(client, server, counts.clone())
+        })
+        .await;
         CallCounter { url, calls, task }
     }
 
@@ -47,6 +38,30 @@ impl CallCounter {
     pub fn take(&self) -> BTreeMap<String, u32> {
         std::mem::take(&mut *self.calls.lock().unwrap())
     }
+}
+
+/// A loopback listener that connects each client to `upstream` and hands
+/// both to `relay`; returns its URL and its task.
+pub async fn listen<F, R>(upstream: &str, relay: R) -> (String, tokio::task::JoinHandle<()>)
+where
+    R: Fn(TcpStream, TcpStream) -> F + Send + Sync + 'static,
+    F: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = upstream.trim_start_matches("http://").to_owned();
+    let relay = Arc::new(relay);
+    let task = tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (upstream, relay) = (upstream.clone(), relay.clone());
+            tokio::spawn(async move {
+                if let Ok(server) = TcpStream::connect(&upstream).await {
+                    let _ = relay(client, server).await;
+                }
+            });
+        }
+    });
+    (url, task)
 }
 
 async fn relay(

@@ -6,11 +6,11 @@
 //! A store method made of several requests (AWS's promote: describe, move
 //! the stage, drop the pending one) is then interrupted between them.
 
-use super::calls::{header, read_message};
+use super::calls::{header, listen, read_message};
 use super::fault::When;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 #[derive(Default)]
 struct State {
@@ -45,21 +45,12 @@ fn refusal() -> String {
 
 impl CrashProxy {
     pub async fn start(upstream: &str) -> CrashProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let upstream = upstream.trim_start_matches("http://").to_owned();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (upstream, state) = (upstream.clone(), shared.clone());
-                tokio::spawn(async move {
-                    if let Ok(server) = TcpStream::connect(&upstream).await {
-                        let _ = relay(client, server, state).await;
-                    }
-                });
-            }
-        });
+        let (url, task) = listen(upstream, move |client, server| {
+            relay(client, server, shared.clone())
+        })
+        .await;
         CrashProxy { url, state, task }
     }
 

@@ -134,6 +134,19 @@ impl Target {
         .unwrap();
     }
 
+    /// Whether `role` has no password at all: nothing ever set one (the
+    /// standby of a fresh target, until its first rotation).
+    pub async fn has_no_password(&self, role: &str) -> bool {
+        let su = self.cluster.superuser().await;
+        su.query_one(
+            "SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = $1",
+            &[&role],
+        )
+        .await
+        .unwrap()
+        .get(0)
+    }
+
     pub fn write_config(&self) {
         let admin = if self.admin_self {
             "admin: self".to_string()

@@ -118,14 +118,7 @@ impl AwsStore {
         let text = out.secret_string().ok_or_else(|| {
             malformed("has no SecretString (binary secrets are not supported)".into())
         })?;
-        let value = serde_json::from_str(text).map_err(|e| {
-            malformed(format!(
-                "is not a JSON secret document: it {}",
-                crate::reason::json(&e)
-            ))
-        })?;
-        let document =
-            SecretDocument::from_value(value).map_err(|problem| malformed(problem.to_string()))?;
+        let document = SecretDocument::parse(text.as_bytes()).map_err(malformed)?;
         Ok(Versioned {
             version: out.version_id().unwrap_or_default().to_owned(),
             document,

@@ -100,14 +100,7 @@ impl AzureStore {
             problem: format!("version {id}: {problem}"),
         };
         let text = secret.value.as_deref().unwrap_or_default();
-        let value = serde_json::from_str(text).map_err(|e| {
-            malformed(format!(
-                "is not a JSON secret document: it {}",
-                crate::reason::json(&e)
-            ))
-        })?;
-        let document =
-            SecretDocument::from_value(value).map_err(|problem| malformed(problem.to_string()))?;
+        let document = SecretDocument::parse(text.as_bytes()).map_err(malformed)?;
         Ok((
             Versioned {
                 version: id,

@@ -53,6 +53,28 @@ pub struct PodLife {
     pub ok: u64,
 }
 
+/// The floors a run with live pods must meet, so that an agent that lost
+/// sight of pods fails: at least 20 pods logged in; every pod that ran
+/// `long` or more logged in at least once per 400 ms (a quarter of its
+/// 100 ms pace); and logins went on during every rotation (`per_round`:
+/// the successful logins counted across each).
+pub fn assert_pods_kept_logging_in(lives: &[PodLife], long: Duration, per_round: &[u64]) {
+    assert!(lives.len() >= 20, "only {} pods logged in", lives.len());
+    for life in lives.iter().filter(|l| l.ran >= long) {
+        let floor = (life.ran.as_millis() / 400) as u64;
+        assert!(
+            life.ok >= floor,
+            "a pod ran {:?} and logged in {} times",
+            life.ran,
+            life.ok
+        );
+    }
+    assert!(
+        per_round.iter().all(|n| *n > 0),
+        "a rotation during which no pod logged in: {per_round:?}"
+    );
+}
+
 impl Pod {
     fn life(&self) -> Option<PodLife> {
         self.logs_in.load(Ordering::SeqCst).then(|| PodLife {
