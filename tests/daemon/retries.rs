@@ -115,13 +115,7 @@ async fn a_lock_timeout_is_retried_with_backoff_before_the_next_slot() {
         ),
     )
     .unwrap();
-    let blocker = t.cluster.superuser().await;
-    blocker
-        .batch_execute(
-            "SET application_name = 'migration-tool'; BEGIN; ALTER ROLE app_b CONNECTION LIMIT 50",
-        )
-        .await
-        .unwrap();
+    let blocker = t.hold_row_of("app_b").await;
     let clock = Clock::starting_at(
         utc(2026, 6, 1, 12, 0) + chrono::Duration::seconds(50),
         SPEED / 10.0,

@@ -46,13 +46,7 @@ async fn a_locked_standby_row_fails_fast_naming_the_blocker() {
     let mut t = Target::new(["app_a", "app_b"]).await;
     t.database_extra = "      lock_timeout: 1s\n".into();
     t.write_config();
-    let blocker = t.cluster.superuser().await;
-    blocker
-        .batch_execute(
-            "SET application_name = 'migration-tool'; BEGIN; ALTER ROLE app_b CONNECTION LIMIT 50",
-        )
-        .await
-        .unwrap();
+    let blocker = t.hold_row_of("app_b").await;
     let started = std::time::Instant::now();
     let run = t.seesaw(&["rotate", "demo"]).await;
     assert_eq!(run.code, 1, "{}", run.all());

@@ -134,6 +134,21 @@ impl Target {
         .unwrap();
     }
 
+    /// An open transaction (application `migration-tool`) holding `role`'s
+    /// row in pg_authid, as a migration tool's would: `ALTER ROLE` on it
+    /// waits until the returned session runs ROLLBACK or is dropped.
+    pub async fn hold_row_of(&self, role: &str) -> tokio_postgres::Client {
+        let blocker = self.cluster.superuser().await;
+        blocker
+            .batch_execute(&format!(
+                "SET application_name = 'migration-tool'; BEGIN; ALTER ROLE {} CONNECTION LIMIT 50",
+                ident(role)
+            ))
+            .await
+            .unwrap();
+        blocker
+    }
+
     /// Whether `role` has no password at all: nothing ever set one (the
     /// standby of a fresh target, until its first rotation).
     pub async fn has_no_password(&self, role: &str) -> bool {
