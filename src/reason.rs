@@ -32,6 +32,12 @@ pub fn cause(e: &(dyn Error + 'static)) -> Option<String> {
             if io.kind() == std::io::ErrorKind::TimedOut {
                 timed_out = true;
             }
+            // An error wrapped in an io::Error (rustls's, under a TLS
+            // stream) is its payload, which `source()` skips.
+            if let Some(inner) = io.get_ref() {
+                next = Some(inner as &(dyn Error + 'static));
+                continue;
+            }
         }
         if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
             return Some(format!("TLS: {}", tls_reason(tls)));
@@ -62,10 +68,10 @@ pub fn headline(e: &(dyn Error + 'static)) -> String {
 /// `Other`, whose text comes from elsewhere.
 fn tls_reason(e: &rustls::Error) -> String {
     match e {
-        rustls::Error::InvalidCertificate(c) => format!("invalid peer certificate: {c:?}"),
         rustls::Error::General(_) | rustls::Error::Other(_) => "the handshake failed".into(),
-        rustls::Error::AlertReceived(alert) => format!("the server sent alert {alert:?}"),
-        _ => "the handshake failed".into(),
+        // rustls's own words: a certificate's problem, an alert, a
+        // protocol error.
+        other => other.to_string(),
     }
 }
 
@@ -181,5 +187,14 @@ mod tests {
         assert!(!transport(&custom).contains("Canary"));
         let timeout = std::io::Error::new(std::io::ErrorKind::TimedOut, "Canary");
         assert_eq!(transport(&timeout), "timed out");
+        // rustls's error inside an io::Error, as a TLS stream reports it.
+        let tls = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        assert_eq!(
+            transport(&tls),
+            "TLS: invalid peer certificate: UnknownIssuer"
+        );
     }
 }
