@@ -6,6 +6,10 @@ entrypoint), a manifest and an index, as `docker load`, `podman load` and
 
     deploy/image/oci.py ROOTFS OUT.tar --tag seesaw:0.1.0
 
+The defaults describe seesaw's image; --entrypoint, --user and --title make
+other single-layer images the same way (the test node's sandbox "pause"
+image and its application client, see tests/kube/node/).
+
 The layer is reproducible: entries sorted, owner root (numeric), mtime 0,
 gzip without a timestamp; the same ROOTFS gives the same digests. Prints the
 image's digest and sizes.
@@ -56,10 +60,14 @@ def main() -> int:
     ap.add_argument("rootfs")
     ap.add_argument("out")
     ap.add_argument("--tag", default="seesaw:latest")
+    ap.add_argument("--entrypoint", default="/usr/local/bin/seesaw")
+    ap.add_argument("--user", default="65532:65532")
+    ap.add_argument("--title", default="seesaw")
     args = ap.parse_args()
-    entry = os.path.join(args.rootfs, "usr/local/bin/seesaw")
+    entry = os.path.join(args.rootfs, args.entrypoint.lstrip("/"))
     if not os.access(entry, os.X_OK):
-        print(f"{args.rootfs} has no usr/local/bin/seesaw: run deploy/image/rootfs.sh first", file=sys.stderr)
+        hint = ": run deploy/image/rootfs.sh first" if args.title == "seesaw" else ""
+        print(f"{args.rootfs} has no {args.entrypoint}{hint}", file=sys.stderr)
         return 2
 
     raw = layer_tar(args.rootfs)
@@ -68,15 +76,15 @@ def main() -> int:
         "architecture": "amd64",
         "os": "linux",
         "config": {
-            "User": "65532:65532",
-            "Entrypoint": ["/usr/local/bin/seesaw"],
+            "User": args.user,
+            "Entrypoint": [args.entrypoint],
             "Env": [
                 "PATH=/usr/local/bin",
                 "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
             ],
             "WorkingDir": "/",
             "Labels": {
-                "org.opencontainers.image.title": "seesaw",
+                "org.opencontainers.image.title": args.title,
             },
         },
         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]},
