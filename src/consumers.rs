@@ -3,6 +3,7 @@
 //! implements it, so no other module knows about Kubernetes.
 
 use crate::progress::Progress;
+use crate::rotation::WriteCheck;
 use crate::secret::SecretDocument;
 use async_trait::async_trait;
 use serde::Serialize;
@@ -59,6 +60,17 @@ pub trait Consumers: Send + Sync {
     /// Workloads whose latest rollout has not finished: pods from before the
     /// last publish may still be running, so the standby is not yet free.
     async fn unfinished_rollouts(&self) -> Result<Vec<String>, ConsumerError>;
+
+    /// Tries every write a sync of `document` would make, changing
+    /// nothing, so a run stops before its first change when one would be
+    /// refused. Errs only when the answer says nothing about the write
+    /// (the API server unreachable, busy).
+    async fn preflight(
+        &self,
+        target: &str,
+        document: &SecretDocument,
+        version: &str,
+    ) -> Result<Vec<WriteCheck>, ConsumerError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +86,15 @@ pub enum ConsumerError {
         rule: String,
         alternative: String,
     },
+    #[error("kubernetes: {verb} {resource} {object}: refused by admission control ({message}). RBAC allows it: the policy or webhook named there must allow seesaw's write (or exempt seesaw's ServiceAccount)")]
+    Refused {
+        verb: String,
+        resource: String,
+        object: String,
+        message: String,
+    },
+    #[error("kubernetes: {count} write(s) would be refused, so nothing was written: {writes}")]
+    WouldBeRefused { count: usize, writes: String },
     #[error("kubernetes: {kind} {object} not found: {hint}")]
     NotFound {
         kind: String,
@@ -101,6 +122,19 @@ pub enum ConsumerError {
 }
 
 impl ConsumerError {
+    /// The preflight's refusals as one error, if it saw any.
+    pub fn refusals(writes: &[WriteCheck]) -> Option<ConsumerError> {
+        let denied: Vec<String> = writes
+            .iter()
+            .filter(|w| w.result == crate::rotation::Proof::Denied)
+            .map(WriteCheck::describe)
+            .collect();
+        (!denied.is_empty()).then(|| ConsumerError::WouldBeRefused {
+            count: denied.len(),
+            writes: denied.join("; "),
+        })
+    }
+
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -114,6 +148,8 @@ impl ConsumerError {
     pub fn kind(&self) -> &'static str {
         match self {
             ConsumerError::Denied { .. } => "k8s_denied",
+            ConsumerError::Refused { .. } => "k8s_refused",
+            ConsumerError::WouldBeRefused { .. } => "k8s_preflight",
             ConsumerError::NotFound { .. } => "k8s_not_found",
             ConsumerError::Template { .. } => "k8s_template",
             ConsumerError::RolloutTimeout { .. } => "k8s_rollout_timeout",
@@ -162,5 +198,14 @@ impl Consumers for Limited {
 
     async fn unfinished_rollouts(&self) -> Result<Vec<String>, ConsumerError> {
         self.inner.unfinished_rollouts().await
+    }
+
+    async fn preflight(
+        &self,
+        target: &str,
+        document: &SecretDocument,
+        version: &str,
+    ) -> Result<Vec<WriteCheck>, ConsumerError> {
+        self.inner.preflight(target, document, version).await
     }
 }

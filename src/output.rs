@@ -1,7 +1,7 @@
 //! Rendering reports for people. JSON output is the reports' serde form.
 
 use crate::error::Error;
-use crate::rotation::{Action, Gate, Step, Verdict};
+use crate::rotation::{Action, Gate, Proof, Step, Verdict, WriteCheck};
 use crate::runtime::{CheckReport, Report, Status};
 use serde_json::json;
 
@@ -24,6 +24,24 @@ fn gates(out: &mut String, gates: &[Gate]) {
             g.name,
             g.detail
         ));
+    }
+}
+
+/// The preflight, one line per write: allowed, DENIED or warning.
+fn preflight(out: &mut String, indent: &str, writes: &[WriteCheck]) {
+    if writes.is_empty() {
+        return;
+    }
+    out.push_str(&format!(
+        "{indent}preflight (each write tried without effect):\n"
+    ));
+    for w in writes {
+        let word = match w.result {
+            Proof::Allowed => "allowed",
+            Proof::Denied => "DENIED",
+            Proof::Warning => "warning",
+        };
+        out.push_str(&format!("{indent}  {word:<8} {}\n", w.describe()));
     }
 }
 
@@ -52,6 +70,7 @@ pub fn plan(p: &Report) -> String {
         p.old_version
     );
     gates(&mut out, &p.gates);
+    preflight(&mut out, "", &p.preflight);
     if let Some(why) = &p.up_to_date {
         out.push_str(&format!(
             "result: up to date ({why}); `rotate` would change nothing and exit 0 (rotate --now overrides)\n"
@@ -89,6 +108,7 @@ pub fn report(r: &Report) -> String {
             r.to
         );
         gates(&mut out, &r.gates);
+        preflight(&mut out, "", &r.preflight);
         steps(&mut out, &r.planned, r.action);
         return out;
     }
@@ -107,6 +127,9 @@ pub fn report(r: &Report) -> String {
     );
     for g in r.gates.iter().filter(|g| g.verdict != Verdict::Pass) {
         out.push_str(&format!("  {}: {}\n", verdict_word(g.verdict), g.detail));
+    }
+    for w in r.preflight.iter().filter(|w| w.result == Proof::Warning) {
+        out.push_str(&format!("  warning: {}\n", w.describe()));
     }
     for s in &r.steps {
         out.push_str(&format!(
@@ -206,6 +229,7 @@ pub fn checks(list: &[CheckReport]) -> String {
                 g.detail
             );
         }
+        preflight(&mut out, "  ", &c.preflight);
     }
     out
 }

@@ -18,15 +18,17 @@ impl Call<'_> {
         let object = format!("{}/{}", self.namespace, self.name);
         let doing = format!("{} {} {object}", self.verb, self.resource);
         match e {
+            // A 403 is RBAC's unless an admission policy or webhook wrote
+            // it (they may answer 403 too, or 422/400): then no Role rule
+            // helps, and saying to add one would mislead.
+            kube::Error::Api(status) if by_admission(&status.message) => ConsumerError::Refused {
+                verb: self.verb.into(),
+                resource: self.resource.into(),
+                object,
+                message: crate::reason::service_message(&status.message),
+            },
             kube::Error::Api(status) => match status.code {
-                403 => ConsumerError::Denied {
-                    verb: self.verb.into(),
-                    resource: self.resource.into(),
-                    object,
-                    message: crate::reason::service_message(&status.message),
-                    rule: self.rule(),
-                    alternative: self.alternative(),
-                },
+                403 => self.denied(crate::reason::service_message(&status.message)),
                 404 => ConsumerError::NotFound {
                     kind: self.resource.trim_end_matches('s').into(),
                     object,
@@ -50,6 +52,26 @@ impl Call<'_> {
             },
         }
     }
+
+    /// RBAC does not allow this call: the error names the rule to add.
+    pub fn denied(&self, message: String) -> ConsumerError {
+        ConsumerError::Denied {
+            verb: self.verb.into(),
+            resource: self.resource.into(),
+            object: format!("{}/{}", self.namespace, self.name),
+            message,
+            rule: self.rule(),
+            alternative: self.alternative(),
+        }
+    }
+}
+
+/// The API server's words for a request that admission control refused:
+/// a ValidatingAdmissionPolicy ("ValidatingAdmissionPolicy 'p' with binding
+/// 'b' denied request: ...") or a webhook ("admission webhook \"w\" denied
+/// the request: ...").
+fn by_admission(message: &str) -> bool {
+    message.contains("denied request") || message.contains("admission webhook")
 }
 
 impl Call<'_> {

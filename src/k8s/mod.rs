@@ -10,6 +10,7 @@
 mod errors;
 mod events;
 pub mod leader;
+mod preflight;
 mod rollout;
 mod secrets;
 mod workloads;
@@ -18,10 +19,12 @@ mod writes;
 use crate::config::KubernetesConfig;
 use crate::consumers::{ConsumerError, Consumers, Propagation, SyncReason};
 use crate::progress::Progress;
+use crate::rotation::WriteCheck;
 use crate::secret::SecretDocument;
 use async_trait::async_trait;
 use kube::config::KubeConfigOptions;
 use workloads::Manual;
+use writes::Mode;
 
 pub use writes::{FIELD_MANAGER, RESTARTED_AT_ANNOTATION, VERSION_ANNOTATION};
 
@@ -156,9 +159,11 @@ impl Consumers for Kubernetes {
         let message = format!(
             "seesaw target {target}: credential version {version} for user {user} ({reason:?})"
         );
+        let mode = if dry_run { Mode::Preview } else { Mode::Write };
         for spec in &self.spec.secrets {
-            let written =
-                secrets::sync(&self.client, spec, document, version, target, dry_run).await?;
+            let written = secrets::sync(&self.client, spec, document, version, target, mode)
+                .await?
+                .is_some();
             if written {
                 done.secrets_written
                     .push(format!("{}/{}", spec.namespace, spec.name));
@@ -199,7 +204,7 @@ impl Consumers for Kubernetes {
             }
             if !dry_run {
                 if manual.as_ref().is_none_or(|(_, annotate)| *annotate) {
-                    workloads::restart(&self.client, w, version).await?;
+                    workloads::restart(&self.client, w, version, Mode::Write).await?;
                 }
                 let note = match &manual {
                     Some((why, _)) => events::Note::warning(why),
@@ -250,5 +255,14 @@ impl Consumers for Kubernetes {
             }
         }
         Ok(pending)
+    }
+
+    async fn preflight(
+        &self,
+        target: &str,
+        document: &SecretDocument,
+        version: &str,
+    ) -> Result<Vec<WriteCheck>, ConsumerError> {
+        preflight::check(&self.client, &self.spec, document, version, target).await
     }
 }

@@ -1,7 +1,7 @@
 //! Writing the credential into a Secret.
 
 use super::errors::{is_conflict, Call};
-use super::writes::VERSION_ANNOTATION;
+use super::writes::{Mode, VERSION_ANNOTATION};
 use crate::config::SecretSpec;
 use crate::consumers::ConsumerError;
 use crate::secret::SecretDocument;
@@ -18,17 +18,19 @@ pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "seesaw");
 pub const TARGET_LABEL: &str = "seesaw.io/target";
 const ATTEMPTS: u32 = 5;
 
-/// Brings one Secret to `document`. Returns whether it was (or, under
-/// `dry_run`, would be) written. A Secret whose keys already hold the
-/// rendered values is left alone; keys seesaw does not manage are kept.
+/// Brings one Secret to `document`. Returns the request that wrote it (or,
+/// under `Preview`, would; under `Prove`, was tried): "patch" or "create";
+/// `None` when it already held the values. A Secret whose keys already
+/// hold the rendered values is left alone; keys seesaw does not manage
+/// are kept.
 pub(super) async fn sync(
     client: &kube::Client,
     spec: &SecretSpec,
     document: &SecretDocument,
     version: &str,
     target: &str,
-    dry_run: bool,
-) -> Result<bool, ConsumerError> {
+    mode: Mode,
+) -> Result<Option<&'static str>, ConsumerError> {
     let mut data =
         crate::templates::render(spec.data.as_ref(), document).map_err(|(key, message)| {
             ConsumerError::Template {
@@ -37,7 +39,7 @@ pub(super) async fn sync(
                 message,
             }
         })?;
-    let result = write(client, spec, &data, version, target, dry_run).await;
+    let result = write(client, spec, &data, version, target, mode).await;
     for value in data.values_mut() {
         value.zeroize();
     }
@@ -50,8 +52,8 @@ async fn write(
     data: &BTreeMap<String, String>,
     version: &str,
     target: &str,
-    dry_run: bool,
-) -> Result<bool, ConsumerError> {
+    mode: Mode,
+) -> Result<Option<&'static str>, ConsumerError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), &spec.namespace);
     let call = |verb| Call {
         verb,
@@ -75,8 +77,8 @@ async fn write(
             .await
             .map_err(|e| call("get").error(e))?;
         let Some(existing) = existing else {
-            if dry_run {
-                return Ok(true);
+            if mode == Mode::Preview {
+                return Ok(Some("create"));
             }
             let secret: Secret = serde_json::from_value(json!({
                 "apiVersion": "v1",
@@ -95,9 +97,8 @@ async fn write(
                 message: crate::reason::json(&e),
                 transient: false,
             })?;
-            let params = super::writes::post_params();
-            match api.create(&params, &secret).await {
-                Ok(_) => return Ok(true),
+            match api.create(&mode.post_params(), &secret).await {
+                Ok(_) => return Ok(Some("create")),
                 // Created meanwhile by someone else: compare with theirs.
                 Err(e) if is_conflict(&e) => continue,
                 Err(e) => return Err(call("create").error(e)),
@@ -107,16 +108,16 @@ async fn write(
         let matches = data
             .iter()
             .all(|(k, v)| current.get(k).is_some_and(|b| b.0 == v.as_bytes()));
-        if matches {
-            return Ok(false);
+        if matches && mode != Mode::Prove {
+            return Ok(None);
         }
         if existing.immutable == Some(true) {
             return Err(ConsumerError::Immutable {
                 secret: format!("{}/{}", spec.namespace, spec.name),
             });
         }
-        if dry_run {
-            return Ok(true);
+        if mode == Mode::Preview {
+            return Ok(Some("patch"));
         }
         // resourceVersion makes the merge patch conditional: a write by
         // someone else since our read gives 409 and we start over.
@@ -128,14 +129,10 @@ async fn write(
             "data": encoded,
         });
         match api
-            .patch(
-                &spec.name,
-                &super::writes::patch_params(),
-                &Patch::Merge(&patch),
-            )
+            .patch(&spec.name, &mode.patch_params(), &Patch::Merge(&patch))
             .await
         {
-            Ok(_) => return Ok(true),
+            Ok(_) => return Ok(Some("patch")),
             Err(e) if is_conflict(&e) && attempt + 1 < ATTEMPTS => {
                 tracing::info!(secret = %spec.name, namespace = %spec.namespace, attempt, "conflict patching the Secret; re-reading");
                 tokio::time::sleep(Duration::from_millis(50 << attempt)).await;

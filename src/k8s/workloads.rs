@@ -1,7 +1,7 @@
 //! Restarting workloads and following their rollouts.
 
 use super::errors::Call;
-use super::writes::{RESTARTED_AT_ANNOTATION, VERSION_ANNOTATION};
+use super::writes::{Mode, RESTARTED_AT_ANNOTATION, VERSION_ANNOTATION};
 use crate::config::{WorkloadKind, WorkloadRef};
 use crate::consumers::ConsumerError;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -241,7 +241,13 @@ pub(super) async fn state(client: &kube::Client, w: &WorkloadRef) -> Result<Stat
 
 /// A failed GET of a configured workload: a missing one is the config's.
 pub(super) fn get_error(w: &WorkloadRef, e: kube::Error) -> ConsumerError {
-    match call(w, "get").error(e) {
+    failed(w, "get", e)
+}
+
+/// A failed request on a configured workload: a missing one is the
+/// config's.
+fn failed(w: &WorkloadRef, verb: &str, e: kube::Error) -> ConsumerError {
+    match call(w, verb).error(e) {
         ConsumerError::NotFound { kind, object, .. } => ConsumerError::NotFound {
             kind,
             object,
@@ -253,16 +259,18 @@ pub(super) fn get_error(w: &WorkloadRef, e: kube::Error) -> ConsumerError {
 
 /// Annotates the pod template, which makes the controller roll the pods
 /// (what `kubectl rollout restart` does, plus the credential version).
+/// Under `Mode::Prove` the same patch is a server-side dry run.
 pub(super) async fn restart(
     client: &kube::Client,
     w: &WorkloadRef,
     version: &str,
+    mode: Mode,
 ) -> Result<(), ConsumerError> {
     let patch = json!({"spec": {"template": {"metadata": {"annotations": {
         RESTARTED_AT_ANNOTATION: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         VERSION_ANNOTATION: version,
     }}}}});
-    let params = super::writes::patch_params();
+    let params = mode.patch_params();
     let patch = Patch::Merge(&patch);
     let c = client.clone();
     let ns = &w.namespace;
@@ -280,7 +288,9 @@ pub(super) async fn restart(
             .await
             .map(drop),
     };
-    result.map_err(|e| call(w, "patch").error(e))?;
-    tracing::info!(workload = %w, version, "restarted");
+    result.map_err(|e| failed(w, "patch", e))?;
+    if mode == Mode::Write {
+        tracing::info!(workload = %w, version, "restarted");
+    }
     Ok(())
 }

@@ -9,16 +9,45 @@ pub const RESTARTED_AT_ANNOTATION: &str = "seesaw.io/restarted-at";
 /// --show-managed-fields` says which fields are seesaw's.
 pub const FIELD_MANAGER: &str = "seesaw";
 
-pub(super) fn patch_params() -> kube::api::PatchParams {
+fn patch_params() -> kube::api::PatchParams {
     kube::api::PatchParams {
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()
     }
 }
 
-pub(super) fn post_params() -> kube::api::PostParams {
+fn post_params() -> kube::api::PostParams {
     kube::api::PostParams {
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()
+    }
+}
+
+/// How a sync sends its writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    Write,
+    /// Reads only, and tells what it would write (`--dry-run`, plans).
+    Preview,
+    /// Sends each write as a server-side dry run (`dryRun=All`): the API
+    /// server authenticates, authorizes, admits and validates it and
+    /// stores nothing. Sent even when the object already holds the values,
+    /// since the run it proves will change them.
+    Prove,
+}
+
+impl Mode {
+    pub fn patch_params(self) -> kube::api::PatchParams {
+        kube::api::PatchParams {
+            dry_run: self == Mode::Prove,
+            ..patch_params()
+        }
+    }
+
+    pub fn post_params(self) -> kube::api::PostParams {
+        kube::api::PostParams {
+            dry_run: self == Mode::Prove,
+            ..post_params()
+        }
     }
 }

@@ -5,7 +5,9 @@ mod gates;
 
 use super::{Action, Actor, Observation, Plan, Policy, Step, Verdict};
 use crate::config::MembershipPolicy;
-use gates::{consumer_gates, gate, lock_gate, pooler_gate, self_admin_gate, sessions_gate};
+use gates::{
+    consumer_gates, gate, lock_gate, pooler_gate, self_admin_gate, sessions_gate, writes_gate,
+};
 
 /// Plans a rotation: the standby gets a new password and becomes active.
 /// With `force`, blocked gates are overridden (and say so); impossible ones
@@ -320,6 +322,9 @@ pub fn rollback(obs: &Observation) -> Plan {
                 format!("a rotation to {:?} (version {}) did not finish: run `seesaw rotate {}` to finish it, or clear it first. {}", p.username, p.version, obs.target, p.clear_hint)
             },
         ));
+    }
+    if let Some(view) = &obs.consumers {
+        gates.push(writes_gate(view));
     }
     let mut steps = Vec::new();
     if previous_ok {

@@ -82,6 +82,40 @@ pub struct ConsumerView {
     pub healed: Vec<String>,
     /// Workloads whose latest rollout has not finished.
     pub unfinished_rollouts: Vec<String>,
+    /// Every write the run will make to the consumers, proven possible (or
+    /// not) before anything changes: the preflight.
+    pub writes: Vec<WriteCheck>,
+}
+
+/// One write a run will make, tried without effect before the first
+/// change: a server-side dry run of the exact request, or an access review
+/// where no dry run exists (a watch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WriteCheck {
+    /// What is written: "Secret shop/app-db", "Deployment shop/api",
+    /// "Events in shop".
+    pub object: String,
+    /// The request: "patch", "create", "watch".
+    pub verb: String,
+    pub result: Proof,
+    /// How it was proven, or what refused it and the fix.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proof {
+    Allowed,
+    /// The run would fail at this write: nothing may change.
+    Denied,
+    /// Best effort (Events): the run goes on without it, and says so.
+    Warning,
+}
+
+impl WriteCheck {
+    pub fn describe(&self) -> String {
+        format!("{} {}: {}", self.verb, self.object, self.detail)
+    }
 }
 
 impl Observation {
@@ -89,6 +123,14 @@ impl Observation {
     /// that may still hold the standby's credential.
     pub fn standby_in_use(&self) -> u64 {
         self.standby_sessions + self.poolers.iter().map(|p| p.clients).sum::<u64>()
+    }
+
+    /// The preflight's writes (none without consumers).
+    pub fn writes(&self) -> Vec<WriteCheck> {
+        self.consumers
+            .as_ref()
+            .map(|c| c.writes.clone())
+            .unwrap_or_default()
     }
 
     pub fn standby(&self) -> &str {

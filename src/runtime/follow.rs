@@ -3,7 +3,7 @@
 //! store and writes Secrets and workloads; it never logs in to the database.
 
 use super::engine::Engine;
-use crate::consumers::{Propagation, SyncReason};
+use crate::consumers::{ConsumerError, Propagation, SyncReason};
 use crate::error::Error;
 use crate::progress::Progress;
 use serde::Serialize;
@@ -46,21 +46,32 @@ impl Engine {
                 if followed.as_deref() == Some(state.current.version.as_str()) {
                     return Ok(None);
                 }
+                let document = self.complete(&state.current.document);
+                let err = |source| Error::Consumers {
+                    target: self.name().into(),
+                    doing: format!("carry version {} into Kubernetes", state.current.version),
+                    source,
+                };
+                // Every write tried first: a refused one stops the pass
+                // before any Secret changes, so the Secrets never disagree.
+                let writes = consumers
+                    .preflight(self.name(), &document, &state.current.version)
+                    .await
+                    .map_err(err)?;
+                if let Some(refused) = ConsumerError::refusals(&writes) {
+                    return Err(err(refused));
+                }
                 let propagation = consumers
                     .sync(
                         self.name(),
-                        &self.complete(&state.current.document),
+                        &document,
                         &state.current.version,
                         SyncReason::Follow,
                         false,
                         progress,
                     )
                     .await
-                    .map_err(|source| Error::Consumers {
-                        target: self.name().into(),
-                        doing: format!("carry version {} into Kubernetes", state.current.version),
-                        source,
-                    })?;
+                    .map_err(err)?;
                 Ok::<_, Error>(Some(FollowPass {
                     target: self.name().into(),
                     version: state.current.version.clone(),

@@ -70,6 +70,7 @@ impl Engine {
             gates: Vec::new(),
             error: None,
             warnings: Vec::new(),
+            preflight: Vec::new(),
         };
         // Side by side: a silent server costs one timeout, not two.
         let (warning, seen) = tokio::join!(
@@ -89,6 +90,7 @@ impl Engine {
                     .iter()
                     .any(|g| matches!(g.verdict, Verdict::Blocked | Verdict::Impossible));
                 report.gates = plan.gates;
+                report.preflight = seen.observation.writes();
                 seen.release().await;
             }
             Err(e) => report.error = Some(e.to_string()),

@@ -15,6 +15,7 @@ mod observed;
 mod outcome;
 mod pending;
 mod poolers;
+mod preflight;
 mod report;
 mod run;
 mod sessions;

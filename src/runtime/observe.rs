@@ -2,11 +2,10 @@
 
 use super::engine::{Engine, Purpose};
 use super::observed::Observed;
-use crate::consumers::{Consumers, SyncReason};
 use crate::db::{lock_key, Session};
 use crate::error::Error;
 use crate::progress::Progress;
-use crate::rotation::{ConsumerView, Observation};
+use crate::rotation::Observation;
 use crate::secret::Credential;
 use crate::store::StoreState;
 
@@ -232,8 +231,10 @@ impl Engine {
                 Err(e) => Err(e),
             }
         };
-        let (proof, catalog, poolers, previous_logs_in) =
-            tokio::join!(prove, catalog, poolers, previous_proof);
+        // The preflight tries every write to the consumers, changing nothing.
+        let writes = self.preflight(purpose, &state, standby);
+        let (proof, catalog, poolers, previous_logs_in, writes) =
+            tokio::join!(prove, catalog, poolers, previous_proof, writes);
         let previous_logs_in = previous_logs_in?;
         match proof {
             Ok(()) => {}
@@ -270,12 +271,12 @@ impl Engine {
                 .map(|u| (u.to_owned(), p.version.clone()))
         });
         let heal = purpose == Purpose::Rotate && lock_acquired;
-        let consumers = match &self.backends.consumers {
-            None => None,
-            Some(c) => Some(
-                self.view_consumers(c.as_ref(), &state, heal, progress)
+        let consumers = match (&self.backends.consumers, writes?) {
+            (Some(c), Some(writes)) => Some(
+                self.view_consumers(c.as_ref(), &state, heal, writes, progress)
                     .await?,
             ),
+            _ => None,
         };
         let observation = Observation {
             target: self.name().to_owned(),
@@ -297,54 +298,5 @@ impl Engine {
             poolers: poolers.views,
         };
         Ok((state, observation, watcher))
-    }
-}
-
-impl Engine {
-    async fn view_consumers(
-        &self,
-        consumers: &dyn Consumers,
-        state: &StoreState,
-        heal: bool,
-        progress: &dyn Progress,
-    ) -> Result<ConsumerView, Error> {
-        let err = |doing: &str| {
-            let target = self.name().to_owned();
-            let doing = doing.to_owned();
-            move |source| Error::Consumers {
-                target,
-                doing,
-                source,
-            }
-        };
-        let done = consumers
-            .sync(
-                self.name(),
-                &self.complete(&state.current.document),
-                &state.current.version,
-                SyncReason::Heal,
-                !heal,
-                progress,
-            )
-            .await
-            .map_err(err("heal the consumers to the store's current version"))?;
-        let mut healed = done
-            .secrets_written
-            .iter()
-            .map(|s| format!("Secret {s}"))
-            .collect::<Vec<_>>();
-        healed.extend(
-            done.workloads_restarted
-                .iter()
-                .map(|w| format!("restart {w}")),
-        );
-        let unfinished_rollouts = consumers
-            .unfinished_rollouts()
-            .await
-            .map_err(err("read the workloads' rollout status"))?;
-        Ok(ConsumerView {
-            healed,
-            unfinished_rollouts,
-        })
     }
 }

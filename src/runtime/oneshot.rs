@@ -243,6 +243,7 @@ async fn execute(
                             gates: Vec::new(),
                             error: Some(e.to_string()),
                             warnings: Vec::new(),
+                            preflight: Vec::new(),
                         }
                     }
                 };

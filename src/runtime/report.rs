@@ -1,7 +1,7 @@
 //! What commands print: reports of rotations, status and checks, as data
 //! that renders to text or JSON. None of them holds a secret.
 
-use crate::rotation::{Action, Gate, Plan, Step};
+use crate::rotation::{Action, Gate, Plan, Step, WriteCheck};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -46,6 +46,9 @@ pub struct Report {
     pub elapsed_ms: u64,
     /// Sessions of the standby when it was observed.
     pub standby_sessions: u64,
+    /// Each write to the consumers, tried without effect before the
+    /// first change (empty without consumers).
+    pub preflight: Vec<WriteCheck>,
     /// Set when nothing was done because the target was rotated recently
     /// (`min_interval`): "rotated 5s ago (min_interval 1h)".
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,6 +91,7 @@ impl Report {
             steps: Vec::new(),
             elapsed_ms: 0,
             standby_sessions: 0,
+            preflight: Vec::new(),
             up_to_date: None,
         }
     }
@@ -121,4 +125,7 @@ pub struct CheckReport {
     pub error: Option<String>,
     /// What works but should not be so (passwords not checked).
     pub warnings: Vec<String>,
+    /// Each write a rotation would make to the consumers, tried without
+    /// effect.
+    pub preflight: Vec<WriteCheck>,
 }

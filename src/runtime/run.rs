@@ -49,6 +49,7 @@ impl Engine {
         };
         let mut report = Report::new(&plan, true);
         report.standby_sessions = seen.observation.standby_in_use();
+        report.preflight = seen.observation.writes();
         if action == Action::Rotate {
             if let Some(since) = self.recently_rotated(&seen, &options) {
                 report.settle(since);
@@ -220,6 +221,12 @@ impl Engine {
         }
         let mut report = Report::new(&plan, dry_run);
         report.standby_sessions = seen.observation.standby_in_use();
+        report.preflight = seen.observation.writes();
+        for w in &report.preflight {
+            if w.result == crate::rotation::Proof::Warning {
+                tracing::warn!(target_name = %self.name(), "preflight: {}", w.describe());
+            }
+        }
         if dry_run {
             return Ok(report);
         }

@@ -34,9 +34,14 @@ async fn forbidden_names_the_rule_and_a_missing_workload_is_clear() {
     settled(&kube).await;
     assert_eq!(seesaw(&t, &kube, &["rotate", "demo"]).await.code, 0);
     kube.deny("patch", "secrets");
+    let before = std::fs::read(&t.store).unwrap();
     let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
-    assert_eq!(run.code, 1, "{}", run.all());
+    // Refused by the preflight, before any change (a gate: exit 3).
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert_eq!(std::fs::read(&t.store).unwrap(), before);
     for expected in [
+        "[writes]",
+        "nothing was changed",
         "forbidden",
         "verbs: [\"patch\"]",
         "resources: [\"secrets\"]",
@@ -49,13 +54,11 @@ async fn forbidden_names_the_rule_and_a_missing_workload_is_clear() {
             run.stderr
         );
     }
-    // Published, and the previous user still works while the Secret lags.
     assert!(t.logs_in("current").await && t.logs_in("previous").await);
 
     kube.allow_all();
     let text = std::fs::read_to_string(&t.config).unwrap();
     std::fs::write(&t.config, text.replace("name: api,", "name: ghost,")).unwrap();
-    let before = std::fs::read(&t.store).unwrap();
     let run = seesaw(&t, &kube, &["rotate", "demo"]).await;
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(

@@ -4,7 +4,9 @@
 //! verdict and the detail a person acts on; `rotate` adds the steps.
 
 use crate::config::SessionPolicy;
-use crate::rotation::{Actor, ConsumerView, Gate, Observation, Policy, PoolerView, Step, Verdict};
+use crate::rotation::{
+    Actor, ConsumerView, Gate, Observation, Policy, PoolerView, Proof, Step, Verdict,
+};
 
 pub(super) fn gate(name: &'static str, verdict: Verdict, detail: impl Into<String>) -> Gate {
     Gate {
@@ -178,7 +180,7 @@ pub(super) fn sessions_gate(
 /// publish may still hold the standby's credential until their workload has
 /// rolled out. A heal counts as handled: it ran (or would run) first.
 pub(super) fn consumer_gates(view: &ConsumerView, standby: &str, force: bool) -> Vec<Gate> {
-    let mut gates = Vec::new();
+    let mut gates = vec![writes_gate(view)];
     if !view.healed.is_empty() {
         gates.push(gate(
             "consumers",
@@ -233,4 +235,39 @@ pub(super) fn self_admin_gate(obs: &Observation, standby: &str) -> Gate {
             format!("`admin: self` needs {standby:?}'s password in the store's previous version, and there is none yet (an adopted secret); rotate once with an admin login, or add {standby:?}'s credential as `previous`"),
         ),
     }
+}
+
+/// The preflight: every write to the consumers was tried without effect
+/// (server-side dry runs, access reviews). One refused write stops the run
+/// before anything changes; `--force` cannot help (the write would fail
+/// after the database changed). A refused Event is only a warning.
+pub(super) fn writes_gate(view: &ConsumerView) -> Gate {
+    let of = |proof: Proof| {
+        view.writes
+            .iter()
+            .filter(move |w| w.result == proof)
+            .map(|w| w.describe())
+            .collect::<Vec<_>>()
+    };
+    let (denied, warnings) = (of(Proof::Denied), of(Proof::Warning));
+    if !denied.is_empty() {
+        return gate(
+            "writes",
+            Verdict::Impossible,
+            format!(
+                "{} of the {} writes to the consumers would be refused, so nothing was changed: {}",
+                denied.len(),
+                view.writes.len(),
+                denied.join("; ")
+            ),
+        );
+    }
+    let mut detail = format!(
+        "{} writes to the consumers proven possible without effect (server-side dry runs and access reviews)",
+        view.writes.len()
+    );
+    if !warnings.is_empty() {
+        detail += &format!("; warning: {}", warnings.join("; "));
+    }
+    gate("writes", Verdict::Pass, detail)
 }

@@ -48,6 +48,7 @@ pub struct Metrics {
     leader: Gauge,
     step: Family<StepLabels, Gauge>,
     running_since: Family<TargetLabel, Gauge<f64, AtomicU64>>,
+    preflight_denied: Family<TargetLabel, Gauge>,
 }
 
 fn seconds(t: DateTime<Utc>) -> f64 {
@@ -103,6 +104,12 @@ impl Default for Metrics {
             "When the running rotation started; 0 when none runs",
             running_since.clone(),
         );
+        let preflight_denied = Family::<TargetLabel, Gauge>::default();
+        registry.register(
+            "preflight_denied_writes",
+            "Writes to the consumers a rotation would make that the API server refuses (preflight at start, reload and each rotation)",
+            preflight_denied.clone(),
+        );
         let leader = Gauge::default();
         registry.register(
             "leader",
@@ -120,6 +127,7 @@ impl Default for Metrics {
             leader,
             step,
             running_since,
+            preflight_denied,
         }
     }
 }
@@ -216,6 +224,12 @@ impl Metrics {
         }
     }
 
+    pub fn preflight_denied(&self, target: &str, writes: usize) {
+        self.preflight_denied
+            .get_or_create(&Self::target(target))
+            .set(writes as i64);
+    }
+
     pub fn leader(&self, is: bool) {
         self.leader.set(is as i64);
     }
@@ -235,7 +249,7 @@ const STEPS: [&str; 9] = [
 ];
 
 /// Every gate name (`rotation::Gate::name`), so a cleared gate reads 0.
-const GATES: [&str; 10] = [
+const GATES: [&str; 12] = [
     "lock",
     "admin",
     "standby_role",
@@ -246,4 +260,6 @@ const GATES: [&str; 10] = [
     "rollouts",
     "previous",
     "pending",
+    "poolers",
+    "writes",
 ];

@@ -21,6 +21,7 @@ mod target;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::rotation::Proof;
 use crate::runtime::{Engine, EngineOptions};
 use crate::schedule::Clock;
 use leadership::{elect, follow_leadership, heal_if_leader};
@@ -187,6 +188,38 @@ pub async fn run(
     Ok(())
 }
 
+/// Each target's preflight when a config starts (at start and at each
+/// reload), on every replica: it changes nothing. A refused write is
+/// logged and counted (`seesaw_preflight_denied_writes`) but leaves the
+/// daemon ready: the rotation itself refuses, before any change.
+async fn preflight(engines: Vec<Arc<Engine>>, shared: Arc<Shared>) {
+    for engine in engines {
+        let name = engine.name();
+        match engine.preflight_consumers().await {
+            Ok(writes) => {
+                let mut denied = 0;
+                for w in &writes {
+                    match w.result {
+                        Proof::Allowed => {}
+                        Proof::Denied => {
+                            denied += 1;
+                            tracing::error!(target_name = %name, object = %w.object, verb = %w.verb, "preflight: a rotation would be refused before any change: {}", w.detail);
+                        }
+                        Proof::Warning => {
+                            tracing::warn!(target_name = %name, object = %w.object, verb = %w.verb, "preflight: {}", w.detail)
+                        }
+                    }
+                }
+                shared.metrics.preflight_denied(name, denied);
+                tracing::info!(target_name = %name, writes = writes.len(), denied, "preflight done");
+            }
+            Err(e) => {
+                tracing::warn!(target_name = %name, kind = e.kind(), "preflight could not run: {e}")
+            }
+        }
+    }
+}
+
 fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
@@ -255,6 +288,12 @@ async fn start(
         .write()
         .map(|mut r| r.targets = config.targets.len())
         .ok();
+    let checked: Vec<Arc<Engine>> = engines
+        .iter()
+        .filter(|e| e.has_consumers())
+        .cloned()
+        .collect();
+    tracker.spawn(preflight(checked, shared.clone()));
     Ok(Generation {
         cancel,
         engines: Arc::new(engines),

@@ -171,6 +171,7 @@ async fn attempt(
                 shared
                     .metrics
                     .success(name, shared.clock.now(), report.standby_sessions);
+                shared.metrics.preflight_denied(name, 0);
                 tracing::info!(target_name = %name, from = %report.from, to = %report.to,
                     old_version = %report.old_version, new_version = report.new_version.as_deref().unwrap_or(""),
                     elapsed_ms = took.as_millis() as u64, "rotated");

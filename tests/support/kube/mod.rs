@@ -18,8 +18,14 @@
 //! - `metadata.generation` bumps when a workload's spec changes; status is
 //!   written by the rollout simulator (see `sim`).
 //!
-//! Failures can be injected (`inject`) to test retries.
+//! - `dryRun=All`: authorized and validated like the write, stored never;
+//!   SelfSubjectAccessReviews answered from the same denied rules
+//!   (`access.rs`).
+//!
+//! Failures can be injected (`inject`) to test retries; they hit real
+//! writes only, never their dry runs.
 
+mod access;
 mod discovery;
 mod merge;
 mod objects;
@@ -47,7 +53,7 @@ pub type Key = (String, String, String); // (resource, namespace, name)
 pub struct Inner {
     pub objects: BTreeMap<Key, Value>,
     rv: u64,
-    denied: Vec<(String, String)>,
+    pub(crate) denied: Vec<(String, String)>,
     injections: Vec<(String, String, u16, u32)>,
     /// Every request as "VERB resource name".
     pub requests: Vec<String>,

@@ -2,7 +2,7 @@
 //! each verb as the real API server does.
 
 use super::objects::{admit, at, in_group, is_workload, kind_of, leaves};
-use super::{discovery, merge, watch, Inner};
+use super::{access, discovery, merge, watch, Inner};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -47,6 +47,9 @@ async fn handle(
             .to_owned()
     });
     let force = query.get("force").is_some_and(|f| f == "true");
+    // As the real server: a dry run is authorized and admitted like the
+    // write itself, and nothing of it is stored.
+    let dry = query.get("dryRun").is_some_and(|d| d == "All");
     let verb = match (&req.method, &req.name) {
         (&Method::GET, Some(_)) => "get",
         (&Method::GET, None) if query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
@@ -66,9 +69,10 @@ async fn handle(
         .map(str::to_owned);
     let mut inner = fake.state.lock().unwrap();
     let shown_name = req.name.clone().or(selected.clone()).unwrap_or_default();
+    let logged = if dry { "dryrun " } else { "" };
     inner
         .requests
-        .push(format!("{verb} {} {shown_name}", req.resource));
+        .push(format!("{logged}{verb} {} {shown_name}", req.resource));
     if inner
         .denied
         .iter()
@@ -81,7 +85,7 @@ async fn handle(
     if let Some(i) = inner
         .injections
         .iter()
-        .position(|(v, r, _, n)| v == verb && r == &req.resource && *n > 0)
+        .position(|(v, r, _, n)| v == verb && r == &req.resource && *n > 0 && !dry)
     {
         inner.injections[i].3 -= 1;
         let code = inner.injections[i].2;
@@ -180,7 +184,11 @@ async fn handle(
                     format!("{} \"{name}\" already exists", req.resource),
                 );
             }
-            let rv = inner.next_rv();
+            let rv = if dry {
+                inner.rv.to_string()
+            } else {
+                inner.next_rv()
+            };
             let meta = &mut obj["metadata"];
             meta["namespace"] = Value::String(req.namespace.clone());
             meta["resourceVersion"] = Value::String(rv.clone());
@@ -192,7 +200,9 @@ async fn handle(
             // As the real server: each writer is listed by its manager.
             meta["managedFields"] = json!([{"manager": manager, "operation": "Update"}]);
             obj["kind"] = Value::String(kind_of(&req.resource).into());
-            inner.objects.insert(key(&name), obj.clone());
+            if !dry {
+                inner.objects.insert(key(&name), obj.clone());
+            }
             (StatusCode::CREATED, Json(obj)).into_response()
         }
         "update" | "patch" => {
@@ -226,7 +236,11 @@ async fn handle(
             let apply = content_type.starts_with("application/apply-patch");
             let mut fields = Vec::new();
             leaves(&incoming, "", &mut fields);
-            let owners = inner.managed.entry(key(&shown_name)).or_default();
+            let mut owners = inner
+                .managed
+                .get(&key(&shown_name))
+                .cloned()
+                .unwrap_or_default();
             if apply && !force {
                 // Server-side apply: changing a field that another manager
                 // owns is a conflict (a same value is shared, not a conflict).
@@ -257,6 +271,9 @@ async fn handle(
                 } else {
                     owners.insert(path.clone(), manager.clone());
                 }
+            }
+            if !dry {
+                inner.managed.insert(key(&shown_name), owners);
             }
             let mut obj = if verb == "update" {
                 incoming
@@ -303,8 +320,11 @@ async fn handle(
                 managers.push(json!({"manager": manager, "operation": operation}));
             }
             obj["metadata"]["managedFields"] = Value::Array(managers);
-            obj["metadata"]["resourceVersion"] = Value::String(inner.next_rv());
             obj["kind"] = old["kind"].clone();
+            if dry {
+                return Json(obj).into_response();
+            }
+            obj["metadata"]["resourceVersion"] = Value::String(inner.next_rv());
             inner.objects.insert(key(&shown_name), obj.clone());
             Json(obj).into_response()
         }
@@ -359,6 +379,9 @@ pub(super) async fn dispatch(
         if let Some(doc) = discovery::answer(&segments) {
             return Json(doc).into_response();
         }
+    }
+    if method == Method::POST && access::is_review(&segments) {
+        return access::review(&shared.state, &body);
     }
     match route(method, &segments) {
         Some(req) => handle(State(shared), req, query, headers, body).await,
