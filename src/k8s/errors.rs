@@ -29,6 +29,15 @@ impl Call<'_> {
             },
             kube::Error::Api(status) => match status.code {
                 403 => self.denied(crate::reason::service_message(&status.message)),
+                // A create names no object: what is missing is the namespace.
+                404 if self.verb == "create" => ConsumerError::NotFound {
+                    kind: "namespace".into(),
+                    object: self.namespace.into(),
+                    hint: format!(
+                        "{} {object} cannot be created in a namespace that does not exist; create the namespace or fix `namespace:` in the target's `kubernetes:` config",
+                        self.resource.trim_end_matches('s')
+                    ),
+                },
                 404 => ConsumerError::NotFound {
                     kind: self.resource.trim_end_matches('s').into(),
                     object,

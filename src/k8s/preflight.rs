@@ -34,7 +34,7 @@ pub(super) async fn check(
         let tried = secrets::sync(client, s, document, version, target, Mode::Prove).await;
         checks.push(match tried {
             Ok(verb) => allowed(object, verb.unwrap_or("patch"), "server-side dry run"),
-            Err(e) => refused(object, "patch", e)?,
+            Err(problem) => refused(object, "patch", problem)?,
         });
     }
     for w in &spec.workloads {
@@ -50,7 +50,7 @@ pub(super) async fn check(
                 "patch",
                 "server-side dry run of the restart",
             ),
-            Err(e) => refused(object.clone(), "patch", e)?,
+            Err(problem) => refused(object.clone(), "patch", problem)?,
         });
         if spec.rollout.wait {
             let call = workloads::call(w, "watch");
@@ -87,27 +87,31 @@ fn allowed(object: String, verb: &str, how: &str) -> WriteCheck {
     }
 }
 
-fn denied(object: String, verb: &str, e: ConsumerError) -> WriteCheck {
+fn denied(object: String, verb: &str, problem: ConsumerError) -> WriteCheck {
     WriteCheck {
         object,
         verb: verb.into(),
         result: Proof::Denied,
-        detail: e.to_string(),
+        detail: problem.to_string(),
     }
 }
 
 /// A request that failed: refused (RBAC, admission, immutable, missing, a
 /// template the config got wrong), or, when the failure says nothing about
 /// the request (no answer, a busy server), the error itself.
-fn refused(object: String, verb: &str, e: ConsumerError) -> Result<WriteCheck, ConsumerError> {
-    if e.is_transient() {
-        return Err(e);
+fn refused(
+    object: String,
+    verb: &str,
+    problem: ConsumerError,
+) -> Result<WriteCheck, ConsumerError> {
+    if problem.is_transient() {
+        return Err(problem);
     }
-    let verb = match &e {
+    let verb = match &problem {
         ConsumerError::Denied { verb, .. } | ConsumerError::Refused { verb, .. } => verb.clone(),
         _ => verb.to_owned(),
     };
-    Ok(denied(object, &verb, e))
+    Ok(denied(object, &verb, problem))
 }
 
 /// `call` as RBAC answers an access review: allowed, or `otherwise` with
@@ -122,8 +126,8 @@ async fn reviewed(
     let (result, detail) = match review(client, call).await {
         Ok(None) => (Proof::Allowed, "allowed (access review)".to_owned()),
         Ok(Some(why)) => (otherwise, call.denied(why).to_string()),
-        Err(e) if e.is_transient() => return Err(e),
-        Err(e) => (Proof::Warning, format!("could not be asked: {e}")),
+        Err(problem) if problem.is_transient() => return Err(problem),
+        Err(problem) => (Proof::Warning, format!("could not be asked: {problem}")),
     };
     Ok(WriteCheck {
         object,

@@ -7,6 +7,7 @@
 mod support;
 
 mod leader;
+mod preflight;
 mod rollouts;
 mod setup;
 mod shared_suite;

@@ -174,3 +174,24 @@ impl Setup {
             .items
     }
 }
+
+/// Runs `cmd`, failing the test with its output unless it succeeds.
+pub fn must(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A kubeconfig for the control plane that authenticates as `token`.
+pub fn token_kubeconfig(admin: &std::path::Path, token: &str, to: &std::path::Path) {
+    let text = std::fs::read_to_string(admin).unwrap();
+    let mut config: Value = serde_yaml_ng::from_str(&text).unwrap();
+    config["users"] = json!([{"name": "seesaw", "user": {"token": token.trim()}}]);
+    config["contexts"][0]["context"]["user"] = json!("seesaw");
+    std::fs::write(to, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+}

@@ -73,3 +73,63 @@ async fn a_pooler_reading_a_file_seesaw_is_not_told_of_is_refused_before_any_cha
     assert_ne!(user, before.0);
     bouncer.login(&user, &password).await.unwrap();
 }
+
+/// Keeps a directory immutable (`chattr +i`: no entry can be created in
+/// it, not even by root) until dropped.
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    fn set(dir: &std::path::Path) -> Immutable {
+        let out = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(dir)
+            .output()
+            .expect("chattr (e2fsprogs) runs");
+        assert!(
+            out.status.success(),
+            "chattr +i {}: {} (this test needs a filesystem with the immutable attribute, such as ext4)",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Immutable(dir.to_owned())
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// seesaw replaces the auth_file by renaming a new file over it; in a
+/// directory where no file can be created, the rotation is refused
+/// before any change (the file itself still opens for writing).
+#[tokio::test]
+async fn an_auth_file_in_a_directory_seesaw_cannot_write_is_refused_before_any_change() {
+    let (t, bouncer) = setup("session", Some(true)).await;
+    let dir = bouncer.userlist.parent().unwrap().to_owned();
+    let (store, userlist) = (
+        std::fs::read(&t.store).unwrap(),
+        std::fs::read(&bouncer.userlist).unwrap(),
+    );
+    let locked = Immutable::set(&dir);
+    let run = seesaw(&t, &["rotate", "demo"]).await;
+    let check = seesaw(&t, &["check", "demo"]).await;
+    drop(locked);
+    assert_eq!(run.code, 3, "a gate: {}", run.all());
+    for out in [&run.stderr, &check.stdout] {
+        assert!(
+            out.contains(&format!("cannot create a file in {}", dir.display())),
+            "{out}"
+        );
+    }
+    assert_eq!(check.code, 1, "{}", check.all());
+    assert_eq!(std::fs::read(&t.store).unwrap(), store);
+    assert_eq!(std::fs::read(&bouncer.userlist).unwrap(), userlist);
+    assert!(t.logs_in("current").await);
+    let run = seesaw(&t, &["rotate", "demo"]).await;
+    assert_eq!(run.code, 0, "the directory writable again: {}", run.all());
+}
