@@ -3,7 +3,8 @@
 // application given the Secret as env does), then logs in anew every
 // 100 ms until it is stopped, counting the logins that succeed and fail.
 //
-// The counts go to $COUNT_DIR/$POD_NAME.json (a hostPath the test reads),
+// The counts go to $COUNT_DIR/$POD_NAME.$POD_UID.json (a hostPath the test
+// reads; the uid tells apart a StatefulSet's pods of one name),
 // rewritten every second, at once after a failure, and when SIGTERM
 // arrives, so a pod that is replaced during a rollout leaves its final
 // count behind. Each failure is printed to stdout too (the container log).
@@ -52,7 +53,7 @@ func main() {
 		os.Exit(2)
 	}
 	config.User, config.Password = user, password
-	out := filepath.Join(need("COUNT_DIR"), need("POD_NAME")+".json")
+	out := filepath.Join(need("COUNT_DIR"), need("POD_NAME")+"."+need("POD_UID")+".json")
 
 	c := counts{Pod: os.Getenv("POD_NAME"), User: user, Started: time.Now().UnixMilli()}
 	save := func() {
