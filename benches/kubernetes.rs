@@ -4,6 +4,11 @@
 //! hand on the same Deployments in the same run: `kubectl rollout restart`
 //! then `kubectl rollout status`. `cargo bench --bench kubernetes`.
 //!
+//! Also the preflight's share: every write tried without effect before the
+//! first change (one dry run per Secret and per Deployment, an access
+//! review per watched Deployment and two for Events), timed alone and
+//! beside the whole rotation it is part of.
+//!
 //! On the real control plane when `SEESAW_KUBECONFIG` is set
 //! (`tests/kube/control-plane up DIR`; kwok's pods become ready at once, so
 //! this measures seesaw, kubectl and the controllers), else on the fake API
@@ -22,6 +27,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// The propagate step's time of each rotation.
 #[derive(Default)]
 struct Propagate(Mutex<Vec<Duration>>);
 
@@ -157,13 +163,25 @@ fn main() {
             engine.rotate(RotateOptions::default(), &times).await.unwrap();
             times.0.lock().unwrap().clear();
             let mut kubectl = Vec::new();
+            let (mut whole, mut preflight) = (Vec::new(), Vec::new());
+            let mut writes = 0;
             for _ in 0..rounds {
+                let started = Instant::now();
+                writes = engine.preflight_consumers().await.expect("preflight").len();
+                preflight.push(started.elapsed());
+                let started = Instant::now();
                 engine
                     .rotate(RotateOptions::default(), &times)
                     .await
                     .expect("rotation");
+                whole.push(started.elapsed());
                 kubectl.extend(backend.kubectl_restart());
             }
+            println!(
+                "  {n:>3} Deployments: preflight ({writes} writes tried) {:>8.1} ms alone; whole rotation {:>8.1} ms",
+                ms(median(preflight)),
+                ms(median(whole))
+            );
             let seesaw = median(times.0.into_inner().unwrap());
             match kubectl.is_empty() {
                 true => println!("  {n:>3} Deployments: seesaw {:>8.1} ms", ms(seesaw)),

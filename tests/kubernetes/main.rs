@@ -7,5 +7,6 @@ mod support;
 mod api;
 mod common;
 mod healing;
+mod preflight;
 mod rollouts;
 mod shared_suite;
