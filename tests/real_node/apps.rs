@@ -4,9 +4,13 @@
 //! counts in a hostPath directory that the test reads.
 
 use crate::node::{placement, Node};
+use crate::release::{wait_until, Release};
+use crate::support::seesaw::DB;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// One pod's counts, as app-client writes them.
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +68,52 @@ impl Counts {
     pub fn failed(&self) -> u64 {
         self.read().iter().map(|c| c.failed).sum()
     }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Pods still logging in: not stopped, and counted within the last 3 s.
+pub fn live(counts: &[PodCount]) -> Vec<&PodCount> {
+    let now = now_ms();
+    counts
+        .iter()
+        .filter(|c| !c.stopped && now - c.updated < 3000)
+        .collect()
+}
+
+/// The applications, each a Deployment of `(name, replicas)` (a name
+/// ending in `-sts`: a StatefulSet), returning once each pod logs in.
+pub async fn applications(r: &Release, workloads: &[(&str, i32)]) {
+    let db = (r.t.cluster.port, DB);
+    for (name, replicas) in workloads {
+        let template = pod_template(name, &r.node, &r.counts, db);
+        if name.ends_with("-sts") {
+            r.kube
+                .create::<StatefulSet>(stateful_set(name, *replicas, template))
+                .await;
+        } else {
+            r.kube
+                .create::<Deployment>(deployment(name, *replicas, template))
+                .await;
+        }
+    }
+    let pods = workloads.iter().map(|(_, n)| *n as usize).sum::<usize>();
+    let took = wait_until(
+        "the applications log in",
+        Duration::from_secs(120),
+        || async {
+            let counts = r.counts.read();
+            let live = live(&counts);
+            live.len() == pods && live.iter().all(|c| c.ok > 0)
+        },
+    )
+    .await;
+    eprintln!("{pods} application pods logging in after {took:?}");
 }
 
 /// A pod of app-client, on the real node, logging in to `db` with the

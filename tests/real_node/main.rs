@@ -16,6 +16,7 @@ mod support;
 
 mod apps;
 mod health;
+mod kustomize;
 mod leader;
 mod node;
 mod release;

@@ -2,54 +2,10 @@
 //! containers with the new credential after each rotation, and none of
 //! their logins fails; without the rollout they do fail.
 
-use crate::apps::{deployment, pod_template, stateful_set, PodCount};
+use crate::apps::{applications, live, PodCount};
 use crate::release::{wait_until, Release};
 use crate::support::seesaw::DB;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// Pods still logging in: not stopped, and counted within the last 3 s.
-fn live(counts: &[PodCount]) -> Vec<&PodCount> {
-    let now = now_ms();
-    counts
-        .iter()
-        .filter(|c| !c.stopped && now - c.updated < 3000)
-        .collect()
-}
-
-/// The applications' Deployment `app` (`deployments` replicas) and
-/// StatefulSet `app-sts` (`stateful` replicas), once each pod logs in.
-async fn applications(r: &Release, deployments: i32, stateful: i32) {
-    let db = (r.t.cluster.port, DB);
-    let template = |name| pod_template(name, &r.node, &r.counts, db);
-    r.kube
-        .create::<Deployment>(deployment("app", deployments, template("app")))
-        .await;
-    if stateful > 0 {
-        r.kube
-            .create::<StatefulSet>(stateful_set("app-sts", stateful, template("app-sts")))
-            .await;
-    }
-    let pods = (deployments + stateful) as usize;
-    let took = wait_until(
-        "the applications log in",
-        Duration::from_secs(120),
-        || async {
-            let counts = r.counts.read();
-            let live = live(&counts);
-            live.len() == pods && live.iter().all(|c| c.ok > 0)
-        },
-    )
-    .await;
-    eprintln!("{pods} application pods logging in after {took:?}");
-}
+use std::time::Duration;
 
 /// 3 Deployment pods and 2 StatefulSet pods log in every 100 ms while the
 /// release's leader rotates on its schedule (every minute) 5 times: after
@@ -61,7 +17,7 @@ async fn five_rotations_restart_real_applications_without_a_failed_login() {
     let Some(mut r) = Release::prepare().await else {
         return;
     };
-    applications(&r, 3, 2).await;
+    applications(&r, &[("app", 3), ("app-sts", 2)]).await;
     let workloads = [("Deployment", "app"), ("StatefulSet", "app-sts")];
     let values = r.values(2, &workloads);
     r.install(&values);
@@ -129,7 +85,7 @@ async fn without_the_rollout_the_running_applications_fail_to_log_in() {
     let Some(mut r) = Release::prepare().await else {
         return;
     };
-    applications(&r, 2, 0).await;
+    applications(&r, &[("app", 2)]).await;
     let mut values = r.values(1, &[]);
     // Else the gate protects the running pods: their sessions on the
     // standby would hold the second rotation back.
