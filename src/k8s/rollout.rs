@@ -13,14 +13,13 @@
 //! the others wait for a finished one's turn. Deleting a workload before
 //! its rollout finished fails the wait.
 
-use super::workloads::{call, daemon_set, deployment, get_error, stateful_set, Phase, State};
-use crate::config::{WorkloadKind, WorkloadRef};
+use super::workloads::{call, get_error, with_api, OnWorkload, Phase, State, Workload};
+use crate::config::WorkloadRef;
 use crate::consumers::ConsumerError;
 use crate::progress::Progress;
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use kube::api::{WatchEvent, WatchParams};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -131,51 +130,25 @@ pub(super) async fn wait(
 }
 
 async fn follow(client: kube::Client, w: WorkloadRef, i: usize, tx: mpsc::Sender<Report>) {
-    let ns = w.namespace.clone();
-    match w.kind {
-        WorkloadKind::Deployment => {
-            follow_kind(
-                Api::<Deployment>::namespaced(client, &ns),
-                &w,
-                i,
-                &tx,
-                deployment,
-            )
-            .await
-        }
-        WorkloadKind::StatefulSet => {
-            follow_kind(
-                Api::<StatefulSet>::namespaced(client, &ns),
-                &w,
-                i,
-                &tx,
-                stateful_set,
-            )
-            .await
-        }
-        WorkloadKind::DaemonSet => {
-            follow_kind(
-                Api::<DaemonSet>::namespaced(client, &ns),
-                &w,
-                i,
-                &tx,
-                daemon_set,
-            )
-            .await
+    struct Follow<'a> {
+        w: &'a WorkloadRef,
+        i: usize,
+        tx: &'a mpsc::Sender<Report>,
+    }
+    impl OnWorkload for Follow<'_> {
+        type Output = ();
+        async fn on<K: Workload>(self, api: Api<K>) {
+            follow_kind(api, self.w, self.i, self.tx).await
         }
     }
+    with_api(&client, &w, Follow { w: &w, i, tx: &tx }).await
 }
 
 /// GET, then WATCH from its version, again and again; sends each state.
 /// Returns after sending an error, or when the waiter is gone.
-async fn follow_kind<K>(
-    api: Api<K>,
-    w: &WorkloadRef,
-    i: usize,
-    tx: &mpsc::Sender<Report>,
-    judge: fn(K) -> State,
-) where
-    K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+async fn follow_kind<K>(api: Api<K>, w: &WorkloadRef, i: usize, tx: &mpsc::Sender<Report>)
+where
+    K: Workload,
 {
     let params = WatchParams::default()
         .fields(&format!("metadata.name={}", w.name))
@@ -189,7 +162,7 @@ async fn follow_kind<K>(
             }
         };
         let version = object.resource_version().unwrap_or_default();
-        if tx.send((i, Ok(judge(object)))).await.is_err() {
+        if tx.send((i, Ok(object.judge()))).await.is_err() {
             return;
         }
         let opened = Instant::now();
@@ -218,7 +191,7 @@ async fn follow_kind<K>(
         let mut events = std::pin::pin!(events);
         while let Some(event) = events.next().await {
             let state = match event {
-                Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => Ok(judge(o)),
+                Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => Ok(o.judge()),
                 Ok(WatchEvent::Deleted(_)) => Err(ConsumerError::NotFound {
                     kind: call(w, "watch").resource.trim_end_matches('s').into(),
                     object: format!("{}/{}", w.namespace, w.name),

@@ -213,30 +213,73 @@ pub(super) fn daemon_set(d: DaemonSet) -> State {
     }
 }
 
+/// A workload kind seesaw restarts: its typed API and how its rollout is
+/// judged.
+pub(super) trait Workload:
+    kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + serde::Serialize
+    + std::fmt::Debug
+    + Send
+    + Sync
+    + 'static
+{
+    fn judge(self) -> State;
+}
+
+impl Workload for Deployment {
+    fn judge(self) -> State {
+        deployment(self)
+    }
+}
+
+impl Workload for StatefulSet {
+    fn judge(self) -> State {
+        stateful_set(self)
+    }
+}
+
+impl Workload for DaemonSet {
+    fn judge(self) -> State {
+        daemon_set(self)
+    }
+}
+
+/// Something done with a workload through its typed API, whatever its kind.
+pub(super) trait OnWorkload {
+    type Output;
+    fn on<K: Workload>(self, api: Api<K>)
+        -> impl std::future::Future<Output = Self::Output> + Send;
+}
+
+/// Runs `f` on `w`'s API: the one place the kinds are told apart.
+pub(super) async fn with_api<F: OnWorkload>(
+    client: &kube::Client,
+    w: &WorkloadRef,
+    f: F,
+) -> F::Output {
+    let (c, ns) = (client.clone(), w.namespace.as_str());
+    match w.kind {
+        WorkloadKind::Deployment => f.on(Api::<Deployment>::namespaced(c, ns)).await,
+        WorkloadKind::StatefulSet => f.on(Api::<StatefulSet>::namespaced(c, ns)).await,
+        WorkloadKind::DaemonSet => f.on(Api::<DaemonSet>::namespaced(c, ns)).await,
+    }
+}
+
 pub(super) async fn state(client: &kube::Client, w: &WorkloadRef) -> Result<State, ConsumerError> {
-    let c = client.clone();
-    let ns = &w.namespace;
-    let get_err = |e| get_error(w, e);
-    Ok(match w.kind {
-        WorkloadKind::Deployment => deployment(
-            Api::<Deployment>::namespaced(c, ns)
-                .get(&w.name)
+    struct Read<'a>(&'a WorkloadRef);
+    impl OnWorkload for Read<'_> {
+        type Output = Result<State, ConsumerError>;
+        async fn on<K: Workload>(self, api: Api<K>) -> Self::Output {
+            let object = api
+                .get(&self.0.name)
                 .await
-                .map_err(get_err)?,
-        ),
-        WorkloadKind::StatefulSet => stateful_set(
-            Api::<StatefulSet>::namespaced(c, ns)
-                .get(&w.name)
-                .await
-                .map_err(get_err)?,
-        ),
-        WorkloadKind::DaemonSet => daemon_set(
-            Api::<DaemonSet>::namespaced(c, ns)
-                .get(&w.name)
-                .await
-                .map_err(get_err)?,
-        ),
-    })
+                .map_err(|e| get_error(self.0, e))?;
+            Ok(object.judge())
+        }
+    }
+    with_api(client, w, Read(w)).await
 }
 
 /// A failed GET of a configured workload: a missing one is the config's.
@@ -270,24 +313,25 @@ pub(super) async fn restart(
         RESTARTED_AT_ANNOTATION: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         VERSION_ANNOTATION: version,
     }}}}});
-    let params = mode.patch_params();
-    let patch = Patch::Merge(&patch);
-    let c = client.clone();
-    let ns = &w.namespace;
-    let result = match w.kind {
-        WorkloadKind::Deployment => Api::<Deployment>::namespaced(c, ns)
-            .patch(&w.name, &params, &patch)
-            .await
-            .map(drop),
-        WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(c, ns)
-            .patch(&w.name, &params, &patch)
-            .await
-            .map(drop),
-        WorkloadKind::DaemonSet => Api::<DaemonSet>::namespaced(c, ns)
-            .patch(&w.name, &params, &patch)
-            .await
-            .map(drop),
+    struct Annotate {
+        name: String,
+        patch: serde_json::Value,
+        params: kube::api::PatchParams,
+    }
+    impl OnWorkload for Annotate {
+        type Output = Result<(), kube::Error>;
+        async fn on<K: Workload>(self, api: Api<K>) -> Self::Output {
+            api.patch(&self.name, &self.params, &Patch::Merge(&self.patch))
+                .await
+                .map(drop)
+        }
+    }
+    let annotate = Annotate {
+        name: w.name.clone(),
+        patch,
+        params: mode.patch_params(),
     };
+    let result = with_api(client, w, annotate).await;
     result.map_err(|e| failed(w, "patch", e))?;
     if mode == Mode::Write {
         tracing::info!(workload = %w, version, "restarted");

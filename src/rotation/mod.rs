@@ -134,11 +134,17 @@ impl Observation {
     }
 
     pub fn standby(&self) -> &str {
-        if self.users[0] == self.active {
-            &self.users[1]
-        } else {
-            &self.users[0]
-        }
+        standby_of(&self.users, &self.active)
+    }
+}
+
+/// The user of the pair that is not `active`: the one a rotation changes.
+/// The one place the pair is told apart.
+pub fn standby_of<'a>(users: &'a [String; 2], active: &str) -> &'a str {
+    if users[0] == active {
+        &users[1]
+    } else {
+        &users[0]
     }
 }
 

@@ -27,15 +27,10 @@ impl Engine {
                 return status;
             }
         };
-        let users = &self.config.database.users;
-        let standby = if users[0] == current.username {
-            &users[1]
-        } else {
-            &users[0]
-        };
+        let standby = rotation::standby_of(&self.config.database.users, &current.username);
         status.active = Some(current.username.clone());
         status.version = Some(state.current.version.clone());
-        status.standby = Some(standby.clone());
+        status.standby = Some(standby.to_owned());
         if let Some(p) = &state.previous {
             status.previous = p.document.username().ok().map(str::to_owned);
             status.previous_version = Some(p.version.clone());

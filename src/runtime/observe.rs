@@ -130,11 +130,7 @@ impl Engine {
         let (state, current) = self.read_store(with_previous).await?;
         let proven = self.admin.is_none() && current.username == login.username;
         let users = self.config.database.users.clone();
-        let standby = if users[0] == current.username {
-            &users[1]
-        } else {
-            &users[0]
-        };
+        let standby = crate::rotation::standby_of(&users, &current.username);
         let mut watcher = self.standby_watcher(&state, standby).await?;
         // The proof that the current credential logs in is a fresh login;
         // it runs while the control session reads the catalog (and the

@@ -52,12 +52,7 @@ impl Engine {
     /// in to the database. Empty without consumers.
     pub async fn preflight_consumers(&self) -> Result<Vec<WriteCheck>, Error> {
         let (state, current) = self.read_store(false).await?;
-        let users = &self.config.database.users;
-        let standby = if users[0] == current.username {
-            &users[1]
-        } else {
-            &users[0]
-        };
+        let standby = crate::rotation::standby_of(&self.config.database.users, &current.username);
         Ok(self
             .preflight(Purpose::Rotate, &state, standby)
             .await?

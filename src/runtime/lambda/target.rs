@@ -144,11 +144,7 @@ impl Target {
                 "the current user {active:?} is not one of the pair {users:?}"
             )));
         }
-        let standby = if users[0] == active {
-            users[1].clone()
-        } else {
-            users[0].clone()
-        };
+        let standby = crate::rotation::standby_of(&users, &active).to_owned();
         let tls = match settings.tls {
             TlsMode::Disable => "disable",
             TlsMode::Require => "require",
