@@ -15,9 +15,10 @@
 mod support;
 
 mod apps;
+// First in name order, so libtest starts the longest test (5 rotations) first.
+mod downtime;
 mod health;
 mod kustomize;
 mod leader;
 mod node;
 mod release;
-mod rollouts;
