@@ -1,44 +1,54 @@
-//! A stateful fake of Azure Key Vault's secrets data plane (api-version
-//! 2025-07-01) and of Entra ID's token endpoint, served over HTTPS with a
-//! CA and a leaf (`*.vault.azure.net`, `login.microsoftonline.com`)
-//! generated at test time. No emulator of Key Vault can be installed here.
+//! A stateful fake of Azure Key Vault's secrets data plane and of Entra
+//! ID's token endpoint, served over HTTPS with a CA and a leaf
+//! (`*.vault.azure.net`, `login.microsoftonline.com`) generated at test
+//! time. No emulator of Key Vault can be installed here, so the fake is held
+//! to Azure's own Python SDK (`tests/azure_sdk.rs`) and to the SDKs'
+//! recordings of the real service; docs/azure-testing.md lists what was
+//! compared and what differs.
 //!
-//! The SDK only talks to hosts under `vault.azure.net` (it checks the
+//! The SDKs only talk to hosts under `vault.azure.net` (they check the
 //! challenge's resource against the vault's host), so the vaults keep
 //! their real-looking names and an HTTP CONNECT proxy (`HTTPS_PROXY`, which
 //! seesaw's client honours as any operator's would) carries every
 //! connection to the one fake server. One server and proxy serve the whole
 //! test process; each [`Vault`] is a distinct host with its own state.
 //!
-//! Behaviour follows the REST reference: a request without a bearer token
-//! gets 401 with a `WWW-Authenticate: Bearer authorization=..., resource=...`
-//! challenge (the SDK sends its first request without a body and expects
-//! it); `PUT /secrets/{name}` adds a version with a 32-hex id; `GET
-//! /secrets/{name}` is the latest version; `GET /secrets/{name}/versions`
-//! lists properties without values; unknown secrets are 404
-//! `SecretNotFound`; timestamps are Unix seconds.
+//! As the recordings and the REST reference show: a request without a
+//! valid bearer token gets 401 with a `WWW-Authenticate` challenge (the
+//! SDKs send their first request without a body and expect it; an expired
+//! token or one for another audience gets the same challenge); `PUT
+//! /secrets/{name}` adds a version with a random 32-hex id; `GET
+//! /secrets/{name}/` is the latest version, 403 `SecretDisabled` when that
+//! version is disabled; `PATCH` updates a version's properties; `GET
+//! /secrets/{name}/versions` lists properties without values, sorted by
+//! version id, 25 a page; unknown secrets are 404 `SecretNotFound`;
+//! timestamps are Unix seconds.
 
+mod entra;
 mod network;
+mod plane;
 mod routes;
 
 use network::{connect_proxy, TlsListener};
 use routes::router;
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
-const TOKEN_PREFIX: &str = "fake-entra-token-";
-
 /// What a vault does with requests, for fault injection.
 #[derive(Clone, Debug, Default)]
 pub enum Mode {
     #[default]
     Normal,
-    /// Answer the next `n` authorised requests with 429.
+    /// Answer the next `n` authorised requests with 429 and no
+    /// `Retry-After`, as the one recorded 429 of the real service has none.
     Throttle(u32),
+    /// Answer the next `n` (first field) authorised requests with 429 and
+    /// `Retry-After: <seconds>` (second field).
+    ThrottleRetryAfter(u32, u32),
     /// Answer every authorised request with 403 ForbiddenByRbac.
     Deny,
     /// Answer every authorised request with this status, content type and
@@ -50,9 +60,17 @@ pub enum Mode {
 struct Version {
     id: String,
     value: String,
-    tags: Value,
+    /// `None` when the version was set without tags: the service then
+    /// leaves `tags` out of its answers.
+    tags: Option<Map<String, Value>>,
     content_type: Option<String>,
+    enabled: bool,
+    /// Not-before and expiry: stored and echoed, never enforced (the real
+    /// service still serves an expired secret; see docs/azure-testing.md).
+    nbf: Option<i64>,
+    exp: Option<i64>,
     created: i64,
+    updated: i64,
 }
 
 #[derive(Default)]
@@ -203,18 +221,43 @@ impl Vault {
         }
     }
 
-    /// Sets a new version, as `az keyvault secret set` would.
-    pub fn set(&self, secret: &str, document: &Value) {
+    /// Sets a new version, as `az keyvault secret set` would; its id.
+    pub fn set(&self, secret: &str, document: &Value) -> String {
         let mut vaults = self.server.vaults.lock().unwrap();
         let vault = vaults.get_mut(&self.host).unwrap();
-        add_version(
-            &self.server,
-            vault,
-            secret,
-            document.to_string(),
-            json!({}),
-            None,
-        );
+        add_version(vault, secret, document.to_string(), Properties::default()).id
+    }
+
+    /// An access token for this fake's vaults, as Entra ID would issue
+    /// one, that expires `valid_for` seconds from now (in the past when
+    /// negative), for a client that authenticates by itself.
+    pub fn token(&self, valid_for: i64) -> String {
+        entra::mint(
+            "00000000-0000-0000-0000-0000000000bb",
+            entra::AUDIENCE,
+            chrono::Utc::now().timestamp() + valid_for,
+        )
+    }
+
+    /// A token Entra ID would issue for another resource (Azure Resource
+    /// Manager), which Key Vault refuses.
+    pub fn token_for_another_audience(&self) -> String {
+        entra::mint(
+            "00000000-0000-0000-0000-0000000000bb",
+            "https://management.azure.com/",
+            chrono::Utc::now().timestamp() + 3600,
+        )
+    }
+
+    /// Disables `version` of `secret`, as an operator would with `az
+    /// keyvault secret set-attributes --enabled false`.
+    pub fn disable(&self, secret: &str, version: &str) {
+        let mut vaults = self.server.vaults.lock().unwrap();
+        let versions = vaults.get_mut(&self.host).unwrap().secrets.get_mut(secret);
+        let found = versions.and_then(|v| v.iter_mut().find(|v| v.id == version));
+        let found = found.expect("no such version");
+        found.enabled = false;
+        found.updated = chrono::Utc::now().timestamp();
     }
 
     /// Crash at authorised request `n` (from 0) of what comes next.
@@ -258,21 +301,28 @@ impl Vault {
     }
 }
 
-fn add_version(
-    server: &Server,
-    vault: &mut VaultState,
-    secret: &str,
-    value: String,
-    tags: Value,
+/// What a `PUT` may set beside the value.
+#[derive(Debug, Default)]
+struct Properties {
+    tags: Option<Map<String, Value>>,
     content_type: Option<String>,
-) -> Version {
-    let n = server.next.fetch_add(1, Ordering::SeqCst);
+    enabled: Option<bool>,
+    nbf: Option<i64>,
+    exp: Option<i64>,
+}
+
+fn add_version(vault: &mut VaultState, secret: &str, value: String, set: Properties) -> Version {
+    let now = chrono::Utc::now().timestamp();
     let version = Version {
-        id: format!("{:032x}", 0x5ee5a3u128 << 64 | n as u128),
+        id: version_id(),
         value,
-        tags,
-        content_type,
-        created: chrono::Utc::now().timestamp(),
+        tags: set.tags.filter(|t| !t.is_empty()),
+        content_type: set.content_type,
+        enabled: set.enabled.unwrap_or(true),
+        nbf: set.nbf,
+        exp: set.exp,
+        created: now,
+        updated: now,
     };
     vault
         .secrets
@@ -280,4 +330,12 @@ fn add_version(
         .or_default()
         .push(version.clone());
     version
+}
+
+/// A random version id: Key Vault's are UUIDs (version 4) without dashes,
+/// so their order says nothing of when they were created.
+fn version_id() -> String {
+    let bits: u128 = rand::random();
+    let uuid = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+    format!("{uuid:032x}")
 }

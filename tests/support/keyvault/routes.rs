@@ -1,176 +1,70 @@
 //! The REST endpoints: Entra ID's token, and Key Vault's secrets data plane
-//! (get, list and set versions) with its challenges and errors.
+//! (set, get, update and list versions).
 
-use super::{add_version, Mode, Server, VaultState, Version, TENANT, TOKEN_PREFIX};
+use super::plane::{error, ok, service_headers, with_vault};
+use super::{add_version, entra, Properties, Server, Version};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+const GET: &str = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
+const SET: &str = "Microsoft.KeyVault/vaults/secrets/setSecret/action";
+const READ_METADATA: &str = "Microsoft.KeyVault/vaults/secrets/readMetadata/action";
+const UPDATE: &str = "Microsoft.KeyVault/vaults/secrets/update/action";
+
+/// The most versions a listing page holds, and its default size.
+const PAGE: usize = 25;
+
+type Args = (Query<HashMap<String, String>>, HeaderMap);
+
 pub(super) fn router(server: Arc<Server>) -> Router {
-    Router::new()
-        .route("/{tenant}/oauth2/v2.0/token", post(token))
+    let vault = Router::new()
         .route("/secrets/{name}", get(get_latest).put(set_secret))
-        // The SDK asks for the latest version as `/secrets/{name}/`.
-        .route("/secrets/{name}/", get(get_latest))
+        // The SDKs ask for (and update) the latest version as `/secrets/{name}/`.
+        .route("/secrets/{name}/", get(get_latest).patch(update_latest))
         .route("/secrets/{name}/versions", get(list_versions))
-        .route("/secrets/{name}/{version}", get(get_version))
+        .route(
+            "/secrets/{name}/{version}",
+            get(get_version).patch(update_version),
+        )
+        .layer(axum::middleware::from_fn(service_headers));
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
+        .merge(vault)
         .with_state(server)
 }
 
-async fn token(Path(tenant): Path<String>, body: String) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
-    let ok = tenant == TENANT
-        && form.get("grant_type").map(String::as_str) == Some("client_credentials")
-        && form.get("client_assertion").map(String::as_str)
-            == Some("federated-service-account-token")
-        && form.get("scope").map(String::as_str) == Some("https://vault.azure.net/.default");
-    if !ok {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"error": "invalid_request", "error_description": "AADSTS900144: the request is not a valid client-assertion grant for Key Vault"})),
-        )
-            .into_response();
-    }
-    Json(json!({
-        "token_type": "Bearer",
-        "expires_in": 3599,
-        "ext_expires_in": 3599,
-        "access_token": format!("{TOKEN_PREFIX}{}", form["client_id"]),
-    }))
-    .into_response()
-}
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
-}
-
-/// The checks every data-plane call goes through, then `f` on the vault.
-fn with_vault(
-    server: &Server,
-    headers: &HeaderMap,
-    query: &HashMap<String, String>,
-    f: impl FnOnce(&Server, &mut VaultState, &str) -> Response,
-) -> Response {
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default()
-        .split(':')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let authorized = headers
-        .get("authorization")
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(|h| h.starts_with(&format!("Bearer {TOKEN_PREFIX}")));
-    if !authorized {
-        let challenge = format!(
-            "Bearer authorization=\"https://login.microsoftonline.com/{TENANT}\", resource=\"https://vault.azure.net\""
-        );
-        let mut response = error(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "AKV10000: Request is missing a Bearer or PoP token.",
-        );
-        response
-            .headers_mut()
-            .insert("www-authenticate", challenge.parse().unwrap());
-        return response;
-    }
-    if query.get("api-version").map(String::as_str) != Some("2025-07-01") {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "BadParameter",
-            "The api-version is missing or not supported.",
-        );
-    }
-    let mut vaults = server.vaults.lock().unwrap();
-    let Some(vault) = vaults.get_mut(&host) else {
-        return error(StatusCode::NOT_FOUND, "VaultNotFound", "No such vault.");
-    };
-    match vault.mode.clone() {
-        Mode::Deny => {
-            return (
-                StatusCode::FORBIDDEN,
-                Json(json!({"error": {"code": "Forbidden", "message": "Caller is not authorized to perform action on resource. Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'", "innererror": {"code": "ForbiddenByRbac"}}})),
-            )
-                .into_response()
-        }
-        Mode::Garbage(status, content_type, body) => {
-            return (
-                StatusCode::from_u16(status).unwrap(),
-                [("content-type", content_type)],
-                body,
-            )
-                .into_response()
-        }
-        Mode::Throttle(n) if vault.throttled < n => {
-            vault.throttled += 1;
-            let mut response = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Throttled",
-                "Request was not processed because too many requests were received.",
-            );
-            response
-                .headers_mut()
-                .insert("retry-after-ms", "10".parse().unwrap());
-            return response;
-        }
-        _ => {}
-    }
-    use super::super::fault::When;
-    let crashed = || error(StatusCode::BAD_REQUEST, "CrashInjected", "crash injected");
-    if vault.crash.dead {
-        return crashed();
-    }
-    let n = vault.crash.count;
-    vault.crash.count += 1;
-    let at = match vault.crash.armed {
-        Some((at, when)) if at == n => {
-            vault.crash.fired = true;
-            vault.crash.dead = true;
-            Some(when)
-        }
-        _ => None,
-    };
-    if at == Some(When::Before) {
-        return crashed();
-    }
-    let response = f(server, vault, &host);
-    if at == Some(When::After) {
-        return crashed();
-    }
-    response
-}
-
+/// A version as Key Vault renders it: no `tags` or `contentType` when it
+/// has none, the value only where asked for.
 fn bundle(host: &str, name: &str, v: &Version, with_value: bool) -> Value {
-    let mut out = json!({
-        "id": format!("https://{host}/secrets/{name}/{}", v.id),
-        "attributes": {
-            "enabled": true,
-            "created": v.created,
-            "updated": v.created,
-            "recoveryLevel": "Recoverable+Purgeable",
-            "recoverableDays": 90,
-        },
-        "tags": v.tags,
-    });
+    let mut attributes = json!({"enabled": v.enabled});
+    for (key, time) in [("nbf", v.nbf), ("exp", v.exp)] {
+        if let Some(time) = time {
+            attributes[key] = json!(time);
+        }
+    }
+    attributes["created"] = json!(v.created);
+    attributes["updated"] = json!(v.updated);
+    attributes["recoveryLevel"] = json!("Recoverable+Purgeable");
+    attributes["recoverableDays"] = json!(90);
+    let mut out = json!({});
+    if with_value {
+        out["value"] = json!(v.value);
+    }
     if let Some(ct) = &v.content_type {
         out["contentType"] = json!(ct);
     }
-    if with_value {
-        out["value"] = json!(v.value);
+    out["id"] = json!(format!("https://{host}/secrets/{name}/{}", v.id));
+    out["attributes"] = attributes;
+    if let Some(tags) = &v.tags {
+        out["tags"] = json!(tags);
     }
     out
 }
@@ -179,19 +73,32 @@ fn not_found(name: &str) -> Response {
     error(
         StatusCode::NOT_FOUND,
         "SecretNotFound",
-        &format!("A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command."),
+        &format!("A secret with (name/id) {name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"),
+        None,
     )
+}
+
+/// A version's value, or the 403 a disabled version gets.
+fn value_of(host: &str, name: &str, v: &Version) -> Response {
+    if !v.enabled {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "Operation get is not allowed on a disabled secret.",
+            Some("SecretDisabled"),
+        );
+    }
+    ok(&bundle(host, name, v, true))
 }
 
 async fn get_latest(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    (Query(query), headers): Args,
 ) -> Response {
-    with_vault(&server, &headers, &query, |_, vault, host| {
+    with_vault(&server, &headers, &query, GET, |vault, host| {
         match vault.secrets.get(&name).and_then(|v| v.last()) {
-            Some(v) => Json(bundle(host, &name, v, true)).into_response(),
+            Some(v) => value_of(host, &name, v),
             None => not_found(&name),
         }
     })
@@ -200,80 +107,162 @@ async fn get_latest(
 async fn get_version(
     State(server): State<Arc<Server>>,
     Path((name, version)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    (Query(query), headers): Args,
 ) -> Response {
-    with_vault(&server, &headers, &query, |_, vault, host| {
+    with_vault(&server, &headers, &query, GET, |vault, host| {
         let found = vault
             .secrets
             .get(&name)
             .and_then(|versions| versions.iter().find(|v| v.id == version));
         match found {
-            Some(v) => Json(bundle(host, &name, v, true)).into_response(),
+            Some(v) => value_of(host, &name, v),
             None => not_found(&format!("{name}/{version}")),
         }
     })
 }
 
+/// Versions sorted by id, as the service lists them (not by creation: its
+/// ids are random), `maxresults` (at most 25) a page, each page's
+/// `nextLink` carrying an opaque `$skiptoken`.
 async fn list_versions(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    (Query(query), headers): Args,
 ) -> Response {
-    with_vault(&server, &headers, &query, |_, vault, host| {
-        match vault.secrets.get(&name) {
-            Some(versions) => Json(json!({
-                "value": versions.iter().map(|v| bundle(host, &name, v, false)).collect::<Vec<_>>(),
-                "nextLink": null,
-            }))
-            .into_response(),
-            None => not_found(&name),
+    let size = match query.get("maxresults").map(|m| m.parse::<usize>()) {
+        None => PAGE,
+        Some(Ok(n @ 1..=PAGE)) => n,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "BadParameter",
+                "maxresults must be between 1 and 25.",
+                None,
+            )
         }
+    };
+    let after = query
+        .get("$skiptoken")
+        .and_then(|t| URL_SAFE_NO_PAD.decode(t).ok())
+        .and_then(|t| String::from_utf8(t).ok())
+        .unwrap_or_default();
+    let api_version = query.get("api-version").cloned().unwrap_or_default();
+    with_vault(&server, &headers, &query, READ_METADATA, |vault, host| {
+        let Some(versions) = vault.secrets.get(&name) else {
+            return not_found(&name);
+        };
+        let mut sorted: Vec<&Version> = versions.iter().filter(|v| v.id > after).collect();
+        sorted.sort_by(|a, b| a.id.cmp(&b.id));
+        let page = &sorted[..sorted.len().min(size)];
+        let next = (sorted.len() > size).then(|| {
+            let token = URL_SAFE_NO_PAD.encode(&page[size - 1].id);
+            format!("https://{host}:443/secrets/{name}/versions?api-version={api_version}&$skiptoken={token}&maxresults={size}")
+        });
+        ok(&json!({
+            "value": page.iter().map(|v| bundle(host, &name, v, false)).collect::<Vec<_>>(),
+            "nextLink": next,
+        }))
     })
+}
+
+fn bad_request(message: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, "BadParameter", message, None)
+}
+
+/// A PUT or PATCH body: its value (if any) and the settable properties,
+/// `None` where absent; else why it is refused.
+fn request(body: &str) -> Result<(Option<String>, Properties), &'static str> {
+    let Ok(Value::Object(body)) = serde_json::from_str::<Value>(body) else {
+        return Err("The request body is not a JSON object.");
+    };
+    let tags = match body.get("tags") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(tags)) if tags.len() <= 15 => Some(tags.clone()),
+        Some(_) => return Err("Tags must be an object of at most 15 strings."),
+    };
+    let attributes = body.get("attributes").cloned().unwrap_or(json!({}));
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let properties = Properties {
+        tags,
+        content_type: text(body.get("contentType")),
+        enabled: attributes["enabled"].as_bool(),
+        nbf: attributes["nbf"].as_i64(),
+        exp: attributes["exp"].as_i64(),
+    };
+    Ok((text(body.get("value")), properties))
 }
 
 async fn set_secret(
     State(server): State<Arc<Server>>,
     Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    (Query(query), headers): Args,
     body: String,
 ) -> Response {
-    with_vault(&server, &headers, &query, |server, vault, host| {
+    with_vault(&server, &headers, &query, SET, |vault, host| {
         let valid_name = !name.is_empty()
             && name.len() <= 127
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !valid_name {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "BadParameter",
-                "The request URI contains an invalid name.",
-            );
+            return bad_request("The request URI contains an invalid name.");
         }
-        let Ok(body) = serde_json::from_str::<Value>(&body) else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "BadParameter",
-                "The request body is not valid JSON.",
-            );
+        let (value, set) = match request(&body) {
+            Ok((Some(value), set)) => (value, set),
+            Ok((None, _)) => return bad_request("Property value is required."),
+            Err(message) => return bad_request(message),
         };
-        let Some(value) = body.get("value").and_then(Value::as_str) else {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "BadParameter",
-                "Property value is required.",
-            );
-        };
-        let tags = body.get("tags").cloned().unwrap_or(json!({}));
-        if tags.as_object().is_some_and(|t| t.len() > 15) {
-            return error(StatusCode::BAD_REQUEST, "BadParameter", "At most 15 tags.");
-        }
-        let content_type = body
-            .get("contentType")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let v = add_version(server, vault, &name, value.to_owned(), tags, content_type);
-        Json(bundle(host, &name, &v, true)).into_response()
+        let v = add_version(vault, &name, value, set);
+        ok(&bundle(host, &name, &v, true))
     })
+}
+
+/// `PATCH`: what the body names replaces the version's (tags as a whole);
+/// the answer has no value.
+fn update(
+    server: &Server,
+    name: &str,
+    version: Option<&str>,
+    (query, headers): (&HashMap<String, String>, &HeaderMap),
+    body: &str,
+) -> Response {
+    with_vault(server, headers, query, UPDATE, |vault, host| {
+        let versions = vault.secrets.get_mut(name);
+        let found = match version {
+            None => versions.and_then(|v| v.last_mut()),
+            Some(id) => versions.and_then(|v| v.iter_mut().find(|v| v.id == id)),
+        };
+        let Some(v) = found else {
+            return not_found(&version.map_or(name.to_owned(), |id| format!("{name}/{id}")));
+        };
+        let set = match request(body) {
+            Ok((_, set)) => set,
+            Err(message) => return bad_request(message),
+        };
+        if let Some(tags) = set.tags {
+            v.tags = Some(tags).filter(|t| !t.is_empty());
+        }
+        v.content_type = set.content_type.or(v.content_type.take());
+        v.enabled = set.enabled.unwrap_or(v.enabled);
+        v.nbf = set.nbf.or(v.nbf);
+        v.exp = set.exp.or(v.exp);
+        v.updated = chrono::Utc::now().timestamp();
+        ok(&bundle(host, name, v, false))
+    })
+}
+
+async fn update_latest(
+    State(server): State<Arc<Server>>,
+    Path(name): Path<String>,
+    (Query(query), headers): Args,
+    body: String,
+) -> Response {
+    update(&server, &name, None, (&query, &headers), &body)
+}
+
+async fn update_version(
+    State(server): State<Arc<Server>>,
+    Path((name, version)): Path<(String, String)>,
+    (Query(query), headers): Args,
+    body: String,
+) -> Response {
+    update(&server, &name, Some(&version), (&query, &headers), &body)
 }
