@@ -3,7 +3,7 @@
 
 mod gates;
 
-use super::{Action, Actor, Observation, Plan, Policy, Step, Verdict};
+use super::{Action, Actor, GateName, Observation, Plan, Policy, Step, Verdict};
 use crate::config::MembershipPolicy;
 use gates::{
     consumer_gates, gate, lock_gate, pooler_gate, self_admin_gate, sessions_gate, writes_gate,
@@ -25,7 +25,7 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
     let creating = !obs.standby_exists && policy.create_standby && !policy.admin_self;
     if creating {
         gates.push(gate(
-            "standby_role",
+            GateName::StandbyRole,
             Verdict::Handled,
             format!(
                 "role {standby:?} does not exist; it will be created like {:?}",
@@ -37,8 +37,7 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
             like: obs.active.clone(),
         });
     } else if !obs.standby_exists {
-        gates.push(gate(
-            "standby_role",
+        gates.push(gate(GateName::StandbyRole,
             Verdict::Impossible,
             if policy.create_standby {
                 format!("role {standby:?} does not exist, and creating it needs an admin login (the Lambda: \"masterarn\", the ARN of a secret holding a role with CREATEROLE); or create the role yourself")
@@ -51,7 +50,7 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         ));
     } else {
         gates.push(gate(
-            "standby_role",
+            GateName::StandbyRole,
             Verdict::Pass,
             format!("role {standby:?} exists"),
         ));
@@ -63,8 +62,7 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
     let resume = match &obs.pending {
         None => None,
         Some(p) if p.username == standby && p.foreign.is_some() => {
-            gates.push(gate(
-                "pending",
+            gates.push(gate(GateName::Pending,
                 Verdict::Impossible,
                 format!(
                     "the store holds pending version {} for {standby:?} that seesaw would not have written ({}): seesaw will neither set nor publish it, and changed nothing. Clear it and run again. {}",
@@ -77,7 +75,7 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         }
         Some(p) if p.username == standby => {
             gates.push(gate(
-                "pending",
+                GateName::Pending,
                 Verdict::Handled,
                 format!(
                     "resuming the unfinished rotation of version {} for {standby:?} ({})",
@@ -92,8 +90,7 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
             Some(p)
         }
         Some(p) => {
-            gates.push(gate(
-                "pending",
+            gates.push(gate(GateName::Pending,
                 Verdict::Impossible,
                 format!(
                     "the store holds pending version {} for {:?}, which is not the standby {standby:?}: seesaw cannot explain it and changed nothing. {}",
@@ -109,19 +106,13 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         gates.push(self_admin_gate(obs, &standby));
     }
     if let (Some(why), false) = (&obs.admin_cannot, already_set) {
-        gates.push(gate("admin", Verdict::Impossible, why.clone()));
+        gates.push(gate(GateName::Admin, Verdict::Impossible, why.clone()));
     }
 
     gates.extend(pooler_gate(obs));
-    gates.push(sessions_gate(
-        obs,
-        policy,
-        force,
-        already_set,
-        &standby,
-        &mut steps,
-        by,
-    ));
+    let (sessions, remedy) = sessions_gate(obs, policy, force, already_set, &standby, by);
+    gates.push(sessions);
+    steps.extend(remedy);
 
     let active_effective = effective(
         obs,
@@ -145,21 +136,20 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
         .collect();
     if creating {
         gates.push(gate(
-            "memberships",
+            GateName::Memberships,
             Verdict::Pass,
             format!("{standby:?} is created with {:?}'s memberships", obs.active),
         ));
     } else if missing.is_empty() && extra.is_empty() {
         gates.push(gate(
-            "memberships",
+            GateName::Memberships,
             Verdict::Pass,
             "both users have the same role memberships",
         ));
     } else {
         let drift = describe_drift(&obs.active, &standby, &missing, &extra);
         let g = match policy.memberships {
-            MembershipPolicy::Fix if policy.admin_self => gate(
-                "memberships",
+            MembershipPolicy::Fix if policy.admin_self => gate(GateName::Memberships,
                 Verdict::Impossible,
                 format!("{drift}; memberships: fix needs an admin login, not `admin: self`"),
             ),
@@ -170,15 +160,13 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
                 // part of what was just given.
                 steps.extend(extra.iter().map(|g| Step::RevokeMembership { role: standby.clone(), group: g.clone() }));
                 steps.extend(missing.iter().map(|g| Step::GrantMembership { role: standby.clone(), group: g.clone() }));
-                gate("memberships", Verdict::Handled, format!("{drift}; will be repaired"))
+                gate(GateName::Memberships, Verdict::Handled, format!("{drift}; will be repaired"))
             }
-            MembershipPolicy::Check if force => gate(
-                "memberships",
+            MembershipPolicy::Check if force => gate(GateName::Memberships,
                 Verdict::Overridden,
                 format!("{drift}; rotating anyway (--force): the application will lose or gain privileges"),
             ),
-            MembershipPolicy::Check => gate(
-                "memberships",
+            MembershipPolicy::Check => gate(GateName::Memberships,
                 Verdict::Blocked,
                 format!("{drift}; set memberships: fix or align them by hand"),
             ),
@@ -234,6 +222,23 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
     }
 }
 
+/// The Lambda's `setSecret`: a rotation's plan without the steps the other
+/// invocations make (`createSecret` staged the password, `testSecret`
+/// verifies it, `finishSecret` publishes), decided on the same gates.
+pub fn set_standby(obs: &Observation, policy: &Policy) -> Plan {
+    let mut plan = rotate(obs, policy, false);
+    plan.steps.retain(|s| {
+        !matches!(
+            s,
+            Step::Stage { .. }
+                | Step::Verify { .. }
+                | Step::Publish { .. }
+                | Step::Propagate { .. }
+        )
+    });
+    plan
+}
+
 /// A user's memberships as parity sees them. A user that is a member of
 /// the other user of the pair has that user's privileges and memberships
 /// (AWS's alternating-users function creates `<user>_clone` with
@@ -278,23 +283,21 @@ pub fn rollback(obs: &Observation) -> Plan {
     let (to, previous_ok) = match &obs.previous {
         None => {
             gates.push(gate(
-                "previous",
+                GateName::Previous,
                 Verdict::Impossible,
                 "the store has no previous version to return to",
             ));
             (obs.standby().to_owned(), false)
         }
         Some((user, _)) if user == &obs.active => {
-            gates.push(gate(
-                "previous",
+            gates.push(gate(GateName::Previous,
                 Verdict::Impossible,
                 format!("the previous version is for {user:?}, the user already active; nothing to roll back to"),
             ));
             (user.clone(), false)
         }
         Some((user, version)) if obs.previous_logs_in == Some(false) => {
-            gates.push(gate(
-                "previous",
+            gates.push(gate(GateName::Previous,
                 Verdict::Impossible,
                 format!("version {version} for {user:?} does not log in (its password changed since it was published?): publishing it would lock applications out"),
             ));
@@ -302,7 +305,7 @@ pub fn rollback(obs: &Observation) -> Plan {
         }
         Some((user, version)) => {
             gates.push(gate(
-                "previous",
+                GateName::Previous,
                 Verdict::Pass,
                 match obs.previous_logs_in {
                     Some(true) => format!("version {version} for {user:?}, which logs in"),
@@ -313,8 +316,7 @@ pub fn rollback(obs: &Observation) -> Plan {
         }
     };
     if let Some(p) = &obs.pending {
-        gates.push(gate(
-            "pending",
+        gates.push(gate(GateName::Pending,
             Verdict::Impossible,
             if p.logs_in {
                 format!("a rotation to {:?} (version {}) did not finish and its password is set: run `seesaw rotate {}` to finish it, then roll back", p.username, p.version, obs.target)

@@ -8,7 +8,7 @@ use super::outcome::{Outcome, Staged};
 use super::report::{Report, StepRecord};
 use crate::error::Error;
 use crate::progress::{NoProgress, Progress};
-use crate::rotation::{self, Action, Plan, Step};
+use crate::rotation::{self, Action, Plan};
 use crate::secret::{Credential, SecretDocument};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::{Duration, Instant};
@@ -168,7 +168,7 @@ impl Engine {
         password: SecretString,
         progress: &dyn Progress,
     ) -> Result<Report, Error> {
-        let mut plan = rotation::rotate(&seen.observation, &self.policy(), false);
+        let plan = rotation::set_standby(&seen.observation, &self.policy());
         if plan.to != username && !plan.is_blocked() {
             return Err(Error::Inconsistent {
                 target: self.name().into(),
@@ -178,15 +178,6 @@ impl Engine {
                 ),
             });
         }
-        plan.steps.retain(|s| {
-            !matches!(
-                s,
-                Step::Stage { .. }
-                    | Step::Verify { .. }
-                    | Step::Publish { .. }
-                    | Step::Propagate { .. }
-            )
-        });
         self.run(plan, seen, false, Some(password), progress).await
     }
 

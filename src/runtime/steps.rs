@@ -29,7 +29,7 @@ impl Engine {
         let mut own = None;
         match step {
             Step::WaitForSessions { role, timeout } => {
-                self.wait_for_sessions(step, role, *timeout, plan, seen, progress)
+                self.wait_for_sessions(step, role, *timeout, seen, progress)
                     .await
             }
             Step::TerminateSessions { role, by } => {
@@ -97,7 +97,6 @@ impl Engine {
         step: &Step,
         role: &str,
         timeout: Duration,
-        plan: &Plan,
         seen: &mut Observed,
         progress: &dyn Progress,
     ) -> Result<Outcome, Error> {
@@ -118,22 +117,15 @@ impl Engine {
                 });
             }
             if started.elapsed() >= timeout {
-                let mut gate = plan
-                    .gates
-                    .iter()
-                    .find(|g| g.name == "standby_sessions")
-                    .cloned()
-                    .unwrap_or(rotation::Gate {
-                        name: "standby_sessions",
-                        verdict: rotation::Verdict::Blocked,
-                        detail: String::new(),
-                    });
-                gate.verdict = rotation::Verdict::Blocked;
-                gate.detail = format!(
-                    "{role:?} still has {n} session{} after waiting {}; find them in pg_stat_activity (and with SHOW CLIENTS on the poolers, if any) or raise standby_wait_timeout",
-                    if n == 1 { "" } else { "s" },
-                    crate::duration::format(timeout)
-                );
+                let gate = rotation::Gate {
+                    name: rotation::GateName::StandbySessions,
+                    verdict: rotation::Verdict::Blocked,
+                    detail: format!(
+                        "{role:?} still has {n} session{} after waiting {}; find them in pg_stat_activity (and with SHOW CLIENTS on the poolers, if any) or raise standby_wait_timeout",
+                        if n == 1 { "" } else { "s" },
+                        crate::duration::format(timeout)
+                    ),
+                };
                 return Err(Error::Blocked {
                     target: self.name().into(),
                     action: "rotation",

@@ -5,10 +5,10 @@
 
 use crate::config::SessionPolicy;
 use crate::rotation::{
-    Actor, ConsumerView, Gate, Observation, Policy, PoolerView, Proof, Step, Verdict,
+    Actor, ConsumerView, Gate, GateName, Observation, Policy, PoolerView, Proof, Step, Verdict,
 };
 
-pub(super) fn gate(name: &'static str, verdict: Verdict, detail: impl Into<String>) -> Gate {
+pub(super) fn gate(name: GateName, verdict: Verdict, detail: impl Into<String>) -> Gate {
     Gate {
         name,
         verdict,
@@ -18,10 +18,9 @@ pub(super) fn gate(name: &'static str, verdict: Verdict, detail: impl Into<Strin
 
 pub(super) fn lock_gate(obs: &Observation) -> Gate {
     if obs.lock_acquired {
-        gate("lock", Verdict::Pass, "advisory lock taken")
+        gate(GateName::Lock, Verdict::Pass, "advisory lock taken")
     } else {
-        gate(
-            "lock",
+        gate(GateName::Lock,
             Verdict::Impossible,
             format!(
                 "another seesaw process holds the advisory lock of target {:?}; wait for it to finish",
@@ -54,7 +53,7 @@ pub(super) fn pooler_gate(obs: &Observation) -> Option<Gate> {
         .collect();
     Some(if problems.is_empty() {
         gate(
-            "poolers",
+            GateName::Poolers,
             Verdict::Pass,
             obs.poolers
                 .iter()
@@ -63,8 +62,7 @@ pub(super) fn pooler_gate(obs: &Observation) -> Option<Gate> {
                 .join("; "),
         )
     } else {
-        gate(
-            "poolers",
+        gate(GateName::Poolers,
             Verdict::Impossible,
             format!(
                 "{}; every pooler of the target takes part in each rotation (its clients are counted, it is reloaded and logged in through), so nothing was changed",
@@ -84,27 +82,26 @@ pub(super) fn sessions_gate(
     force: bool,
     already_set: bool,
     standby: &str,
-    steps: &mut Vec<Step>,
     by: Actor,
-) -> Gate {
+) -> (Gate, Option<Step>) {
     let n = obs.standby_in_use();
     if already_set {
-        return gate(
-            "standby_sessions",
+        return only(gate(
+            GateName::StandbySessions,
             Verdict::Pass,
             format!("{standby:?} already has the pending password"),
-        );
+        ));
     }
     if n == 0 {
-        return gate(
-            "standby_sessions",
+        return only(gate(
+            GateName::StandbySessions,
             Verdict::Pass,
             if obs.poolers.is_empty() {
                 format!("{standby:?} has no sessions")
             } else {
                 format!("{standby:?} has no sessions and no pooler clients")
             },
-        );
+        ));
     }
     let plural = |k: u64| if k == 1 { "" } else { "s" };
     let mut parts = Vec::new();
@@ -134,46 +131,53 @@ pub(super) fn sessions_gate(
                 .join(", ")
         )
     };
+    let g = |verdict, detail: String| gate(GateName::StandbySessions, verdict, detail);
+    let wait = || Step::WaitForSessions {
+        role: standby.to_owned(),
+        timeout: policy.wait_timeout,
+    };
+    let terminate = || Step::TerminateSessions {
+        role: standby.to_owned(),
+        by,
+    };
     match policy.sessions {
-        SessionPolicy::Fail if force => gate(
-            "standby_sessions",
+        SessionPolicy::Fail if force => only(g(
             Verdict::Overridden,
             format!("{what}; rotating anyway (--force): their next login will fail"),
-        ),
-        SessionPolicy::Fail => gate(
-            "standby_sessions",
+        )),
+        SessionPolicy::Fail => only(g(
             Verdict::Blocked,
             format!("{what}; something still uses the standby's credential (standby_sessions: fail). {find}, or set standby_sessions: wait | terminate"),
+        )),
+        SessionPolicy::Wait => (
+            g(Verdict::Handled, format!("{what}; waiting for them to close")),
+            Some(wait()),
         ),
-        SessionPolicy::Wait => {
-            steps.push(Step::WaitForSessions {
-                role: standby.to_owned(),
-                timeout: policy.wait_timeout,
-            });
-            gate("standby_sessions", Verdict::Handled, format!("{what}; waiting for them to close"))
-        }
         // Ending a database session does not end a pooler's client: it
         // keeps its credential and logs in again with it. PgBouncer ends
         // one client only with KILL_CLIENT (1.24+), which seesaw does not
         // send: it would end the client's transaction mid-flight too.
-        SessionPolicy::Terminate if !pooled.is_empty() && force => {
-            steps.push(Step::TerminateSessions { role: standby.to_owned(), by });
-            gate(
-                "standby_sessions",
+        SessionPolicy::Terminate if !pooled.is_empty() && force => (
+            g(
                 Verdict::Overridden,
                 format!("{what}; rotating anyway (--force): the database sessions are ended, the pooler clients cannot be and their next login will fail"),
-            )
-        }
-        SessionPolicy::Terminate if !pooled.is_empty() => gate(
-            "standby_sessions",
+            ),
+            Some(terminate()),
+        ),
+        SessionPolicy::Terminate if !pooled.is_empty() => only(g(
             Verdict::Blocked,
             format!("{what}; standby_sessions: terminate ends database sessions only (pg_terminate_backend); a pooler's clients keep the old credential and would fail at their next server login. Stop those applications, or use standby_sessions: wait. {find}"),
+        )),
+        SessionPolicy::Terminate => (
+            g(Verdict::Handled, format!("{what}; they will be ended")),
+            Some(terminate()),
         ),
-        SessionPolicy::Terminate => {
-            steps.push(Step::TerminateSessions { role: standby.to_owned(), by });
-            gate("standby_sessions", Verdict::Handled, format!("{what}; they will be ended"))
-        }
     }
+}
+
+/// A gate no step deals with.
+fn only(g: Gate) -> (Gate, Option<Step>) {
+    (g, None)
 }
 
 /// The rollout half of the standby gate: pods started before the last
@@ -183,7 +187,7 @@ pub(super) fn consumer_gates(view: &ConsumerView, standby: &str, force: bool) ->
     let mut gates = vec![writes_gate(view)];
     if !view.healed.is_empty() {
         gates.push(gate(
-            "consumers",
+            GateName::Consumers,
             Verdict::Handled,
             format!(
                 "out of date with the store, healed first: {}",
@@ -193,21 +197,19 @@ pub(super) fn consumer_gates(view: &ConsumerView, standby: &str, force: bool) ->
     }
     let rollouts = if view.unfinished_rollouts.is_empty() {
         gate(
-            "rollouts",
+            GateName::Rollouts,
             Verdict::Pass,
             "every workload has finished its rollout",
         )
     } else {
         let pending = view.unfinished_rollouts.join("; ");
         if force {
-            gate(
-                "rollouts",
+            gate(GateName::Rollouts,
                 Verdict::Overridden,
                 format!("rotating anyway (--force) while rollouts are unfinished: {pending}; pods still using {standby:?} will fail to log in"),
             )
         } else {
-            gate(
-                "rollouts",
+            gate(GateName::Rollouts,
                 Verdict::Blocked,
                 format!("unfinished rollout: {pending}; pods from before the last publish may still use {standby:?}. Wait for the rollout (kubectl rollout status) and run again"),
             )
@@ -219,18 +221,15 @@ pub(super) fn consumer_gates(view: &ConsumerView, standby: &str, force: bool) ->
 
 pub(super) fn self_admin_gate(obs: &Observation, standby: &str) -> Gate {
     match &obs.previous {
-        Some((user, _)) if user == standby => gate(
-            "self_admin",
+        Some((user, _)) if user == standby => gate(GateName::SelfAdmin,
             Verdict::Pass,
             format!("the store's previous version holds {standby:?}'s password"),
         ),
-        Some((user, _)) => gate(
-            "self_admin",
+        Some((user, _)) => gate(GateName::SelfAdmin,
             Verdict::Impossible,
             format!("`admin: self` needs {standby:?}'s password in the store's previous version, but that version is for {user:?}; rotate once with an admin login"),
         ),
-        None => gate(
-            "self_admin",
+        None => gate(GateName::SelfAdmin,
             Verdict::Impossible,
             format!("`admin: self` needs {standby:?}'s password in the store's previous version, and there is none yet (an adopted secret); rotate once with an admin login, or add {standby:?}'s credential as `previous`"),
         ),
@@ -252,7 +251,7 @@ pub(super) fn writes_gate(view: &ConsumerView) -> Gate {
     let (denied, warnings) = (of(Proof::Denied), of(Proof::Warning));
     if !denied.is_empty() {
         return gate(
-            "writes",
+            GateName::Writes,
             Verdict::Impossible,
             format!(
                 "{} of the {} writes to the consumers would be refused, so nothing was changed: {}",
@@ -269,5 +268,5 @@ pub(super) fn writes_gate(view: &ConsumerView) -> Gate {
     if !warnings.is_empty() {
         detail += &format!("; warning: {}", warnings.join("; "));
     }
-    gate("writes", Verdict::Pass, detail)
+    gate(GateName::Writes, Verdict::Pass, detail)
 }

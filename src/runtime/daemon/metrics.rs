@@ -1,6 +1,7 @@
 //! The daemon's Prometheus metrics. Labels are target names and fixed
 //! words, never error text (unbounded, and it could carry a secret).
 
+use crate::rotation::GateName;
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -169,23 +170,24 @@ impl Metrics {
             .set(sessions as i64);
     }
 
-    pub fn blocked(&self, target: &str, reasons: &[&'static str]) {
+    pub fn blocked(&self, target: &str, reasons: &[GateName]) {
         self.clear_blocked(target);
         for reason in reasons {
             self.gate_blocked
                 .get_or_create(&GateLabels {
                     target: target.into(),
-                    reason,
+                    reason: reason.as_str(),
                 })
                 .set(1);
         }
     }
 
+    /// Every gate reads 0 again (one that never blocked is not listed).
     fn clear_blocked(&self, target: &str) {
-        for reason in GATES {
+        for reason in GateName::ALL {
             let labels = GateLabels {
                 target: target.into(),
-                reason,
+                reason: reason.as_str(),
             };
             if self.gate_blocked.get(&labels).is_some() {
                 self.gate_blocked.get_or_create(&labels).set(0);
@@ -246,20 +248,4 @@ const STEPS: [&str; 9] = [
     "verify",
     "publish",
     "propagate",
-];
-
-/// Every gate name (`rotation::Gate::name`), so a cleared gate reads 0.
-const GATES: [&str; 12] = [
-    "lock",
-    "admin",
-    "standby_role",
-    "standby_sessions",
-    "memberships",
-    "self_admin",
-    "consumers",
-    "rollouts",
-    "previous",
-    "pending",
-    "poolers",
-    "writes",
 ];

@@ -3,6 +3,7 @@
 //! clients of the standby, and the verifier their auth_files need.
 
 use super::*;
+use crate::rotation::GateName;
 
 fn pooler(clients: u64) -> crate::rotation::PoolerView {
     crate::rotation::PoolerView {
@@ -35,7 +36,11 @@ fn behind_a_pooler_with_a_file_the_verifier_is_written_between_set_and_verify() 
             "publish"
         ]
     );
-    let g = plan.gates.iter().find(|g| g.name == "poolers").unwrap();
+    let g = plan
+        .gates
+        .iter()
+        .find(|g| g.name == GateName::Poolers)
+        .unwrap();
     assert!(
         g.detail.contains("auth_file /etc/pgbouncer/userlist.txt"),
         "{}",
@@ -75,7 +80,7 @@ fn pooler_clients_of_the_standby_hold_the_rotation_and_terminate_cannot_end_them
     o.poolers = vec![pooler(2)];
     let plan = rotate(&o, &policy(), false);
     let b = plan.blockers();
-    assert_eq!(b[0].name, "standby_sessions");
+    assert_eq!(b[0].name, GateName::StandbySessions);
     assert!(
         b[0].detail.contains("2 clients of pgbouncer 10.0.0.1:6432"),
         "{}",
@@ -114,7 +119,7 @@ fn a_pooler_seesaw_cannot_use_makes_the_rotation_impossible() {
     p.problem = Some("cannot use its admin console: refused".into());
     o.poolers = vec![p];
     let plan = rotate(&o, &policy(), true);
-    assert_eq!(plan.blockers()[0].name, "poolers");
+    assert_eq!(plan.blockers()[0].name, GateName::Poolers);
     assert_eq!(plan.blockers()[0].verdict, Verdict::Impossible);
     assert!(plan.blockers()[0].detail.contains("refused"));
 }
