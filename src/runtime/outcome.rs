@@ -1,7 +1,8 @@
-//! What each step did, as data. A step reads what earlier steps left (the
-//! run's `Scratch`) and returns its [`Outcome`]; the driver (`run.rs`)
-//! carries it to the later steps and into the report, whose line for the
-//! step is [`Outcome::detail`].
+//! What each step did, as data. A step returns its [`Outcome`]; the
+//! driver (`run.rs`) records it in the run's [`RunState`], where later steps
+//! read what they need (the staged credential, the verifier, the published
+//! version), and the report's line for the step is [`Outcome::detail`].
+//! Each fact is kept once: in the outcome of the step that produced it.
 
 use crate::consumers::Propagation;
 use crate::secret::{Credential, SecretDocument};
@@ -14,6 +15,62 @@ pub(super) struct Staged {
     pub(super) credential: Credential,
     pub(super) document: SecretDocument,
     pub(super) version: String,
+}
+
+/// One run so far: the pending version it resumes, if any, and what its
+/// steps did, in order.
+pub(super) struct RunState {
+    /// Idempotency token of this run's stage: a retried call reuses it, a
+    /// new run (with a new password) gets a new one.
+    pub(super) token: String,
+    /// A pending version for the plan's standby left by a run that did not
+    /// finish (or staged by the Lambda's createSecret).
+    resumed: Option<Staged>,
+    outcomes: Vec<Outcome>,
+}
+
+impl RunState {
+    pub(super) fn new(token: String, resumed: Option<Staged>) -> Self {
+        RunState {
+            token,
+            resumed,
+            outcomes: Vec::new(),
+        }
+    }
+
+    pub(super) fn record(&mut self, outcome: Outcome) {
+        self.outcomes.push(outcome);
+    }
+
+    /// The pending version: the one this run staged, else the one it
+    /// resumes. Its credential is the only one set_password ever sets.
+    pub(super) fn staged(&self) -> Option<&Staged> {
+        self.outcomes
+            .iter()
+            .rev()
+            .find_map(|o| match o {
+                Outcome::Staged(staged) => Some(staged),
+                _ => None,
+            })
+            .or(self.resumed.as_ref())
+    }
+
+    /// The verifier set_password gave the database, for the poolers'
+    /// auth_files.
+    pub(super) fn verifier(&self) -> Option<&SecretString> {
+        self.outcomes.iter().rev().find_map(|o| match o {
+            Outcome::PasswordSet { verifier, .. } => Some(verifier),
+            _ => None,
+        })
+    }
+
+    /// What publish made current, and its version, for propagate.
+    pub(super) fn published(&self) -> Option<(&SecretDocument, &str)> {
+        self.outcomes.iter().rev().find_map(|o| match o {
+            Outcome::Published { document, version } => Some((document, version.as_str())),
+            _ => None,
+        })
+    }
 }
 
 pub(super) enum Outcome {

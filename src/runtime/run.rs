@@ -1,35 +1,18 @@
 //! The engine's commands (plan, rotate, set_standby, rollback): each
 //! observes, asks `rotation` for a plan, and runs the plan's steps in order,
-//! carrying what one step produces to the next (`Scratch`).
+//! recording what each produces in the run's state for the next
+//! (`RunState`).
 
 use super::engine::{Engine, Purpose, RotateOptions};
 use super::observed::Observed;
-use super::outcome::{Outcome, Staged};
+use super::outcome::{Outcome, RunState, Staged};
 use super::report::{Report, StepRecord};
 use crate::error::Error;
 use crate::progress::{NoProgress, Progress};
 use crate::rotation::{self, Action, Plan};
-use crate::secret::{Credential, SecretDocument};
+use crate::secret::Credential;
 use secrecy::{ExposeSecret, SecretString};
 use std::time::{Duration, Instant};
-
-/// What the steps produce and later steps consume.
-pub(super) struct Scratch {
-    /// The password to stage, when the caller chose it (the Lambda's
-    /// createSecret did); else one is generated.
-    pub(super) password: Option<SecretString>,
-    /// The pending version: staged by this run, or left by one that did
-    /// not finish. Its credential is the only one set_password ever sets.
-    pub(super) pending: Option<Staged>,
-    /// Idempotency token of this run's stage: a retried call reuses it,
-    /// a new run (with a new password) gets a new one.
-    pub(super) token: String,
-    /// What publish made current, for propagate.
-    pub(super) published: Option<(SecretDocument, String)>,
-    /// The verifier set_password gave the database, for the poolers'
-    /// auth_files.
-    pub(super) verifier: Option<SecretString>,
-}
 
 impl Engine {
     /// Observes and decides; changes nothing (the lock is released again).
@@ -105,7 +88,8 @@ impl Engine {
                 Ok(report)
             }
             None => {
-                self.run(plan, &mut seen, options.dry_run, None, progress)
+                let resumed = self.resumed(&seen, &plan, None);
+                self.run(plan, &mut seen, options.dry_run, resumed, progress)
                     .await
             }
         };
@@ -178,7 +162,12 @@ impl Engine {
                 ),
             });
         }
-        self.run(plan, seen, false, Some(password), progress).await
+        // createSecret staged it: resumed like any pending version, or, when
+        // the store shows none readable for the standby, taken as chosen.
+        let resumed = self
+            .resumed(seen, &plan, Some(&password))
+            .or_else(|| self.chosen(seen, &plan, &password));
+        self.run(plan, seen, false, resumed, progress).await
     }
 
     /// Republishes the previous version after proving it still logs in.
@@ -191,12 +180,14 @@ impl Engine {
         result
     }
 
+    /// Runs `plan`'s steps in order, each over what the earlier ones left,
+    /// starting from the pending version the run resumes (if any).
     async fn run(
         &self,
         plan: Plan,
         seen: &mut Observed,
         dry_run: bool,
-        password: Option<SecretString>,
+        resumed: Option<Staged>,
         progress: &dyn Progress,
     ) -> Result<Report, Error> {
         if plan.is_blocked() {
@@ -222,33 +213,17 @@ impl Engine {
             return Ok(report);
         }
         let started = Instant::now();
-        let mut scratch = Scratch {
-            pending: match plan.action {
-                Action::Rotate => self
-                    .resumed(seen, &plan, password.as_ref())
-                    .or_else(|| self.chosen(seen, &plan, password.as_ref())),
-                Action::Rollback => None,
-            },
-            password,
-            token: run_token(),
-            published: None,
-            verifier: None,
-        };
+        let mut state = RunState::new(run_token(), resumed);
         for step in &plan.steps {
             progress.started(self.name(), step, &step.describe_in(plan.action));
             let t = Instant::now();
-            let outcome = self.step(step, &plan, seen, &scratch, progress).await?;
+            let outcome = self.step(step, &plan, seen, &state, progress).await?;
             let elapsed = t.elapsed();
             let detail = outcome.detail();
-            match outcome {
-                Outcome::Staged(staged) => scratch.pending = Some(staged),
-                Outcome::PasswordSet { verifier, .. } => scratch.verifier = Some(verifier),
-                Outcome::Published { document, version } => {
-                    report.new_version = Some(version.clone());
-                    scratch.published = Some((document, version));
-                }
-                _ => {}
+            if let Outcome::Published { version, .. } = &outcome {
+                report.new_version = Some(version.clone());
             }
+            state.record(outcome);
             tracing::info!(
                 target_name = %self.name(),
                 step = step.name(),
@@ -283,13 +258,8 @@ impl Engine {
 
     /// The Lambda's password when the store holds no readable pending
     /// version for it (setSecret then sets what createSecret chose).
-    fn chosen(
-        &self,
-        seen: &Observed,
-        plan: &Plan,
-        password: Option<&SecretString>,
-    ) -> Option<Staged> {
-        let credential = Credential::new(plan.to.clone(), password?.clone());
+    fn chosen(&self, seen: &Observed, plan: &Plan, password: &SecretString) -> Option<Staged> {
+        let credential = Credential::new(plan.to.clone(), password.clone());
         Some(Staged {
             document: self.complete(&seen.state.current.document.with_credential(&credential)),
             credential,
@@ -298,13 +268,16 @@ impl Engine {
     }
 
     /// The pending version a rotation resumes: the store's, when it is for
-    /// the standby the plan rotates to.
+    /// the standby the plan rotates to (a rollback resumes nothing).
     fn resumed(
         &self,
         seen: &Observed,
         plan: &Plan,
         password: Option<&SecretString>,
     ) -> Option<Staged> {
+        if plan.action != Action::Rotate {
+            return None;
+        }
         let pending = seen.state.pending.as_ref()?;
         let credential = pending.document.credential().ok()?;
         if credential.username != plan.to {

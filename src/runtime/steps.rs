@@ -4,8 +4,7 @@
 
 use super::engine::Engine;
 use super::observed::Observed;
-use super::outcome::{Outcome, Staged};
-use super::run::Scratch;
+use super::outcome::{Outcome, RunState, Staged};
 use crate::consumers::SyncReason;
 use crate::db::Session;
 use crate::error::Error;
@@ -16,14 +15,14 @@ use crate::store::PublishRequest;
 use std::time::{Duration, Instant};
 
 impl Engine {
-    /// Runs one step over what earlier steps left in `scratch`; returns
+    /// Runs one step over what earlier steps left in the run's state; returns
     /// what it did, for the driver to carry on.
     pub(super) async fn step(
         &self,
         step: &Step,
         plan: &Plan,
         seen: &mut Observed,
-        scratch: &Scratch,
+        run: &RunState,
         progress: &dyn Progress,
     ) -> Result<Outcome, Error> {
         let mut own = None;
@@ -70,23 +69,20 @@ impl Engine {
                 })
             }
             Step::Stage { username, replaces } => {
-                self.stage(username, replaces, plan, seen, scratch).await
+                self.stage(username, replaces, plan, seen, run).await
             }
             Step::SetPassword { role, by } => {
-                self.set_password(role, *by, seen, scratch, &mut own).await
+                self.set_password(role, *by, seen, run, &mut own).await
             }
             Step::UpdatePoolers { role } => {
-                let verifier = scratch
-                    .verifier
-                    .as_ref()
-                    .ok_or_else(|| self.no_credential_for(role))?;
+                let verifier = run.verifier().ok_or_else(|| self.no_credential_for(role))?;
                 self.update_poolers(role, verifier).await
             }
-            Step::Verify { role } => self.verify(role, plan, seen, scratch, progress).await,
+            Step::Verify { role } => self.verify(role, plan, seen, run, progress).await,
             Step::Publish { username, replaces } => {
-                self.publish(username, replaces, seen, scratch).await
+                self.publish(username, replaces, seen, run).await
             }
-            Step::Propagate { username } => self.propagate(username, plan, scratch, progress).await,
+            Step::Propagate { username } => self.propagate(username, plan, run, progress).await,
         }
     }
 
@@ -160,14 +156,11 @@ impl Engine {
         replaces: &str,
         plan: &Plan,
         seen: &mut Observed,
-        scratch: &Scratch,
+        run: &RunState,
     ) -> Result<Outcome, Error> {
         let (document, credential) = match plan.action {
             Action::Rotate => {
-                let password = scratch
-                    .password
-                    .clone()
-                    .unwrap_or_else(|| self.config.password.generate());
+                let password = self.config.password.generate();
                 let credential = Credential::new(username.to_owned(), password);
                 let document =
                     self.complete(&seen.state.current.document.with_credential(&credential));
@@ -192,7 +185,7 @@ impl Engine {
             .stage(PublishRequest {
                 document: &document,
                 replaces,
-                token: &scratch.token,
+                token: &run.token,
             })
             .await
             .map_err(|source| Error::Store {
@@ -219,12 +212,11 @@ impl Engine {
         role: &str,
         by: Actor,
         seen: &mut Observed,
-        scratch: &Scratch,
+        run: &RunState,
         own: &mut Option<Box<dyn Session>>,
     ) -> Result<Outcome, Error> {
-        let staged = scratch
-            .pending
-            .as_ref()
+        let staged = run
+            .staged()
             .filter(|p| p.credential.username == role)
             .ok_or_else(|| self.no_credential_for(role))?;
         let password = staged.credential.password.clone();
@@ -245,11 +237,11 @@ impl Engine {
         role: &str,
         plan: &Plan,
         seen: &mut Observed,
-        scratch: &Scratch,
+        run: &RunState,
         progress: &dyn Progress,
     ) -> Result<Outcome, Error> {
         let cred = match plan.action {
-            Action::Rotate => scratch.pending.as_ref().map(|p| p.credential.clone()),
+            Action::Rotate => run.staged().map(|p| p.credential.clone()),
             Action::Rollback => seen
                 .state
                 .previous
@@ -293,13 +285,12 @@ impl Engine {
         username: &str,
         replaces: &str,
         seen: &mut Observed,
-        scratch: &Scratch,
+        run: &RunState,
     ) -> Result<Outcome, Error> {
         // Staged by this run (or resumed): a rotation's new
         // credential, or a rollback's previous one.
-        let staged = scratch
-            .pending
-            .as_ref()
+        let staged = run
+            .staged()
             .filter(|p| p.credential.username == username)
             .ok_or_else(|| self.no_credential_for(username))?;
         self.still_locked(seen).await?;
@@ -327,11 +318,11 @@ impl Engine {
         &self,
         username: &str,
         plan: &Plan,
-        scratch: &Scratch,
+        run: &RunState,
         progress: &dyn Progress,
     ) -> Result<Outcome, Error> {
         let (Some(consumers), Some((document, version))) =
-            (&self.backends.consumers, &scratch.published)
+            (&self.backends.consumers, run.published())
         else {
             return Err(self.no_credential_for(username));
         };

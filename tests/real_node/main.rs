@@ -9,7 +9,6 @@
 //!
 //! Skipped outside CI without a node or an image (the reason is printed);
 //! in CI they fail instead. docs/real-node.md describes the node.
-#![cfg(all(feature = "kubernetes", feature = "daemon"))]
 
 #[path = "../support/mod.rs"]
 mod support;
