@@ -8,7 +8,8 @@ must be able to say too. Started by tests/azure_sdk.rs, one scenario a run:
 with the vault and its test CA in SEESAW_VAULT_URL and SEESAW_CA_FILE, the
 fake's CONNECT proxy in HTTPS_PROXY, workload identity in AZURE_TENANT_ID,
 AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE, and for the token scenarios
-the tokens to hand out in SEESAW_TOKENS (comma-separated). It prints one
+the tokens to hand out in SEESAW_TOKENS (comma-separated) and when the first
+expires in SEESAW_EXPIRES_AT (Unix seconds). It prints one
 JSON object: the steps (each call's result or error as the SDK reports it)
 and every HTTP answer the SDK's pipeline saw, retries and challenges
 included. The Rust test asserts on it; this script asserts nothing.
@@ -160,7 +161,7 @@ def expiring(tokens):
     c = client(credential)
     name = os.environ["SEESAW_SECRET"]
     step("get with a fresh token", lambda: secret(c.get_secret(name)))
-    time.sleep(float(os.environ.get("SEESAW_WAIT", "0")))
+    time.sleep(max(0.0, float(os.environ["SEESAW_EXPIRES_AT"]) + 1 - time.time()))
     step("get after it expired", lambda: secret(c.get_secret(name)))
     step("token requests", lambda: credential.calls)
 

@@ -87,11 +87,18 @@ fn a_version_the_operator_disabled_is_refused_to_the_sdk() {
 fn an_expired_token_draws_a_challenge_and_the_sdk_gets_a_new_one() {
     let Some(sdk) = Sdk::find() else { return };
     let vault = vault_with("timed");
-    // The first token outlives the first call only; the credential claims
-    // an hour for both, so only the vault's 401 tells the SDK.
-    let tokens = [vault.token(2), vault.token(3600)].join(",");
+    // The first token outlives the first call only (8 s leave the driver
+    // time to start on a busy machine; it then waits for the expiry). The
+    // credential claims an hour for both, so only the vault's 401 tells
+    // the SDK.
+    let valid_for = 8;
+    let expires_at = chrono::Utc::now().timestamp() + valid_for;
+    let tokens = [vault.token(valid_for), vault.token(3600)].join(",");
     let mut env = secret("timed");
-    env.extend([("SEESAW_TOKENS", tokens), ("SEESAW_WAIT", "3".into())]);
+    env.extend([
+        ("SEESAW_TOKENS", tokens),
+        ("SEESAW_EXPIRES_AT", expires_at.to_string()),
+    ]);
     let run = sdk.run(&vault, "expiring", &env);
     run.ok("get with a fresh token");
     run.ok("get after it expired");
