@@ -69,6 +69,49 @@ async fn two_daemons_one_leader_and_a_handover_when_it_dies() {
     drop(kube);
 }
 
+/// A leader that stops (SIGTERM, a rolling update) gives the Lease up: a
+/// replica that starts then (the rolling update's new pod) leads at once,
+/// not when a 60 s Lease would have expired. (A replica already waiting
+/// sleeps until the expiry it last read, as kube-lease-manager does.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_stops_releases_the_lease() {
+    let extra =
+        "leader_election: { enabled: always, lease: seesaw, namespace: ops, duration: 60s }\n";
+    let t = two_targets(extra).await;
+    let kube = support::kube::FakeKube::start(None).await;
+    let clock = Clock::starting_at(utc(2026, 6, 1, 12, 0), 1.0);
+    let with_kube = || {
+        let mut o = options(clock);
+        o.engine.kubeconfig = Some(kube.kubeconfig());
+        o
+    };
+    let leads = |text: String| text.lines().any(|l| l.trim() == "seesaw_leader 1");
+    let until_leads = |addr: SocketAddr, what: &'static str| async move {
+        let started = std::time::Instant::now();
+        while !leads(get(addr, "/metrics").await.1) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(15),
+                "{what} did not lead within 15 s (the Lease lasts 60 s)"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        started.elapsed()
+    };
+    let rt_a = tokio::runtime::Runtime::new().unwrap();
+    let (addr_a, stop_a, task_a) = start(rt_a.handle(), &t.config, with_kube()).await;
+    until_leads(addr_a, "the first replica").await;
+    let _ = stop_a.send(());
+    task_a.await.unwrap().unwrap();
+    // As a process ends when `run` returns: whatever it left running stops.
+    rt_a.shutdown_background();
+    let rt_c = tokio::runtime::Runtime::new().unwrap();
+    let (addr_c, _stop_c, _task_c) = start(rt_c.handle(), &t.config, with_kube()).await;
+    let took = until_leads(addr_c, "the replica started after the leader stopped").await;
+    eprintln!("the new replica led {took:?} after it started");
+    rt_c.shutdown_background();
+    drop(kube);
+}
+
 /// Two daemons on one config, each on a runtime of its own (two
 /// processes, as far as they can tell).
 struct Replicas {

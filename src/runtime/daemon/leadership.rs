@@ -19,11 +19,27 @@ impl Progress for Logged {
     }
 }
 
+/// Whether this process leads, and how it gives the lead up.
+pub(super) struct Leadership {
+    pub leader: watch::Receiver<bool>,
+    #[cfg(feature = "kubernetes")]
+    lease: Option<crate::k8s::leader::Resign>,
+}
+
+impl Leadership {
+    /// At shutdown: the Lease (if any) is released, so another replica
+    /// takes over at once rather than when it expires.
+    pub async fn resign(self, limit: Duration) {
+        #[cfg(feature = "kubernetes")]
+        if let Some(lease) = self.lease {
+            lease.resign(limit).await;
+        }
+        let _ = limit;
+    }
+}
+
 /// Leader when the Lease says so (in a cluster, or when asked), else always.
-pub(super) async fn elect(
-    config: &Config,
-    options: &EngineOptions,
-) -> Result<watch::Receiver<bool>, Error> {
+pub(super) async fn elect(config: &Config, options: &EngineOptions) -> Result<Leadership, Error> {
     let le = &config.daemon.leader_election;
     let lease = match le.enabled {
         LeaderMode::Never => false,
@@ -33,16 +49,17 @@ pub(super) async fn elect(
     if !lease {
         let (tx, rx) = watch::channel(true);
         tokio::spawn(async move { tx.closed().await });
-        return Ok(rx);
+        return Ok(Leadership {
+            leader: rx,
+            #[cfg(feature = "kubernetes")]
+            lease: None,
+        });
     }
     lease_election(config, options).await
 }
 
 #[cfg(feature = "kubernetes")]
-async fn lease_election(
-    config: &Config,
-    options: &EngineOptions,
-) -> Result<watch::Receiver<bool>, Error> {
+async fn lease_election(config: &Config, options: &EngineOptions) -> Result<Leadership, Error> {
     let le = &config.daemon.leader_election;
     let wrap = |source| Error::Consumers {
         target: "-".into(),
@@ -70,16 +87,17 @@ async fn lease_election(
         duration: le.duration.unwrap_or(Duration::from_secs(15)),
     };
     tracing::info!(lease = %settings.name, namespace = %settings.namespace, identity = %settings.identity, "joining leader election");
-    crate::k8s::leader::elect(client, settings)
+    let (leader, lease) = crate::k8s::leader::elect(client, settings)
         .await
-        .map_err(wrap)
+        .map_err(wrap)?;
+    Ok(Leadership {
+        leader,
+        lease: Some(lease),
+    })
 }
 
 #[cfg(not(feature = "kubernetes"))]
-async fn lease_election(
-    config: &Config,
-    _: &EngineOptions,
-) -> Result<watch::Receiver<bool>, Error> {
+async fn lease_election(config: &Config, _: &EngineOptions) -> Result<Leadership, Error> {
     Err(Error::Config(crate::config::ConfigError {
         file: config.path.display().to_string(),
         target: None,

@@ -72,7 +72,8 @@ pub async fn run(
     let mut seen = modified(path);
     let config = Config::load(path)?;
     let stop = CancellationToken::new();
-    let leader = elect(&config, &options.engine).await?;
+    let leadership = elect(&config, &options.engine).await?;
+    let leader = leadership.leader.clone();
     let shared = Arc::new(Shared {
         metrics: Metrics::default(),
         readiness: RwLock::new(Readiness::default()),
@@ -185,6 +186,7 @@ pub async fn run(
             "shutdown timeout reached with work in flight; it resumes at the next start"
         );
     }
+    leadership.resign(Duration::from_secs(5)).await;
     Ok(())
 }
 
