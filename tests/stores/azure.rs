@@ -69,3 +69,23 @@ async fn azure_throttling_is_retried_then_classified_and_denied_names_the_permis
         "{err}"
     );
 }
+
+/// An operator disabled the version seesaw reads: the error says so and how
+/// to enable it, not that a permission is missing (Key Vault answers 403,
+/// inner code SecretDisabled).
+#[tokio::test]
+async fn a_disabled_version_is_named_as_disabled_not_as_denied() {
+    let vault = Vault::start();
+    let version = vault.set("switched-off", &conformance::adopted());
+    let store = vault.store("switched-off");
+    vault.disable("switched-off", &version);
+    let err = store.read().await.unwrap_err();
+    assert_ne!(err.kind(), "denied", "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("is disabled (Key Vault: SecretDisabled)"),
+        "{text}"
+    );
+    assert!(text.contains("--enabled true"), "{text}");
+    assert!(!text.contains("Key Vault Secrets Officer"), "{text}");
+}

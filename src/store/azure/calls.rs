@@ -24,6 +24,12 @@ impl AzureStore {
                     .unwrap_or_default()
                     .to_owned();
                 match status {
+                    // Not a permission: the version itself is switched off
+                    // (Key Vault's inner code; the outer one is Forbidden).
+                    403 if inner_code(&e).as_deref() == Some("SecretDisabled") => StoreError::Other {
+                        store,
+                        message: format!("{permission}: a version seesaw reads is disabled (Key Vault: SecretDisabled); seesaw reads the newest version and the one it replaced. Enable it: az keyvault secret set-attributes --vault-name <vault> --name {} --version <version> --enabled true (az keyvault secret list-versions shows which is disabled)", self.secret),
+                    },
                     404 => StoreError::NotFound {
                         store,
                         hint: format!("check store.azure.vault_url and store.azure.secret, or create it with the active user's credential as its value (az keyvault secret set --vault-name <vault> --name {} --file secret.json)", self.secret),
@@ -149,4 +155,20 @@ pub(super) fn version_id(id: &str) -> &str {
 
 pub(super) fn tag<'a>(secret: &'a Secret, key: &str) -> Option<&'a str> {
     secret.tags.as_ref()?.get(key).map(String::as_str)
+}
+
+/// The inner error code of a Key Vault error document ("SecretDisabled"),
+/// read from the answer's JSON; nothing else of the body is kept.
+fn inner_code(e: &azure_core::Error) -> Option<String> {
+    let azure_core::error::ErrorKind::HttpResponse {
+        raw_response: Some(raw),
+        ..
+    } = e.kind()
+    else {
+        return None;
+    };
+    let answer: azure_core::error::ErrorResponse =
+        serde_json::from_slice(raw.body().as_ref()).ok()?;
+    let code = answer.error?.inner_error?.code?;
+    crate::reason::code(&code).map(str::to_owned)
 }
