@@ -41,7 +41,8 @@ pub fn lock_directory_of(path: &Path) -> std::io::Result<File> {
             }
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(std::io::Error::other(format!(
-                    "another process has held a lock on {} for {}s (seesaw takes it to write files there one at a time); find it with `fuser {}`",
+                    "another process has held a lock on {} for {}s (seesaw takes it to write \
+                        files there one at a time); find it with `fuser {}`",
                     dir.display(),
                     LOCK_PATIENCE.as_secs(),
                     dir.display()

@@ -77,7 +77,10 @@ pub trait Consumers: Send + Sync {
 pub enum ConsumerError {
     /// `rule` is one Kubernetes can authorize: `resourceNames` only for
     /// verbs that name an object (never `create`).
-    #[error("kubernetes: {verb} {resource} {object}: forbidden ({message}). Add to seesaw's Role: {rule}{alternative} (see policies/kubernetes/README.md)")]
+    #[error(
+        "kubernetes: {verb} {resource} {object}: forbidden ({message}). Add to seesaw's \
+        Role: {rule}{alternative} (see policies/kubernetes/README.md)"
+    )]
     Denied {
         verb: String,
         resource: String,
@@ -86,7 +89,11 @@ pub enum ConsumerError {
         rule: String,
         alternative: String,
     },
-    #[error("kubernetes: {verb} {resource} {object}: refused by admission control ({message}). RBAC allows it: the policy or webhook named there must allow seesaw's write (or exempt seesaw's ServiceAccount)")]
+    #[error(
+        "kubernetes: {verb} {resource} {object}: refused by admission control ({message}). \
+        RBAC allows it: the policy or webhook named there must allow seesaw's write (or exempt \
+            seesaw's ServiceAccount)"
+    )]
     Refused {
         verb: String,
         resource: String,
@@ -107,11 +114,23 @@ pub enum ConsumerError {
         key: String,
         message: String,
     },
-    #[error("kubernetes: rollout not finished after {waited}: {pending}. The new credential is published and the previous user still works; check the workloads (kubectl rollout status), then run `seesaw rotate` again only after they finish")]
+    #[error(
+        "kubernetes: rollout not finished after {waited}: {pending}. The new credential is \
+        published and the previous user still works; check the workloads (kubectl rollout \
+            status), then run `seesaw rotate` again only after they finish"
+    )]
     RolloutTimeout { waited: String, pending: String },
-    #[error("kubernetes: rollout of {workload} failed: {message}. The new credential is published and the previous user still works; fix the workload (kubectl rollout status / kubectl describe), then run `seesaw rotate` again only after it finishes")]
+    #[error(
+        "kubernetes: rollout of {workload} failed: {message}. The new credential is \
+        published and the previous user still works; fix the workload (kubectl rollout status / \
+            kubectl describe), then run `seesaw rotate` again only after it finishes"
+    )]
     RolloutFailed { workload: String, message: String },
-    #[error("kubernetes: secret {secret} is immutable (`immutable: true`), so Kubernetes refuses any change to its data. Delete it and let seesaw create it (pods restarted after that read the new one), or point `kubernetes.secrets` at a new name")]
+    #[error(
+        "kubernetes: secret {secret} is immutable (`immutable: true`), so Kubernetes refuses \
+        any change to its data. Delete it and let seesaw create it (pods restarted after that \
+            read the new one), or point `kubernetes.secrets` at a new name"
+    )]
     Immutable { secret: String },
     #[error("kubernetes: {doing}: {message}")]
     Api {

@@ -42,7 +42,8 @@ pub enum Error {
     #[error("target {target:?}: {message}")]
     Inconsistent { target: String, message: String },
     /// A gate stopped the rotation; nothing was changed.
-    #[error("target {target:?}: {} blocked: {}", action, gates.iter().map(|g| format!("[{}] {}", g.name, g.detail)).collect::<Vec<_>>().join("; "))]
+    #[error("target {target:?}: {} blocked: {}", action, gates.iter().map(|g| format!("[{}] \
+        {}", g.name, g.detail)).collect::<Vec<_>>().join("; "))]
     Blocked {
         target: String,
         action: &'static str,
@@ -54,7 +55,10 @@ pub enum Error {
     /// The target's advisory lock was lost before publishing (the session
     /// was terminated, the server restarted, the network reset): another
     /// run may be acting, so nothing was published.
-    #[error("target {target:?}: the target's advisory lock was lost before publishing ({why}); nothing was published. {state}")]
+    #[error(
+        "target {target:?}: the target's advisory lock was lost before publishing ({why}); \
+        nothing was published. {state}"
+    )]
     LockLost {
         target: String,
         why: String,
@@ -62,7 +66,10 @@ pub enum Error {
     },
     /// Stopped between steps (shutdown, or a fault injected by a test).
     /// The protocol is safe to resume: the next run completes the target.
-    #[error("target {target:?}: stopped after step {step}: {reason}; the active credential is unchanged unless `publish` completed, and the next run continues")]
+    #[error(
+        "target {target:?}: stopped after step {step}: {reason}; the active credential is \
+        unchanged unless `publish` completed, and the next run continues"
+    )]
     Interrupted {
         target: String,
         step: &'static str,

@@ -73,7 +73,8 @@ pub fn plan(p: &Report) -> String {
     preflight(&mut out, "", &p.preflight);
     if let Some(why) = &p.up_to_date {
         out.push_str(&format!(
-            "result: up to date ({why}); `rotate` would change nothing and exit 0 (rotate --now overrides)\n"
+            "result: up to date ({why}); `rotate` would change nothing and exit 0 (rotate --now \
+                overrides)\n"
         ));
         return out;
     }

@@ -105,7 +105,8 @@ impl PasswordPolicy {
             .all(|ch| classes.iter().any(|class| class.contains(&ch)))
         {
             return Err(
-                "it holds a character the password policy does not use (password.exclude, password.symbols)"
+                "it holds a character the password policy does not use (password.exclude, \
+                    password.symbols)"
                     .into(),
             );
         }
@@ -113,7 +114,11 @@ impl PasswordPolicy {
             .iter()
             .all(|class| password.chars().any(|ch| class.contains(&ch)))
         {
-            return Err("it lacks a character class the policy always uses (lower and upper case letters, digits and, with password.symbols, a symbol)".into());
+            return Err(
+                "it lacks a character class the policy always uses (lower and upper case \
+                letters, digits and, with password.symbols, a symbol)"
+                    .into(),
+            );
         }
         Ok(())
     }

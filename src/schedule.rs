@@ -35,7 +35,15 @@ impl Schedule {
             .seconds(Seconds::Disallowed)
             .build()
             .parse(expression)
-            .map_err(|e| ("schedule", format!("expected a 5-field cron expression (minute hour day-of-month month day-of-week), got {expression:?}: {e}")))?;
+            .map_err(|e| {
+                (
+                    "schedule",
+                    format!(
+                        "expected a 5-field cron expression (minute hour \
+                day-of-month month day-of-week), got {expression:?}: {e}"
+                    ),
+                )
+            })?;
         let timezone: Tz = timezone.parse().map_err(|_| {
             (
                 "timezone",

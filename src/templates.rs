@@ -1,6 +1,10 @@
 //! Secret data templates: minijinja over the secret document.
 //!
-//! `DATABASE_URL: "postgresql://{{ username | urlencode }}:{{ password | urlencode }}@{{ host }}:{{ port }}/{{ dbname }}"`
+//! ```text
+//! DATABASE_URL: "postgresql://{{ username | urlencode }}:{{ password | urlencode }}\
+//!   @{{ host }}:{{ port }}/{{ dbname }}"
+//! ```
+//! (one line in a config; split here at the `\`).
 //!
 //! Undefined variables are errors (a typo must not publish an empty
 //! password). Errors carry the kind and detail only, never minijinja's
@@ -97,7 +101,8 @@ mod tests {
 
     fn doc() -> SecretDocument {
         SecretDocument::from_value(json!({
-            "username": "app_b", "password": "p@ss:/?#%w0rd", "host": "db", "port": 5432, "dbname": "app"
+            "username": "app_b", "password": "p@ss:/?#%w0rd", "host": "db", "port": 5432,
+                "dbname": "app"
         }))
         .unwrap()
     }
@@ -106,7 +111,9 @@ mod tests {
     fn urlencoded_url_round_trips_the_password() {
         let templates = BTreeMap::from([(
             "DATABASE_URL".to_string(),
-            "postgresql://{{ username | urlencode }}:{{ password | urlencode }}@{{ host }}:{{ port }}/{{ dbname }}".to_string(),
+            "postgresql://{{ username | urlencode }}:{{ password | urlencode }}@{{ host }}:{{ \
+                port }}/{{ dbname }}"
+                .to_string(),
         )]);
         let out = render(Some(&templates), &doc()).unwrap();
         let url = url::Url::parse(&out["DATABASE_URL"]).unwrap();

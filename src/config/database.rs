@@ -195,101 +195,6 @@ impl DatabaseConfig {
     }
 }
 
-/// Who runs `ALTER ROLE`: a dedicated admin login, or `self` (the standby
-/// changes its own password with the one kept in the store's previous version).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AdminConfig {
-    Itself,
-    Login(AdminLogin),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdminLogin {
-    pub username: String,
-    #[serde(default)]
-    pub password_env: Option<String>,
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-}
-
-impl AdminLogin {
-    /// Exactly one place to read the password from.
-    pub fn validate(&self) -> Result<(), String> {
-        match (&self.password_env, &self.password_file) {
-            (Some(_), None) | (None, Some(_)) => Ok(()),
-            _ => Err("expected exactly one of `password_env` or `password_file`".into()),
-        }
-    }
-
-    /// Reads the password (`what`, e.g. "the admin password") from where
-    /// the config says, `password_env` from `env`; the error is (key under
-    /// the login, message).
-    pub fn read(
-        &self,
-        what: &str,
-        env: &crate::environment::Environment,
-    ) -> Result<crate::secret::Credential, (&'static str, String)> {
-        let password = if let Some(var) = &self.password_env {
-            match env.get(var) {
-                Some(v) if !v.is_empty() => v,
-                _ => {
-                    return Err((
-                        "password_env",
-                        format!(
-                            "environment variable {var} is not set or empty; export {what} in it"
-                        ),
-                    ))
-                }
-            }
-        } else if let Some(path) = &self.password_file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                (
-                    "password_file",
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?;
-            let trimmed = text.trim_end_matches(['\n', '\r']).to_owned();
-            if trimmed.is_empty() {
-                return Err(("password_file", format!("{} is empty", path.display())));
-            }
-            trimmed
-        } else {
-            return Err(("", "expected `password_env` or `password_file`".into()));
-        };
-        Ok(crate::secret::Credential::new(
-            self.username.clone(),
-            secrecy::SecretString::from(password),
-        ))
-    }
-}
-
-impl<'de> Deserialize<'de> for AdminConfig {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct AdminVisitor;
-        impl<'de> Visitor<'de> for AdminVisitor {
-            type Value = AdminConfig;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("`self` or a map with `username` and `password_env` or `password_file`")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<AdminConfig, E> {
-                if v == "self" {
-                    Ok(AdminConfig::Itself)
-                } else {
-                    Err(E::custom(format!(
-                        "expected `self` or a map with `username` and `password_env` or `password_file`, got `{v}`"
-                    )))
-                }
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<AdminConfig, A::Error> {
-                AdminLogin::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(AdminConfig::Login)
-            }
-        }
-        d.deserialize_any(AdminVisitor)
-    }
-}
-
 /// PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1); a longer
 /// name would silently name a different role.
 const MAX_IDENTIFIER_BYTES: usize = 63;
@@ -342,13 +247,18 @@ impl DatabaseConfig {
             {
                 return Err((
                     "database.users",
-                    "expected `name` or `name@host` (the account's host part, e.g. app_a@10.0.%), got a name ending in @".into(),
+                    "expected `name` or `name@host` (the account's host part, e.g. \
+                        app_a@10.0.%), got a name ending in @"
+                        .into(),
                 ));
             }
             if db.admin == AdminConfig::Itself && db.engine == Engine::Mysql {
                 return Err((
                     "database.admin",
-                    "`admin: self` is not supported for mysql yet: seesaw cannot compute a caching_sha2_password hash (see docs/mysql.md); use engine: mariadb or an admin login".into(),
+                    "`admin: self` is not supported for mysql yet: seesaw cannot compute a \
+                        caching_sha2_password hash (see docs/mysql.md); use engine: mariadb or \
+                            an admin login"
+                        .into(),
                 ));
             }
             if !db.poolers.is_empty() {
@@ -365,7 +275,8 @@ impl DatabaseConfig {
             return Err((
                 "database.users",
                 format!(
-                    "expected two different roles, got {:?} twice; seesaw alternates between two users",
+                    "expected two different roles, got {:?} twice; seesaw alternates between two \
+                        users",
                     db.users[0]
                 ),
             ));
@@ -377,7 +288,9 @@ impl DatabaseConfig {
             if db.users.contains(&admin.username) {
                 return Err((
                     "database.admin.username",
-                    "the admin must not be one of the two rotated users; use `admin: self` for self-rotation".into(),
+                    "the admin must not be one of the two rotated users; use `admin: self` for \
+                        self-rotation"
+                        .into(),
                 ));
             }
             admin.validate().map_err(|m| ("database.admin", m))?;

@@ -14,6 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod admin;
 mod daemon;
 mod database;
 mod kubernetes;
@@ -22,6 +23,7 @@ mod target;
 // Marked `#![cfg(test)]` inside.
 mod tests;
 
+pub use admin::*;
 pub use daemon::*;
 use daemon::{default_rotation_timeout, default_shutdown};
 pub use database::*;
@@ -69,7 +71,9 @@ pub struct RawConfig {
 
 /// A configuration problem: where it is and what is expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}: {}{key}{message}", target.as_ref().map(|t| format!("target \"{t}\": ")).unwrap_or_default(), key = if key.is_empty() { String::new() } else { format!("{key}: ") })]
+#[error("{file}: {}{key}{message}", target.as_ref().map(|t| format!("target \
+    \"{t}\": ")).unwrap_or_default(),
+        key = if key.is_empty() { String::new() } else { format!("{key}: ") })]
 pub struct ConfigError {
     pub file: String,
     pub target: Option<String>,

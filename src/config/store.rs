@@ -149,21 +149,30 @@ impl TryFrom<RawStore> for StoreConfig {
             return Err("expected exactly one store (file, aws, gcp or azure), got several".into());
         }
         let Some(store) = chosen.pop() else {
-            return Err("expected one store: `file: { path: ./secret.json }`, `aws: { secret_id: ..., region: ... }`, `gcp: { project: ..., secret: ... }` or `azure: { vault_url: https://<vault>.vault.azure.net, secret: ... }`".into());
+            return Err(
+                "expected one store: `file: { path: ./secret.json }`, `aws: \
+                { secret_id: ..., region: ... }`, `gcp: { project: ..., secret: ... }` or \
+                    `azure: { vault_url: https://<vault>.vault.azure.net, secret: ... }`"
+                    .into(),
+            );
         };
         match &store {
             StoreConfig::Aws(a) if a.secret_id.is_empty() => {
                 Err("aws.secret_id: expected the secret's name or ARN".into())
             }
-            StoreConfig::Gcp(g) if g.project.is_empty() || g.secret.is_empty() => {
-                Err("gcp: expected `project` and `secret` (the secret's id, not its full resource name)".into())
-            }
+            StoreConfig::Gcp(g) if g.project.is_empty() || g.secret.is_empty() => Err(
+                "gcp: expected `project` and `secret` (the secret's id, not its full \
+                    resource name)"
+                    .into(),
+            ),
             StoreConfig::Gcp(g) if g.secret.contains('/') => Err(format!(
-                "gcp.secret: expected the secret's id, got a path ({:?}); put the project under gcp.project",
+                "gcp.secret: expected the secret's id, got a path ({:?}); put the project under \
+                    gcp.project",
                 g.secret
             )),
             StoreConfig::Azure(a) if !a.vault_url.starts_with("https://") => Err(format!(
-                "azure.vault_url: expected https://<vault>.vault.azure.net, got {:?} (Key Vault only speaks HTTPS)",
+                "azure.vault_url: expected https://<vault>.vault.azure.net, got {:?} (Key Vault \
+                    only speaks HTTPS)",
                 a.vault_url
             )),
             StoreConfig::Azure(a) if a.secret.is_empty() => {

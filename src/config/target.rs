@@ -54,7 +54,8 @@ pub(super) fn validate_target(t: &TargetConfig) -> Result<(), (&'static str, Str
         return Err((
             "name",
             format!(
-                "expected 1-63 characters of letters, digits, `-`, `_` or `.`, got {:?} (the name is used in metrics, locks and Kubernetes labels)",
+                "expected 1-63 characters of letters, digits, `-`, `_` or `.`, got {:?} (the \
+                    name is used in metrics, locks and Kubernetes labels)",
                 t.name
             ),
         ));

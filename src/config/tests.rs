@@ -110,9 +110,10 @@ fn poolers_parse_resolve_their_paths_and_explain_mistakes() {
         )
     };
     let c = parse(&with(
-            "        - pgbouncer:\n            host: 10.0.0.6\n            admin: { username: pgb, password_file: pgb.pw }\n            auth_file: userlist.txt\n",
-        ))
-        .unwrap();
+        "        - pgbouncer:\n            host: 10.0.0.6\n            admin: \
+                { username: pgb, password_file: pgb.pw }\n            auth_file: userlist.txt\n",
+    ))
+    .unwrap();
     let b = &c.targets[0].database.poolers[0].pgbouncer;
     assert_eq!(b.port, 6432);
     assert_eq!(
@@ -171,8 +172,11 @@ fn cloud_stores_parse_and_their_mistakes_are_named() {
         |store: &str| parse(&GOOD.replace("      file: { path: ./demo-secret.json }", store));
     let t = with("      gcp: { project: p, secret: app-db }").unwrap();
     assert_eq!(t.targets[0].store.backend(), "gcp");
-    let t = with("      azure: { vault_url: \"https://v.vault.azure.net\", secret: app-db, ca_file: ca.pem }")
-            .unwrap();
+    let t = with(
+        "      azure: \
+        { vault_url: \"https://v.vault.azure.net\", secret: app-db, ca_file: ca.pem }",
+    )
+    .unwrap();
     match &t.targets[0].store {
         StoreConfig::Azure(a) => {
             assert_eq!(a.ca_file.as_deref(), Some(Path::new("/etc/seesaw/ca.pem")))
@@ -273,7 +277,8 @@ fn duplicate_names_and_empty_lists_are_rejected() {
 fn yaml_mistakes_are_located_and_yes_is_not_a_boolean() {
     // YAML 1.1's `yes` is not `true` here (a surprise in a hand-written
     // file): `admin: yes` is refused as what it is, not read as a boolean.
-    let admin = "      admin:\n        username: seesaw_admin\n        password_env: SEESAW_ADMIN_PASSWORD\n";
+    let admin = "      admin:\n        username: seesaw_admin\n        password_env: \
+        SEESAW_ADMIN_PASSWORD\n";
     assert!(GOOD.contains(admin));
     let e = parse(&GOOD.replace(admin, "      admin: yes\n")).unwrap_err();
     assert_eq!(e.target.as_deref(), Some("demo"), "{e}");
@@ -300,7 +305,8 @@ fn yaml_mistakes_are_located_and_yes_is_not_a_boolean() {
 #[test]
 fn anchors_and_merge_keys_share_parts_between_targets() {
     let two = format!(
-        "{}  - name: reports\n    database:\n      <<: *db\n      dbname: reports\n    store:\n      file: {{ path: ./reports.json }}\n",
+        "{}  - name: reports\n    database:\n      <<: *db\n      dbname: reports\n    \
+            store:\n      file: {{ path: ./reports.json }}\n",
         GOOD.replace("    database:\n", "    database: &db\n")
     );
     let c = parse(&two).unwrap();

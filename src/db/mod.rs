@@ -129,13 +129,19 @@ pub enum DbError {
     Unreachable { db: String, reason: String },
     /// An established session ended under us: the server restarted or shut
     /// down, the session was terminated, the network dropped.
-    #[error("{db}: the connection was lost while trying to {doing} ({reason}); the server may be restarting, or the session was ended")]
+    #[error(
+        "{db}: the connection was lost while trying to {doing} ({reason}); the server may be \
+        restarting, or the session was ended"
+    )]
     Lost {
         db: String,
         doing: String,
         reason: String,
     },
-    #[error("{db}: TLS: {reason}; check database.tls and database.ca_file (the server's certificate must chain to that CA and name database.host)")]
+    #[error(
+        "{db}: TLS: {reason}; check database.tls and database.ca_file (the server's \
+        certificate must chain to that CA and name database.host)"
+    )]
     Tls { db: String, reason: String },
     #[error("{db}: login as {user:?} failed: {reason}")]
     LoginFailed {

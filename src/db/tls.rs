@@ -68,7 +68,9 @@ fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
                 let _ = store.add(cert.clone());
             }
             if store.is_empty() {
-                return Err("tls: verify-full found no system CA certificates; set database.ca_file (for RDS, the region's CA bundle)".into());
+                return Err("tls: verify-full found no system CA certificates; set \
+                    database.ca_file (for RDS, the region's CA bundle)"
+                    .into());
             }
         }
     }

@@ -40,7 +40,8 @@ pub async fn run(options: DemoOptions, interrupted: impl std::future::Future<Out
     };
     if !bin.join("initdb").is_file() {
         eprintln!(
-            "error: {} holds no initdb (set by PG_BIN?); point PG_BIN at the directory of PostgreSQL's server binaries",
+            "error: {} holds no initdb (set by PG_BIN?); point PG_BIN at the directory of \
+                PostgreSQL's server binaries",
             bin.display()
         );
         return 2;
@@ -88,7 +89,11 @@ async fn demo(bin: std::path::PathBuf, options: &DemoOptions) -> Result<i32, Str
     std::fs::write(
         &config_path,
         format!(
-            "targets:\n  - name: demo\n    database:\n      engine: postgres\n      host: 127.0.0.1\n      port: {port}\n      dbname: demo\n      tls: disable\n      users: [demo_a, demo_b]\n      admin: {{ username: seesaw_admin, password_file: {dir}/admin-password }}\n      standby_sessions: wait\n    store:\n      file: {{ path: {dir}/secret.json }}\n",
+            "targets:\n  - name: demo\n    database:\n      engine: postgres\n      host: \
+                127.0.0.1\n      port: {port}\n      dbname: demo\n      tls: disable\n      \
+                    users: [demo_a, demo_b]\n      admin: {{ username: seesaw_admin, \
+                        password_file: {dir}/admin-password }}\n      standby_sessions: \
+                            wait\n    store:\n      file: {{ path: {dir}/secret.json }}\n",
             port = server.port,
             dir = dir.display()
         ),
@@ -128,10 +133,14 @@ async fn demo(bin: std::path::PathBuf, options: &DemoOptions) -> Result<i32, Str
     drop(session);
     server::write_private(
         &dir.join("secret.json"),
-        &serde_json::json!({"current": {"username": "demo_a", "password": first.password.expose_secret()}})
-            .to_string(),
+        &serde_json::json!({"current": {"username": "demo_a",
+            "password": first.password.expose_secret()}})
+        .to_string(),
     )?;
-    say("roles demo_a and demo_b (alternating), seesaw_admin; the file store holds demo_a's credential");
+    say(
+        "roles demo_a and demo_b (alternating), seesaw_admin; the file store holds demo_a's \
+        credential",
+    );
 
     let engine = Engine::from_config(target, &EngineOptions::default())
         .await
@@ -203,7 +212,8 @@ async fn demo(bin: std::path::PathBuf, options: &DemoOptions) -> Result<i32, Str
         times.last().map_or(0.0, |d| ms(*d)),
     );
     println!(
-        "{logins} logins by the simulated clients, {failed} failed (clients on the old user kept working until their rollout)"
+        "{logins} logins by the simulated clients, {failed} failed (clients on the old user kept \
+            working until their rollout)"
     );
     if failed > 0 {
         for f in tally

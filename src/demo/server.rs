@@ -25,7 +25,12 @@ impl Server {
             .map_err(|e| format!("cannot create a temp dir: {e}"))?;
         let as_postgres = running_as_root();
         if as_postgres && !user_exists("postgres") {
-            return Err("PostgreSQL refuses to run as root, and there is no `postgres` OS user to run it as (the PostgreSQL package creates one): run the demo as a normal user".into());
+            return Err(
+                "PostgreSQL refuses to run as root, and there is no `postgres` OS user to \
+                run it as (the PostgreSQL package creates one): run the demo as a normal \
+                    user"
+                    .into(),
+            );
         }
         let version = version(&bin)?;
         let mut server = Server {
@@ -81,7 +86,8 @@ impl Server {
             let conf = format!(
                 "\nlisten_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\n\
                  fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n\
-                 shared_buffers = 16MB\nmax_connections = 100\npassword_encryption = 'scram-sha-256'\n",
+                 shared_buffers = 16MB\nmax_connections = 100\npassword_encryption = \
+                     'scram-sha-256'\n",
                 server.port,
                 root.display()
             );
@@ -285,5 +291,10 @@ pub fn install_hint() -> String {
     } else {
         "install the PostgreSQL server package of your system"
     };
-    format!("the demo needs PostgreSQL's server binaries (initdb, pg_ctl) and found none (looked at PG_BIN, pg_config --bindir, PATH, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, Homebrew). Install them with `{command}`, or set PG_BIN to the directory that holds initdb")
+    format!(
+        "the demo needs PostgreSQL's server binaries (initdb, pg_ctl) and found none (looked \
+        at PG_BIN, pg_config --bindir, PATH, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, \
+            Homebrew). Install them with `{command}`, or set PG_BIN to the directory that holds \
+                initdb"
+    )
 }

@@ -34,7 +34,9 @@ impl Call<'_> {
                     kind: "namespace".into(),
                     object: self.namespace.into(),
                     hint: format!(
-                        "{} {object} cannot be created in a namespace that does not exist; create the namespace or fix `namespace:` in the target's `kubernetes:` config",
+                        "{} {object} cannot be created in a namespace that does not exist; \
+                            create the namespace or fix `namespace:` in the target's \
+                                `kubernetes:` config",
                         self.resource.trim_end_matches('s')
                     ),
                 },
@@ -105,7 +107,8 @@ impl Call<'_> {
     fn alternative(&self) -> String {
         match (self.verb, self.resource) {
             ("create", "secrets") => format!(
-                " (it cannot be limited to one name), or create the Secret first: kubectl create secret generic {} -n {}; seesaw then only needs get and patch on it",
+                " (it cannot be limited to one name), or create the Secret first: kubectl create \
+                    secret generic {} -n {}; seesaw then only needs get and patch on it",
                 self.name, self.namespace
             ),
             _ => String::new(),
@@ -122,8 +125,13 @@ pub(super) fn without_body(e: &kube::Error) -> String {
             "the API server's answer {} (its body is not shown: it may hold a credential)",
             crate::reason::json(json)
         ),
-        kube::Error::Auth(_) => "no usable credentials for the API server (in a pod: the service account token; elsewhere: the kubeconfig)".into(),
-        other => format!("no answer from the API server: {}", crate::reason::transport(other)),
+        kube::Error::Auth(_) => "no usable credentials for the API server (in a pod: the service \
+            account token; elsewhere: the kubeconfig)"
+            .into(),
+        other => format!(
+            "no answer from the API server: {}",
+            crate::reason::transport(other)
+        ),
     }
 }
 

@@ -86,6 +86,7 @@ pub(super) async fn record(recorder: &Recorder, subject: ObjectReference, note: 
         secondary: None,
     };
     if let Err(e) = recorder.publish(&event, &subject).await {
-        tracing::warn!(kind = ?subject.kind, name = ?subject.name, namespace = ?subject.namespace, error = %e, "could not record a Kubernetes Event");
+        tracing::warn!(kind = ?subject.kind, name = ?subject.name, namespace = ?subject.namespace,
+            error = %e, "could not record a Kubernetes Event");
     }
 }

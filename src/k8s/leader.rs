@@ -52,8 +52,16 @@ pub async fn elect(
         .build()
         .await
         .map_err(|e| ConsumerError::Api {
-            doing: format!("set up leader election on Lease {}/{}", settings.namespace, settings.name),
-            message: format!("{}; seesaw's Role needs get, create and patch on leases (see policies/kubernetes/README.md)", crate::reason::headline(&e)),
+            doing: format!(
+                "set up leader election on Lease \
+                {}/{}",
+                settings.namespace, settings.name
+            ),
+            message: format!(
+                "{}; seesaw's Role needs get, create and patch on leases (see \
+                policies/kubernetes/README.md)",
+                crate::reason::headline(&e)
+            ),
             transient: true,
         })?;
     let (mut channel, task) = manager.watch().await;

@@ -112,7 +112,8 @@ pub(super) async fn wait(
                     return Err(ConsumerError::Api {
                         doing: "wait for the rollouts".into(),
                         message: format!(
-                            "stopped for shutdown with rollouts unfinished: {}; the next start resumes",
+                            "stopped for shutdown with rollouts unfinished: {}; the next start \
+                                resumes",
                             pending.join(", ")
                         ),
                         transient: true,
@@ -205,7 +206,8 @@ where
                     break;
                 }
                 Err(e) => {
-                    tracing::debug!(workload = %w, "watch broke: {}", super::errors::without_body(&e));
+                    tracing::debug!(workload = %w, "watch broke: \
+                        {}", super::errors::without_body(&e));
                     break;
                 }
             };

@@ -134,7 +134,8 @@ async fn write(
         {
             Ok(_) => return Ok(Some("patch")),
             Err(e) if is_conflict(&e) && attempt + 1 < ATTEMPTS => {
-                tracing::info!(secret = %spec.name, namespace = %spec.namespace, attempt, "conflict patching the Secret; re-reading");
+                tracing::info!(secret = %spec.name, namespace = %spec.namespace, attempt,
+                    "conflict patching the Secret; re-reading");
                 tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
             }
             Err(e) => return Err(call("patch").error(e)),

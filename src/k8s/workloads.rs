@@ -97,7 +97,12 @@ fn phase(done: bool) -> Phase {
 }
 
 fn on_delete_manual() -> Manual {
-    Manual::OnDelete("updateStrategy OnDelete: Kubernetes does not replace its pods; they keep the previous credential until they are deleted (`kubectl delete pod`), and the next rotation waits until they are".into())
+    Manual::OnDelete(
+        "updateStrategy OnDelete: Kubernetes does not replace its pods; they keep \
+        the previous credential until they are deleted (`kubectl delete pod`), and the next \
+            rotation waits until they are"
+            .into(),
+    )
 }
 
 pub(super) fn deployment(d: Deployment) -> State {
@@ -174,12 +179,20 @@ pub(super) fn stateful_set(s: StatefulSet) -> State {
         version: template_version(&spec.template),
         manual: on_delete.then(on_delete_manual),
         partial: (partition > 0 && !on_delete).then(|| {
-            format!("rollingUpdate.partition {partition}: pods with an ordinal below {partition} are not replaced; they keep the previous credential until they are deleted (the next rotation waits for their sessions on the standby user to end)")
+            format!(
+                "rollingUpdate.partition {partition}: pods with an ordinal below {partition} \
+                are not replaced; they keep the previous credential until they are deleted (the \
+                    next rotation waits for their sessions on the standby user to end)"
+            )
         }),
         rollout: Rollout {
             phase: phase(done),
             detail: if partition > 0 {
-                format!("{updated}/{} updated (partition {partition}), {ready} ready", want - partition)
+                format!(
+                    "{updated}/{} updated (partition {partition}), {ready} \
+                    ready",
+                    want - partition
+                )
             } else {
                 format!("{updated}/{want} updated, {ready} ready")
             },
@@ -294,7 +307,10 @@ fn failed(w: &WorkloadRef, verb: &str, e: kube::Error) -> ConsumerError {
         ConsumerError::NotFound { kind, object, .. } => ConsumerError::NotFound {
             kind,
             object,
-            hint: format!("{w} is listed under kubernetes.workloads but does not exist; fix the config or create it"),
+            hint: format!(
+                "{w} is listed under kubernetes.workloads but does not exist; fix the \
+                config or create it"
+            ),
         },
         other => other,
     }
@@ -310,7 +326,8 @@ pub(super) async fn restart(
     mode: Mode,
 ) -> Result<(), ConsumerError> {
     let patch = json!({"spec": {"template": {"metadata": {"annotations": {
-        RESTARTED_AT_ANNOTATION: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        RESTARTED_AT_ANNOTATION: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs,
+            true),
         VERSION_ANNOTATION: version,
     }}}}});
     struct Annotate {

@@ -55,7 +55,8 @@ pub fn check_writable(path: &Path) -> Result<(), String> {
         .tempfile_in(&dir)
         .map_err(|e| {
             format!(
-                "cannot create a file in {} (seesaw replaces {} by renaming a new file over it): {e}",
+                "cannot create a file in {} (seesaw replaces {} by renaming a new file over it): \
+                    {e}",
                 dir.display(),
                 real.display()
             )
@@ -183,12 +184,14 @@ mod tests {
 
     #[test]
     fn replaces_only_the_users_line_and_keeps_the_rest() {
-        let text = "; managed by hand\n\"app_a\" \"SCRAM-SHA-256$4096:old-a\"\n  \"app_b\" \"old-b\" trailing\n\"pgb_admin\" \"pw\"";
+        let text = "; managed by hand\n\"app_a\" \"SCRAM-SHA-256$4096:old-a\"\n  \"app_b\" \
+            \"old-b\" trailing\n\"pgb_admin\" \"pw\"";
         let (out, w) = with_secret(text, "app_b", "SCRAM-SHA-256$4096:new");
         assert_eq!(w, Written::Replaced);
         assert_eq!(
             out,
-            "; managed by hand\n\"app_a\" \"SCRAM-SHA-256$4096:old-a\"\n  \"app_b\" \"SCRAM-SHA-256$4096:new\" trailing\n\"pgb_admin\" \"pw\""
+            "; managed by hand\n\"app_a\" \"SCRAM-SHA-256$4096:old-a\"\n  \"app_b\" \
+                \"SCRAM-SHA-256$4096:new\" trailing\n\"pgb_admin\" \"pw\""
         );
     }
 

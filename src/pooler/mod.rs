@@ -144,7 +144,10 @@ fn unwritten_entries(live: &str, users: &[String; 2], i: usize) -> Option<String
         .collect();
     (!listed.is_empty()).then(|| {
         format!(
-            "PgBouncer checks {listed:?} against its auth_file {live} (SHOW CONFIG), which seesaw is not told to write: the new password would be refused there. Set database.poolers[{i}].pgbouncer.auth_file: {live}, or remove those lines to let auth_query look the users up"
+            "PgBouncer checks {listed:?} against its auth_file {live} (SHOW CONFIG), which \
+                seesaw is not told to write: the new password would be refused there. Set \
+                    database.poolers[{i}].pgbouncer.auth_file: {live}, or remove those lines to \
+                        let auth_query look the users up"
         )
     })
 }

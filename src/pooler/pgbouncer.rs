@@ -173,15 +173,15 @@ impl PgBouncer {
         })
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
-        written
-            .map(Some)
-            .map_err(|e| DbError::Setup {
-                db: self.describe(),
-                message: format!(
-                    "cannot write {user:?}'s entry in auth_file {}: {e}; seesaw needs to read and replace that file (write access to it and its directory) and keeps its owner and mode",
-                    path.display()
-                ),
-            })
+        written.map(Some).map_err(|e| DbError::Setup {
+            db: self.describe(),
+            message: format!(
+                "cannot write {user:?}'s entry in auth_file {}: {e}; seesaw needs to read \
+                        and replace that file (write access to it and its directory) and keeps \
+                            its owner and mode",
+                path.display()
+            ),
+        })
     }
 
     /// How the auth_file stands for a rotation of `users`: `Ok` with a
@@ -199,7 +199,10 @@ impl PgBouncer {
         Ok(if missing.is_empty() {
             "writable".into()
         } else {
-            format!("writable; no line yet for {missing:?} (added when that user is rotated; until then PgBouncer refuses its logins)")
+            format!(
+                "writable; no line yet for {missing:?} (added when that user is rotated; \
+                until then PgBouncer refuses its logins)"
+            )
         })
     }
 
@@ -231,7 +234,11 @@ impl PgBouncer {
                         DbError::LoginFailed { db, user, reason } => DbError::LoginFailed {
                             db,
                             user,
-                            reason: format!("{reason} (the admin must be listed in PgBouncer's admin_users, with its password in PgBouncer's auth_file or auth_query)"),
+                            reason: format!(
+                                "{reason} (the admin must be listed in PgBouncer's \
+                                admin_users, with its password in PgBouncer's auth_file or \
+                                    auth_query)"
+                            ),
                         },
                         other => other,
                     }

@@ -2,12 +2,14 @@
 //! observation. The gates they weigh are in `gates.rs`.
 
 mod gates;
+mod memberships;
 
 use super::{Action, Actor, GateName, Observation, Plan, Policy, Step, Verdict};
 use crate::config::MembershipPolicy;
 use gates::{
     consumer_gates, gate, lock_gate, pooler_gate, self_admin_gate, sessions_gate, writes_gate,
 };
+use memberships::{describe_drift, effective};
 
 /// Plans a rotation: the standby gets a new password and becomes active.
 /// With `force`, blocked gates are overridden (and say so); impossible ones
@@ -37,10 +39,15 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
             like: obs.active.clone(),
         });
     } else if !obs.standby_exists {
-        gates.push(gate(GateName::StandbyRole,
+        gates.push(gate(
+            GateName::StandbyRole,
             Verdict::Impossible,
             if policy.create_standby {
-                format!("role {standby:?} does not exist, and creating it needs an admin login (the Lambda: \"masterarn\", the ARN of a secret holding a role with CREATEROLE); or create the role yourself")
+                format!(
+                    "role {standby:?} does not exist, and creating it needs an admin login \
+                    (the Lambda: \"masterarn\", the ARN of a secret holding a role with \
+                        CREATEROLE); or create the role yourself"
+                )
             } else {
                 format!(
                     "role {standby:?} does not exist; create it (see `seesaw setup-sql {}`)",
@@ -62,10 +69,13 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
     let resume = match &obs.pending {
         None => None,
         Some(p) if p.username == standby && p.foreign.is_some() => {
-            gates.push(gate(GateName::Pending,
+            gates.push(gate(
+                GateName::Pending,
                 Verdict::Impossible,
                 format!(
-                    "the store holds pending version {} for {standby:?} that seesaw would not have written ({}): seesaw will neither set nor publish it, and changed nothing. Clear it and run again. {}",
+                    "the store holds pending version {} for {standby:?} that seesaw would not \
+                        have written ({}): seesaw will neither set nor publish it, and changed \
+                            nothing. Clear it and run again. {}",
                     p.version,
                     p.foreign.as_deref().unwrap_or_default(),
                     p.clear_hint
@@ -90,10 +100,12 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
             Some(p)
         }
         Some(p) => {
-            gates.push(gate(GateName::Pending,
+            gates.push(gate(
+                GateName::Pending,
                 Verdict::Impossible,
                 format!(
-                    "the store holds pending version {} for {:?}, which is not the standby {standby:?}: seesaw cannot explain it and changed nothing. {}",
+                    "the store holds pending version {} for {:?}, which is not the standby \
+                        {standby:?}: seesaw cannot explain it and changed nothing. {}",
                     p.version, p.username, p.clear_hint
                 ),
             ));
@@ -149,7 +161,8 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
     } else {
         let drift = describe_drift(&obs.active, &standby, &missing, &extra);
         let g = match policy.memberships {
-            MembershipPolicy::Fix if policy.admin_self => gate(GateName::Memberships,
+            MembershipPolicy::Fix if policy.admin_self => gate(
+                GateName::Memberships,
                 Verdict::Impossible,
                 format!("{drift}; memberships: fix needs an admin login, not `admin: self`"),
             ),
@@ -158,15 +171,30 @@ pub fn rotate(obs: &Observation, policy: &Policy, force: bool) -> Plan {
                 // lines: `SELECT` here, `SELECT, INSERT` there; another
                 // default role), revoking after granting would take back
                 // part of what was just given.
-                steps.extend(extra.iter().map(|g| Step::RevokeMembership { role: standby.clone(), group: g.clone() }));
-                steps.extend(missing.iter().map(|g| Step::GrantMembership { role: standby.clone(), group: g.clone() }));
-                gate(GateName::Memberships, Verdict::Handled, format!("{drift}; will be repaired"))
+                steps.extend(extra.iter().map(|g| Step::RevokeMembership {
+                    role: standby.clone(),
+                    group: g.clone(),
+                }));
+                steps.extend(missing.iter().map(|g| Step::GrantMembership {
+                    role: standby.clone(),
+                    group: g.clone(),
+                }));
+                gate(
+                    GateName::Memberships,
+                    Verdict::Handled,
+                    format!("{drift}; will be repaired"),
+                )
             }
-            MembershipPolicy::Check if force => gate(GateName::Memberships,
+            MembershipPolicy::Check if force => gate(
+                GateName::Memberships,
                 Verdict::Overridden,
-                format!("{drift}; rotating anyway (--force): the application will lose or gain privileges"),
+                format!(
+                    "{drift}; rotating anyway (--force): the application will lose or gain \
+                    privileges"
+                ),
             ),
-            MembershipPolicy::Check => gate(GateName::Memberships,
+            MembershipPolicy::Check => gate(
+                GateName::Memberships,
                 Verdict::Blocked,
                 format!("{drift}; set memberships: fix or align them by hand"),
             ),
@@ -239,42 +267,6 @@ pub fn set_standby(obs: &Observation, policy: &Policy) -> Plan {
     plan
 }
 
-/// A user's memberships as parity sees them. A user that is a member of
-/// the other user of the pair has that user's privileges and memberships
-/// (AWS's alternating-users function creates `<user>_clone` with
-/// `GRANT <user> TO <user>_clone`), so it counts as having them; the pair's
-/// own names are left out.
-fn effective(
-    obs: &Observation,
-    own: &std::collections::BTreeSet<String>,
-    partners: &std::collections::BTreeSet<String>,
-    partner: &str,
-) -> std::collections::BTreeSet<String> {
-    let mut set = own.clone();
-    if own.contains(partner) {
-        set.extend(partners.iter().cloned());
-    }
-    set.retain(|g| !obs.users.contains(g));
-    set
-}
-
-fn describe_drift(active: &str, standby: &str, missing: &[String], extra: &[String]) -> String {
-    let mut parts = Vec::new();
-    if !missing.is_empty() {
-        parts.push(format!(
-            "{standby:?} lacks {} that {active:?} has",
-            missing.join(", ")
-        ));
-    }
-    if !extra.is_empty() {
-        parts.push(format!(
-            "{standby:?} has {} that {active:?} has not",
-            extra.join(", ")
-        ));
-    }
-    format!("membership drift: {}", parts.join("; "))
-}
-
 /// Plans a rollback: the previous document becomes current again. Its user
 /// kept its password, so nothing in the database changes; it is verified
 /// before it is published.
@@ -290,16 +282,24 @@ pub fn rollback(obs: &Observation) -> Plan {
             (obs.standby().to_owned(), false)
         }
         Some((user, _)) if user == &obs.active => {
-            gates.push(gate(GateName::Previous,
+            gates.push(gate(
+                GateName::Previous,
                 Verdict::Impossible,
-                format!("the previous version is for {user:?}, the user already active; nothing to roll back to"),
+                format!(
+                    "the previous version is for {user:?}, the user already active; nothing \
+                    to roll back to"
+                ),
             ));
             (user.clone(), false)
         }
         Some((user, version)) if obs.previous_logs_in == Some(false) => {
-            gates.push(gate(GateName::Previous,
+            gates.push(gate(
+                GateName::Previous,
                 Verdict::Impossible,
-                format!("version {version} for {user:?} does not log in (its password changed since it was published?): publishing it would lock applications out"),
+                format!(
+                    "version {version} for {user:?} does not log in (its password changed \
+                    since it was published?): publishing it would lock applications out"
+                ),
             ));
             (user.clone(), false)
         }
@@ -316,12 +316,23 @@ pub fn rollback(obs: &Observation) -> Plan {
         }
     };
     if let Some(p) = &obs.pending {
-        gates.push(gate(GateName::Pending,
+        gates.push(gate(
+            GateName::Pending,
             Verdict::Impossible,
             if p.logs_in {
-                format!("a rotation to {:?} (version {}) did not finish and its password is set: run `seesaw rotate {}` to finish it, then roll back", p.username, p.version, obs.target)
+                format!(
+                    "a rotation to {:?} (version {}) did not finish and its password is set: \
+                    run `seesaw rotate {}` to finish it, then roll \
+                        back",
+                    p.username, p.version, obs.target
+                )
             } else {
-                format!("a rotation to {:?} (version {}) did not finish: run `seesaw rotate {}` to finish it, or clear it first. {}", p.username, p.version, obs.target, p.clear_hint)
+                format!(
+                    "a rotation to {:?} (version {}) did not finish: run `seesaw rotate {}` \
+                    to finish it, or clear it first. \
+                        {}",
+                    p.username, p.version, obs.target, p.clear_hint
+                )
             },
         ));
     }

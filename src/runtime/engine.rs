@@ -266,11 +266,27 @@ impl Engine {
             parts.push(format!("{what} (version {}): {status}", v.version));
         }
         let advice = match (works, moved_on) {
-            ([true, _], Some((version, by))) if state.pending.is_none() => format!("Another run finished a rotation meanwhile (the current version is now {version}, for {by:?}): nothing to do"),
-            ([true, _], Some((version, _))) => format!("Another run published version {version} meanwhile and a rotation is pending: it is probably still running; check `seesaw status {}` before running again", self.name()),
+            ([true, _], Some((version, by))) if state.pending.is_none() => format!(
+                "Another run \
+                finished a rotation meanwhile (the current version is now {version}, for \
+                    {by:?}): nothing to do"
+            ),
+            ([true, _], Some((version, _))) => format!(
+                "Another run published version {version} \
+                meanwhile and a rotation is pending: it is probably still running; check `seesaw \
+                    status {}` before running again",
+                self.name()
+            ),
             ([true, _], None) => "No application is locked out; run again to continue".to_owned(),
-            ([false, true], _) => format!("The current credential is broken and the previous one works: `seesaw rollback {}` restores it", self.name()),
-            ([false, false], _) => "Neither stored credential logs in: set the current user's password to the stored one by hand (ALTER ROLE ... PASSWORD), or check that the database is up".to_owned(),
+            ([false, true], _) => format!(
+                "The current credential is broken and the previous one \
+                works: `seesaw rollback {}` restores it",
+                self.name()
+            ),
+            ([false, false], _) => "Neither stored credential logs in: set the current user's \
+                password to the stored one by hand (ALTER ROLE ... PASSWORD), or check that the \
+                    database is up"
+                .to_owned(),
         };
         format!("Checked just now: {}. {advice}", parts.join("; "))
     }
@@ -291,7 +307,10 @@ impl Engine {
     pub(super) fn no_credential_for(&self, role: &str) -> Error {
         Error::Inconsistent {
             target: self.name().into(),
-            message: format!("no credential for {role:?} to verify or publish (the plan's steps are out of order)"),
+            message: format!(
+                "no credential for {role:?} to verify or publish (the plan's steps \
+                are out of order)"
+            ),
         }
     }
 }
@@ -329,7 +348,9 @@ async fn kubernetes(
         file: "config".into(),
         target: Some(config.name.clone()),
         key: "kubernetes".into(),
-        message: "this seesaw was built without the `kubernetes` feature; use a build with it (the default), or drop the target's kubernetes section".into(),
+        message: "this seesaw was built without the `kubernetes` feature; use a build with it \
+            (the default), or drop the target's kubernetes section"
+            .into(),
     }))
 }
 

@@ -81,15 +81,18 @@ impl Engine {
             };
             match pass.await {
                 Ok(Some(p)) => {
-                    tracing::info!(target_name = %p.target, version = %p.version, user = %p.username,
-                        secrets = p.propagation.secrets_written.len(), workloads = p.propagation.workloads_restarted.len(), "followed");
+                    tracing::info!(target_name = %p.target, version = %p.version,
+                        user = %p.username,
+                        secrets = p.propagation.secrets_written.len(),
+                            workloads = p.propagation.workloads_restarted.len(), "followed");
                     followed = Some(p.version.clone());
                     passes.push(p);
                 }
                 Ok(None) => {}
                 Err(e) if once => return Err(e),
                 Err(e) => {
-                    tracing::error!(target_name = %self.name(), kind = e.kind(), "follow pass failed: {e}")
+                    tracing::error!(target_name = %self.name(), kind = e.kind(), "follow pass \
+                        failed: {e}")
                 }
             }
             if once {

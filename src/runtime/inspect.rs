@@ -104,7 +104,9 @@ impl Engine {
         let mut session = self.backends.database.login(&wrong).await.ok()?;
         session.probe().await.ok()?;
         let warning = format!(
-            "{}: {:?} logs in with a wrong password: the server does not check passwords for it from here (pg_hba.conf `trust`?). Verifying a new password proves nothing, and anyone who reaches the server can log in as either user; use scram-sha-256",
+            "{}: {:?} logs in with a wrong password: the server does not check passwords for it \
+                from here (pg_hba.conf `trust`?). Verifying a new password proves nothing, and \
+                    anyone who reaches the server can log in as either user; use scram-sha-256",
             self.backends.database.describe(),
             current.username
         );

@@ -27,20 +27,26 @@ impl Engine {
             source,
             hint: None,
         })?;
-        let current = state.current.document.credential().map_err(|e| Error::Inconsistent {
-            target: self.name().into(),
-            message: format!(
-                "{}: current version {}: {e}; expected at least {{\"username\": ..., \"password\": ...}}",
-                self.backends.store.describe(),
-                state.current.version
-            ),
-        })?;
+        let current = state
+            .current
+            .document
+            .credential()
+            .map_err(|e| Error::Inconsistent {
+                target: self.name().into(),
+                message: format!(
+                    "{}: current version {}: {e}; expected at least {{\"username\": ..., \
+                    \"password\": ...}}",
+                    self.backends.store.describe(),
+                    state.current.version
+                ),
+            })?;
         let users = &self.config.database.users;
         if !users.contains(&current.username) {
             return Err(Error::Inconsistent {
                 target: self.name().into(),
                 message: format!(
-                    "{}: the current credential is for {:?}, which is not one of database.users {:?}; fix the store or the config",
+                    "{}: the current credential is for {:?}, which is not one of database.users \
+                        {:?}; fix the store or the config",
                     self.backends.store.describe(),
                     current.username,
                     users
@@ -78,7 +84,9 @@ impl Engine {
                         .and_then(|p| p.document.credential().ok())
                         .ok_or_else(|| Error::Inconsistent {
                             target: self.name().into(),
-                            message: "rollback under `admin: self` logs in with the store's previous credential, and there is none".into(),
+                            message: "rollback under `admin: self` logs in with the store's \
+                                previous credential, and there is none"
+                                .into(),
                         })?,
                     _ => first,
                 }

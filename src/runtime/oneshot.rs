@@ -37,7 +37,10 @@ pub async fn run(cli: Cli) -> i32 {
         let interval = match crate::duration::parse(interval) {
             Ok(d) if !d.is_zero() && d <= std::time::Duration::from_secs(3600) => d,
             _ => {
-                eprintln!("error: --interval {interval:?} is not a duration between 1ms and 1h (e.g. 2s, 500ms)");
+                eprintln!(
+                    "error: --interval {interval:?} is not a duration between 1ms and 1h \
+                    (e.g. 2s, 500ms)"
+                );
                 return 2;
             }
         };
@@ -266,7 +269,8 @@ async fn execute(
                     follow_only: true,
                     ..options.clone()
                 },
-            ).await?;
+            )
+            .await?;
             let interval = crate::duration::parse(interval).map_err(|message| {
                 Error::Config(crate::config::ConfigError {
                     file: "--interval".into(),
@@ -290,7 +294,9 @@ async fn execute(
         | Command::Completions { .. }
         | Command::Man => Err(Error::Inconsistent {
             target: "-".into(),
-            message: "`run` and `lambda` are started before the config is loaded; this is a bug in seesaw".into(),
+            message: "`run` and `lambda` are started before the config is loaded; this is a bug \
+                in seesaw"
+                .into(),
         }),
         Command::SetupSql { target } => {
             stdout(&crate::setup_sql::render(config.target(target)?));
@@ -325,7 +331,10 @@ async fn daemon(
 
 #[cfg(not(feature = "daemon"))]
 async fn daemon(_: &Cli, _: &Option<String>, _: &[String], _: &Printer) -> i32 {
-    eprintln!("error: this seesaw was built without the `daemon` feature (`seesaw run`); cargo build --release --features daemon, or run `seesaw rotate TARGET` from a scheduled job");
+    eprintln!(
+        "error: this seesaw was built without the `daemon` feature (`seesaw run`); cargo \
+        build --release --features daemon, or run `seesaw rotate TARGET` from a scheduled job"
+    );
     2
 }
 
@@ -343,6 +352,9 @@ async fn lambda() -> i32 {
 
 #[cfg(not(feature = "lambda"))]
 async fn lambda() -> i32 {
-    eprintln!("error: this seesaw was built without the `lambda` feature; cargo build --release --features lambda");
+    eprintln!(
+        "error: this seesaw was built without the `lambda` feature; cargo build --release \
+        --features lambda"
+    );
     2
 }

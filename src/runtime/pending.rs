@@ -57,7 +57,8 @@ impl Engine {
         let differs = pending.document.differs_from_besides_login(current);
         if !differs.is_empty() {
             return Some(format!(
-                "it lacks or changes fields of the current document ({}), which would be lost on publish",
+                "it lacks or changes fields of the current document ({}), which would be lost on \
+                    publish",
                 differs.join(", ")
             ));
         }

@@ -53,12 +53,20 @@ impl Engine {
     ) -> Result<Outcome, Error> {
         let mut written = Vec::new();
         for pooler in self.backends.poolers.file_writers() {
-            let wrote = pooler
-                .write_secret(role, verifier)
-                .await
-                .map_err(self.db_error(format!("write {role:?}'s verifier for {}", pooler.describe()), Some(
-                    "the database already holds the new password, which nothing uses yet; fix the file's access and run again (the rotation resumes)".into(),
-                )))?;
+            let wrote = pooler.write_secret(role, verifier).await.map_err(
+                self.db_error(
+                    format!(
+                        "write {role:?}'s verifier for \
+                    {}",
+                        pooler.describe()
+                    ),
+                    Some(
+                        "the database already holds the new password, which nothing uses yet; fix \
+                        the file's access and run again (the rotation resumes)"
+                            .into(),
+                    ),
+                ),
+            )?;
             if let (Some(w), Some(path)) = (wrote, pooler.auth_file()) {
                 written.push(format!(
                     "{} {role:?} in {}",
@@ -75,7 +83,8 @@ impl Engine {
         for (pooler, reloaded) in self.backends.poolers.list.iter().zip(reloads) {
             reloaded.map_err(self.db_error(
                 format!("reload {}", pooler.describe()),
-                Some("the new verifier is written but this PgBouncer may still hold the old one; run again (the rotation resumes and reloads it)".into()),
+                Some("the new verifier is written but this PgBouncer may still hold the old one; \
+                    run again (the rotation resumes and reloads it)".into()),
             ))?;
         }
         Ok(Outcome::PoolersUpdated {
@@ -124,7 +133,11 @@ impl Engine {
                     Ok(user) => {
                         return Err(Error::Inconsistent {
                             target: self.name().into(),
-                            message: format!("{doing}: logged in as {user:?}; the pooler's [databases] entry forces another user, and seesaw cannot rotate behind it"),
+                            message: format!(
+                                "{doing}: logged in as {user:?}; the pooler's \
+                                [databases] entry forces another user, and seesaw cannot rotate \
+                                    behind it"
+                            ),
                         })
                     }
                     Err(e) => e,

@@ -157,7 +157,9 @@ impl Engine {
             return Err(Error::Inconsistent {
                 target: self.name().into(),
                 message: format!(
-                    "the pending version is for {username:?}, but the standby is {:?}; the secret's current version changed since createSecret. Remove the AWSPENDING stage and rotate again",
+                    "the pending version is for {username:?}, but the standby is {:?}; the \
+                        secret's current version changed since createSecret. Remove the \
+                            AWSPENDING stage and rotate again",
                     plan.to
                 ),
             });

@@ -22,7 +22,11 @@ impl Engine {
             Some(admin) => (admin, self.admin_hint()),
             None => (
                 current,
-                Some("with `admin: self` seesaw logs in as the active user; check the store's current credential".into()),
+                Some(
+                    "with `admin: self` seesaw logs in as the active user; check the store's \
+                    current credential"
+                        .into(),
+                ),
             ),
         };
         self.backends
@@ -109,7 +113,8 @@ impl Engine {
             return Ok(None);
         }
         let doing = format!(
-            "log in as standby {standby:?} to see its sessions and grants (with `admin: self` on {} only the standby sees them)",
+            "log in as standby {standby:?} to see its sessions and grants (with `admin: self` on \
+                {} only the standby sees them)",
             self.config.database.engine.name()
         );
         let kept = [state.previous.as_ref(), state.pending.as_ref()];
@@ -127,7 +132,9 @@ impl Engine {
                 Err(e) => return Err(self.db_error(doing, None)(e)),
             }
         }
-        let hint = "`admin: self` needs the standby's working credential in the store's previous version; write it there (seesaw setup-sql shows the document)".to_owned();
+        let hint = "`admin: self` needs the standby's working credential in the store's previous \
+            version; write it there (seesaw setup-sql shows the document)"
+            .to_owned();
         Err(match refused {
             Some(source) => Error::Database {
                 target: self.name().into(),
@@ -159,9 +166,16 @@ impl Engine {
             _ => false,
         };
         if previous_works {
-            format!("seesaw will not act on a store that does not match the database. The previous version logs in: `seesaw rollback {}` restores it", self.name())
+            format!(
+                "seesaw will not act on a store that does not match the database. The \
+                previous version logs in: `seesaw rollback {}` restores it",
+                self.name()
+            )
         } else {
-            "seesaw will not act on a store that does not match the database. The previous version does not log in either: set the active user's password to the stored one (ALTER ROLE ... PASSWORD) and run again".into()
+            "seesaw will not act on a store that does not match the database. The previous \
+                version does not log in either: set the active user's password to the stored one \
+                    (ALTER ROLE ... PASSWORD) and run again"
+                .into()
         }
     }
 
@@ -196,7 +210,9 @@ impl Engine {
                     _ => {
                         return Err(Error::Inconsistent {
                             target: self.name().into(),
-                            message: "`admin: self` needs the standby's credential in the store's previous version, and it is missing or incomplete".into(),
+                            message: "`admin: self` needs the standby's credential in the \
+                                store's previous version, and it is missing or incomplete"
+                                .into(),
                         })
                     }
                 };

@@ -109,7 +109,9 @@ impl Engine {
                 return Err(Error::Interrupted {
                     target: self.name().into(),
                     step: step.name(),
-                    reason: "stopped while waiting for the standby's sessions (the run was cancelled: shutdown, or its deadline came); the next run resumes".into(),
+                    reason: "stopped while waiting for the standby's sessions (the run was \
+                        cancelled: shutdown, or its deadline came); the next run resumes"
+                        .into(),
                 });
             }
             if started.elapsed() >= timeout {
@@ -117,7 +119,9 @@ impl Engine {
                     name: rotation::GateName::StandbySessions,
                     verdict: rotation::Verdict::Blocked,
                     detail: format!(
-                        "{role:?} still has {n} session{} after waiting {}; find them in pg_stat_activity (and with SHOW CLIENTS on the poolers, if any) or raise standby_wait_timeout",
+                        "{role:?} still has {n} session{} after waiting {}; find them in \
+                            pg_stat_activity (and with SHOW CLIENTS on the poolers, if any) or \
+                                raise standby_wait_timeout",
                         if n == 1 { "" } else { "s" },
                         crate::duration::format(timeout)
                     ),
@@ -264,13 +268,25 @@ impl Engine {
         if self.backends.poolers.is_empty() {
             return Ok(Outcome::Verified { poolers: 0 });
         }
-        self.verify_through_poolers(&cred, progress).await
+        self.verify_through_poolers(&cred, progress)
+            .await
             .map_err(|e| match e {
-                Error::Database { target, doing, source, hint: None } => Error::Database {
+                Error::Database {
                     target,
                     doing,
                     source,
-                    hint: Some("the database accepts this password but the pooler does not: nothing was published, and applications keep the current credential. Check that database.poolers matches the pooler (auth_file or auth_query) and its log, then run again".into()),
+                    hint: None,
+                } => Error::Database {
+                    target,
+                    doing,
+                    source,
+                    hint: Some(
+                        "the database accepts this password but the pooler does not: \
+                        nothing was published, and applications keep the current credential. \
+                            Check that database.poolers matches the pooler (auth_file or \
+                                auth_query) and its log, then run again"
+                            .into(),
+                    ),
                 },
                 other => other,
             })?;
@@ -335,7 +351,10 @@ impl Engine {
             .await
             .map_err(|source| Error::Consumers {
                 target: self.name().into(),
-                doing: format!("propagate version {version} ({username:?}); it is published and the next run heals the consumers"),
+                doing: format!(
+                    "propagate version {version} ({username:?}); it is published and \
+                    the next run heals the consumers"
+                ),
                 source,
             })?;
         Ok(Outcome::Propagated(done))

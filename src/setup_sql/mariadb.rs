@@ -46,7 +46,8 @@ pub fn render(t: &TargetConfig) -> String {
     );
     for user in [a, b] {
         sql += &format!(
-            "CREATE USER {u} IDENTIFIED BY PASSWORD '{h}';\nGRANT {o} TO {u};\nSET DEFAULT ROLE {o} FOR {u};\n",
+            "CREATE USER {u} IDENTIFIED BY PASSWORD '{h}';\nGRANT {o} TO {u};\nSET DEFAULT ROLE \
+                {o} FOR {u};\n",
             u = account(user, db.host_of(user)),
             h = unknowable_hash(),
             o = ident(&owner),

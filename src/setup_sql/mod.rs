@@ -69,7 +69,8 @@ fn postgres(t: &TargetConfig) -> String {
             );
             if db.standby_sessions == SessionPolicy::Terminate {
                 sql += &format!(
-                    "-- standby_sessions: terminate ends the standby's sessions:\nGRANT pg_signal_backend TO {};\n",
+                    "-- standby_sessions: terminate ends the standby's sessions:\nGRANT \
+                        pg_signal_backend TO {};\n",
                     ident(&admin.username)
                 );
             }
@@ -109,7 +110,8 @@ fn pg16_admin_grants(roles: &[&String], admin: &str) -> String {
         })
         .collect();
     let body = format!(
-        "BEGIN\n  IF current_setting('server_version_num')::int >= 160000 THEN\n{body}  END IF;\nEND\n"
+        "BEGIN\n  IF current_setting('server_version_num')::int >= 160000 THEN\n{body}  END \
+            IF;\nEND\n"
     );
     let mut tag = "seesaw".to_owned();
     while body.contains(&format!("${tag}$")) {

@@ -25,7 +25,8 @@ impl Bounded {
             Err(_) => Err(StoreError::Transient {
                 store: self.inner.describe(),
                 reason: format!(
-                    "{doing}: no answer within {} (the store's `timeout`); check the endpoint and the network path to it",
+                    "{doing}: no answer within {} (the store's `timeout`); check the endpoint \
+                        and the network path to it",
                     crate::duration::format(self.timeout)
                 ),
             }),

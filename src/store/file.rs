@@ -60,7 +60,10 @@ impl FileStore {
             std::io::ErrorKind::PermissionDenied => StoreError::Denied {
                 store: self.name(),
                 permission: format!("permission to {doing} the file"),
-                policy: "the file's owner and mode, and its directory's (seesaw writes a temporary file beside it and renames it); seesaw writes it with mode 0600".into(),
+                policy: "the file's owner and mode, and its directory's (seesaw writes a \
+                    temporary file beside it and renames it); seesaw writes it with mode \
+                        0600"
+                    .into(),
             },
             _ => StoreError::Other {
                 store: self.name(),
@@ -81,14 +84,17 @@ impl FileStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::NotFound {
                     store: self.name(),
-                    hint: "create it with {\"current\": {\"username\": ..., \"password\": ...}} holding the active user's credential, or check store.file.path".into(),
+                    hint: "create it with {\"current\": {\"username\": ..., \"password\": ...}} \
+                        holding the active user's credential, or check store.file.path"
+                        .into(),
                 })
             }
             Err(e) => return Err(self.io("read", e)),
         };
         if !meta.file_type().is_file() {
             return Err(self.malformed(
-                "is not a regular file (a directory, FIFO, socket or device); point store.file.path at the JSON file",
+                "is not a regular file (a directory, FIFO, socket or device); point \
+                    store.file.path at the JSON file",
             ));
         }
         std::fs::canonicalize(&self.path).map_err(|e| self.io("resolve", e))
@@ -138,7 +144,10 @@ impl FileStore {
 
     fn current(&self, file: &Map<String, Value>) -> Result<Versioned, StoreError> {
         self.document(file, "current")?.ok_or_else(|| {
-            self.malformed("has no `current` document; expected {\"current\": {\"username\": ..., \"password\": ...}}")
+            self.malformed(
+                "has no `current` document; expected \
+                {\"current\": {\"username\": ..., \"password\": ...}}",
+            )
         })
     }
 

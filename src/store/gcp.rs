@@ -25,6 +25,7 @@
 //! endpoint (an emulator) gets none, so a token never travels in cleartext.
 
 mod add_version;
+mod errors;
 
 use super::companion::{self, Companion, WithCompanion};
 use super::{PublishRequest, SecretStore, StoreError, StoreState, Versioned};
@@ -97,8 +98,12 @@ impl GcpStore {
         let client = builder.build().await.map_err(|e| StoreError::Other {
             store: format!("gcp secret {secret}"),
             message: format!(
-                "cannot set up the client{}; on GKE enable Workload Identity for seesaw's service account, elsewhere set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud auth application-default login`",
-                reason::cause(&e).map(|c| format!(" ({c})")).unwrap_or_default()
+                "cannot set up the client{}; on GKE enable Workload Identity for seesaw's \
+                    service account, elsewhere set GOOGLE_APPLICATION_CREDENTIALS or run `gcloud \
+                        auth application-default login`",
+                reason::cause(&e)
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
             ),
         })?;
         Ok(GcpStore {
@@ -110,87 +115,6 @@ impl GcpStore {
 
     fn name(&self) -> String {
         format!("gcp secret {}", self.secret)
-    }
-
-    /// Maps a client error: the operation, the status, the service's code
-    /// and a short reason; never the client error's own text, which
-    /// quotes an answer it could not parse (an access answer is the
-    /// secret).
-    fn error(&self, permission: &str, e: google_cloud_gax::error::Error) -> StoreError {
-        let store = self.name();
-        if e.is_timeout() {
-            return StoreError::Transient {
-                store,
-                reason: format!("{permission}: no answer in time (store.gcp.timeout)"),
-            };
-        }
-        // A transport error that still carries an HTTP status is an
-        // answer: classified below, by its status.
-        if (e.is_connect() || e.is_io() || e.is_transport()) && e.http_status_code().is_none() {
-            return StoreError::Transient {
-                store,
-                reason: format!(
-                    "{permission}: cannot reach Secret Manager ({})",
-                    reason::transport(&e)
-                ),
-            };
-        }
-        if e.is_authentication() {
-            return StoreError::Other {
-                store,
-                message: "no usable credentials; on GKE enable Workload Identity for seesaw's service account, elsewhere set GOOGLE_APPLICATION_CREDENTIALS".into(),
-            };
-        }
-        let status = e.status();
-        let code = status.map(|s| s.code);
-        let http = e.http_status_code();
-        let said = match status {
-            Some(s) => format!(" ({:?}: {})", s.code, reason::service_message(&s.message)),
-            None => String::new(),
-        };
-        match (code, http) {
-            (Some(Code::NotFound), _) | (None, Some(404)) => StoreError::NotFound {
-                store,
-                hint: format!("check store.gcp.project and store.gcp.secret, or create it with the active user's credential as its first version (gcloud secrets create {} --data-file=secret.json)", self.secret.rsplit('/').next().unwrap_or_default()),
-            },
-            (Some(Code::PermissionDenied | Code::Unauthenticated), _) | (None, Some(401 | 403)) => {
-                StoreError::Denied {
-                    store,
-                    permission: permission.into(),
-                    policy: POLICY.into(),
-                }
-            }
-            (
-                Some(
-                    Code::ResourceExhausted
-                    | Code::Unavailable
-                    | Code::Internal
-                    | Code::DeadlineExceeded
-                    | Code::Aborted,
-                ),
-                _,
-            ) => StoreError::Transient {
-                store,
-                reason: format!("{permission}{said}"),
-            },
-            (_, Some(s)) if s == 429 || s >= 500 => StoreError::Transient {
-                store,
-                reason: format!("{permission}: HTTP {s}"),
-            },
-            (Some(_), _) => StoreError::Other {
-                store,
-                message: format!("{permission}{said}"),
-            },
-            // Not a Google error document, or an answer the client could
-            // not parse: its body is not repeated (it may be the secret).
-            (None, http) => StoreError::Other {
-                store,
-                message: format!(
-                    "{permission}: unexpected answer{} that is not Secret Manager's (its body is not shown: it may hold the secret); check store.gcp.endpoint and any proxy in between",
-                    http.map(|s| format!(" HTTP {s}")).unwrap_or_default()
-                ),
-            },
-        }
     }
 
     /// Enabled versions, newest first.
@@ -358,22 +282,31 @@ impl WithCompanion for GcpStore {
             .await;
         match added {
             Ok(_) => Ok(()),
-            Err(e) if e.status().map(|s| s.code) == Some(Code::NotFound) || e.http_status_code() == Some(404) => Err(StoreError::NotFound {
-                store: self.name(),
-                hint: format!(
-                    "the pending secret {0} does not exist; seesaw keeps a rotation's new credential there before changing the database. Create it (gcloud secrets create {1} --project {2} --replication-policy=automatic) and grant seesaw the same roles on it ({POLICY}); nothing was changed",
-                    self.companion,
-                    version_id(&self.companion),
-                    self.companion.split('/').nth(1).unwrap_or_default()
-                ),
-            }),
+            Err(e)
+                if e.status().map(|s| s.code) == Some(Code::NotFound)
+                    || e.http_status_code() == Some(404) =>
+            {
+                Err(StoreError::NotFound {
+                    store: self.name(),
+                    hint: format!(
+                        "the pending secret {0} does not exist; seesaw keeps a rotation's new \
+                        credential there before changing the database. Create it (gcloud secrets \
+                            create {1} --project {2} --replication-policy=automatic) and grant \
+                                seesaw the same roles on it ({POLICY}); nothing was changed",
+                        self.companion,
+                        version_id(&self.companion),
+                        self.companion.split('/').nth(1).unwrap_or_default()
+                    ),
+                })
+            }
             Err(e) => Err(self.error(ADD, e)),
         }
     }
 
     fn clear_hint(&self) -> String {
         format!(
-            "If no rotation is running, clear it: printf '{{\"pending\": null}}' | gcloud secrets versions add {} --project {} --data-file=-",
+            "If no rotation is running, clear it: printf '{{\"pending\": null}}' | gcloud \
+                secrets versions add {} --project {} --data-file=-",
             version_id(&self.companion),
             self.companion.split('/').nth(1).unwrap_or_default()
         )

@@ -123,7 +123,11 @@ pub enum StoreError {
         permission: String,
         policy: String,
     },
-    #[error("{store}: the current version is {found}, not {expected} as read before publishing: another writer changed the secret. Nothing was overwritten; run again to continue from the new version")]
+    #[error(
+        "{store}: the current version is {found}, not {expected} as read before publishing: \
+        another writer changed the secret. Nothing was overwritten; run again to continue from \
+            the new version"
+    )]
     Conflict {
         store: String,
         expected: String,

@@ -31,7 +31,8 @@ pub async fn open(
             return Err(StoreError::Other {
                 store: format!("store.{}", other.backend()),
                 message: format!(
-                    "this seesaw was built without the `{0}` feature; use a release build, or cargo build --features {0}",
+                    "this seesaw was built without the `{0}` feature; use a release build, or \
+                        cargo build --features {0}",
                     other.backend()
                 ),
             });

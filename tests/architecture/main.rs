@@ -141,3 +141,24 @@ fn tests_pass_the_environment_instead_of_changing_the_process_one() {
         found.join("\n")
     );
 }
+
+#[test]
+fn no_line_in_src_is_over_100_characters() {
+    // rustfmt leaves an expression unformatted when it cannot fit it in
+    // 100 columns (a long string inside it): a long line hides code from
+    // the formatter. Long messages continue with `\` at a space.
+    let mut long = Vec::new();
+    for path in rust_files("src") {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.chars().count() > 100 {
+                long.push(format!("{}:{}", path.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "lines over 100 characters:\n{}",
+        long.join("\n")
+    );
+}

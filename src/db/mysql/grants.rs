@@ -158,7 +158,8 @@ mod tests {
     /// role, a database grant with grant option, a column grant, REQUIRE
     /// SSL and a resource limit.
     const A: &str = "GRANT `app_rw` TO `app_a`@`%`
-GRANT USAGE ON *.* TO `app_a`@`%` IDENTIFIED BY PASSWORD '*CFFA0000000000000000000000000000000BE0' REQUIRE SSL WITH MAX_USER_CONNECTIONS 50
+GRANT USAGE ON *.* TO `app_a`@`%` IDENTIFIED BY PASSWORD \
+    '*CFFA0000000000000000000000000000000BE0' REQUIRE SSL WITH MAX_USER_CONNECTIONS 50
 GRANT SELECT, INSERT, EXECUTE ON `app`.* TO `app_a`@`%` WITH GRANT OPTION
 GRANT SELECT (`id`) ON `app`.`t` TO `app_a`@`%`
 SET DEFAULT ROLE `app_rw` FOR `app_a`@`%`";

@@ -110,7 +110,12 @@ impl MySql {
             mysql_async::Error::Server(s) if s.code == 1045 => DbError::LoginFailed {
                 db,
                 user: user.to_owned(),
-                reason: format!("{} (the server says this for a wrong password, an unknown user, a client host the account does not match, and a REQUIRE SSL account logging in without TLS)", s.message),
+                reason: format!(
+                    "{} (the server says this for a wrong password, an unknown user, \
+                    a client host the account does not match, and a REQUIRE SSL account logging \
+                        in without TLS)",
+                    s.message
+                ),
             },
             mysql_async::Error::Server(s) if s.code == 4151 || s.code == 3118 => {
                 DbError::LoginFailed {

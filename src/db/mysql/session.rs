@@ -68,17 +68,21 @@ impl MySession {
                 db,
                 doing,
                 reason: format!(
-                    "{} (lock_timeout): another transaction holds the account; let it commit or roll back, then run again",
+                    "{} (lock_timeout): another transaction holds the account; let it commit or \
+                        roll back, then run again",
                     s.message
                 ),
             },
             mysql_async::Error::Server(s) => {
                 let hint = match s.code {
                     1044 | 1142 | 1227 | 1370 | 1698 => Some(
-                        "see `seesaw setup-sql` for the grants the admin needs (CREATE USER, PROCESS, SELECT on mysql.*, CONNECTION ADMIN for terminate)",
+                        "see `seesaw setup-sql` for the grants the admin needs (CREATE USER, \
+                            PROCESS, SELECT on mysql.*, CONNECTION ADMIN for terminate)",
                     ),
                     1095 => Some(
-                        "ending another user's connection needs CONNECTION ADMIN (MariaDB 10.5.2+; SUPER before): GRANT CONNECTION ADMIN ON *.* TO the admin, or use standby_sessions: fail | wait",
+                        "ending another user's connection needs CONNECTION ADMIN (MariaDB \
+                            10.5.2+; SUPER before): GRANT CONNECTION ADMIN ON *.* TO the admin, \
+                                or use standby_sessions: fail | wait",
                     ),
                     1290 | 1836 => Some(
                         "the server is read-only (a replica?): point database.host at the primary",
@@ -139,7 +143,10 @@ impl MySession {
             return Err(DbError::Query {
                 db: self.db.clone(),
                 doing: format!("read the grants of {account}"),
-                reason: "SHOW GRANTS printed no `GRANT ... ON *.* TO` line in the form seesaw reads (backtick-quoted `user`@`host`); check sql_mode and the server version".into(),
+                reason: "SHOW GRANTS printed no `GRANT ... ON *.* TO` line in the form seesaw \
+                    reads (backtick-quoted `user`@`host`); check sql_mode and the server \
+                        version"
+                    .into(),
             });
         }
         Ok(Some(grants::normalize(&lines, &account)))
@@ -168,7 +175,10 @@ impl MySession {
                     db,
                     doing,
                     reason,
-                    hint: "on MariaDB, SET DEFAULT ROLE ... FOR another account needs UPDATE on `mysql`.* (which is as good as superuser): grant it to the admin, or set the default role as that account (SET DEFAULT ROLE r)".into(),
+                    hint: "on MariaDB, SET DEFAULT ROLE ... FOR another account needs UPDATE on \
+                        `mysql`.* (which is as good as superuser): grant it to the admin, or set \
+                            the default role as that account (SET DEFAULT ROLE r)"
+                        .into(),
                 },
                 other => other,
             }),
@@ -188,7 +198,8 @@ impl MySession {
                 Ok((format!("IDENTIFIED VIA ed25519 USING '{h}'"), h))
             }
             Plugin::Other(name) => Err(format!(
-                "the account authenticates with {name}; seesaw sets passwords for mysql_native_password and ed25519 accounts only (sent as their hash)"
+                "the account authenticates with {name}; seesaw sets passwords for \
+                    mysql_native_password and ed25519 accounts only (sent as their hash)"
             )),
         }
     }

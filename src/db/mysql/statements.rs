@@ -89,7 +89,8 @@ impl Session for MySession {
             .exec(
                 // BINARY: the column's collation is case- and accent-
                 // insensitive, and `APP_B` is another account.
-                "SELECT ID FROM information_schema.PROCESSLIST WHERE BINARY USER = ? AND ID <> CONNECTION_ID()",
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE BINARY USER = ? AND ID <> \
+                    CONNECTION_ID()",
                 (role,),
             )
             .await
@@ -122,7 +123,14 @@ impl Session for MySession {
 
     async fn cannot_set_password_of(&mut self, role: &str) -> Result<Option<String>, DbError> {
         if self.config.engine == Engine::Mysql {
-            return Ok(Some("engine: mysql: seesaw cannot yet set a MySQL 8 password without sending it in plaintext (caching_sha2_password needs a client-side SHA-256-crypt hash, which seesaw does not compute, and no MySQL 8 server was available to test one); see docs/mysql.md. MariaDB is supported (engine: mariadb)".into()));
+            return Ok(Some(
+                "engine: mysql: seesaw cannot yet set a MySQL 8 password without \
+                sending it in plaintext (caching_sha2_password needs a client-side SHA-256-crypt \
+                    hash, which seesaw does not compute, and no MySQL 8 server was available to \
+                        test one); see docs/mysql.md. MariaDB is supported (engine: \
+                            mariadb)"
+                    .into(),
+            ));
         }
         // Clients that match another host part of the same user (say
         // 'app_b'@'10.0.%' beside 'app_b'@'%') authenticate against that account, which seesaw
@@ -138,7 +146,9 @@ impl Session for MySession {
         if !hosts.is_empty() {
             let others: Vec<String> = hosts.iter().map(|h| grants::account(role, h)).collect();
             return Ok(Some(format!(
-                "{role:?} also exists as {}: clients from those hosts authenticate against them, and seesaw rotates {} only, so they would be locked out at the next rotation. Drop those accounts (or rename them), then run again",
+                "{role:?} also exists as {}: clients from those hosts authenticate against them, \
+                    and seesaw rotates {} only, so they would be locked out at the next \
+                        rotation. Drop those accounts (or rename them), then run again",
                 others.join(", "),
                 self.account(role)
             )));
@@ -171,7 +181,10 @@ impl Session for MySession {
             missing.push(format!("GRANT CREATE USER ON *.* TO {admin}"));
         }
         if !has("PROCESS") {
-            missing.push(format!("GRANT PROCESS ON *.* TO {admin} (without it the server hides other users' sessions, and the standby gate would see none)"));
+            missing.push(format!(
+                "GRANT PROCESS ON *.* TO {admin} (without it the server hides \
+                other users' sessions, and the standby gate would see none)"
+            ));
         }
         let reads_mysql = has("SELECT")
             || lines

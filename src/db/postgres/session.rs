@@ -26,7 +26,9 @@ impl PgSession {
         let rows = self
             .client
             .query(
-                "SELECT pid, coalesce(usename::text, ''), coalesce(application_name, ''), coalesce(state, '') FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() ORDER BY xact_start LIMIT 5",
+                "SELECT pid, coalesce(usename::text, ''), coalesce(application_name, ''), \
+                    coalesce(state, '') FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND \
+                        pid <> pg_backend_pid() ORDER BY xact_start LIMIT 5",
                 &[],
             )
             .await;

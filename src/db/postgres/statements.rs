@@ -100,7 +100,11 @@ impl Session for PgSession {
         let row = self
             .client
             .query_one(
-                "SELECT session_user::text, r.rolsuper, r.rolcreaterole,                  current_setting('server_version_num')::int >= 160000,                  pg_has_role(session_user, (SELECT oid FROM pg_roles WHERE rolname = $1), 'MEMBER WITH ADMIN OPTION')                  FROM pg_roles r WHERE r.rolname = session_user",
+                "SELECT session_user::text, r.rolsuper, r.rolcreaterole,                  \
+                    current_setting('server_version_num')::int >= 160000,                  \
+                        pg_has_role(session_user, (SELECT oid FROM pg_roles WHERE rolname = $1), \
+                            'MEMBER WITH ADMIN OPTION')                  FROM pg_roles r WHERE \
+                                r.rolname = session_user",
                 &[&role],
             )
             .await
@@ -117,11 +121,14 @@ impl Session for PgSession {
             None
         } else if !createrole {
             Some(format!(
-                "{me:?} lacks CREATEROLE, which changing {role:?}'s password needs; as a superuser: ALTER ROLE {me_sql} CREATEROLE"
+                "{me:?} lacks CREATEROLE, which changing {role:?}'s password needs; as a \
+                    superuser: ALTER ROLE {me_sql} CREATEROLE"
             ))
         } else if v16 && admin_option == Some(false) {
             Some(format!(
-                "on PostgreSQL 16 and later {me:?} needs ADMIN OPTION on {role:?} to change its password; as a superuser: GRANT {role_sql} TO {me_sql} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE (`seesaw setup-sql` emits it)"
+                "on PostgreSQL 16 and later {me:?} needs ADMIN OPTION on {role:?} to change its \
+                    password; as a superuser: GRANT {role_sql} TO {me_sql} WITH ADMIN OPTION, \
+                        INHERIT FALSE, SET FALSE (`seesaw setup-sql` emits it)"
             ))
         } else {
             None
@@ -161,7 +168,8 @@ impl Session for PgSession {
                 "SELECT DISTINCT gr.rolname::text FROM pg_auth_members m \
                  JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member \
                  JOIN pg_roles gr ON gr.oid = m.grantor \
-                 WHERE g.rolname = $1 AND u.rolname = $2 AND current_setting('server_version_num')::int >= 160000",
+                 WHERE g.rolname = $1 AND u.rolname = $2 AND \
+                     current_setting('server_version_num')::int >= 160000",
                 &[&group, &role],
             )
             .await
@@ -182,7 +190,8 @@ impl Session for PgSession {
         };
         let superuser_fix = || {
             format!(
-                "a grant made by another role (PostgreSQL 16+) can be revoked only by that role or a superuser; as a superuser run: {}",
+                "a grant made by another role (PostgreSQL 16+) can be revoked only by that role \
+                    or a superuser; as a superuser run: {}",
                 statements.join("; ")
             )
         };
@@ -204,7 +213,8 @@ impl Session for PgSession {
                 db: self.db.clone(),
                 doing,
                 reason: format!(
-                    "the membership was granted by {} and the admin cannot revoke another role's grant",
+                    "the membership was granted by {} and the admin cannot revoke another role's \
+                        grant",
                     grantors.join(", ")
                 ),
                 hint: superuser_fix(),
@@ -237,7 +247,9 @@ impl Session for PgSession {
                     db: self.db.clone(),
                     doing: format!("set the password of {role:?}"),
                     reason: format!(
-                        "{} (lock_timeout): another transaction holds {role:?}'s row in pg_authid. Open transactions now: {blockers}. Let it commit or roll back (or end it with pg_terminate_backend), then run again",
+                        "{} (lock_timeout): another transaction holds {role:?}'s row in \
+                            pg_authid. Open transactions now: {blockers}. Let it commit or roll \
+                                back (or end it with pg_terminate_backend), then run again",
                         reason(&e)
                     ),
                 })

@@ -20,10 +20,12 @@ pub(super) fn lock_gate(obs: &Observation) -> Gate {
     if obs.lock_acquired {
         gate(GateName::Lock, Verdict::Pass, "advisory lock taken")
     } else {
-        gate(GateName::Lock,
+        gate(
+            GateName::Lock,
             Verdict::Impossible,
             format!(
-                "another seesaw process holds the advisory lock of target {:?}; wait for it to finish",
+                "another seesaw process holds the advisory lock of target {:?}; wait for it to \
+                    finish",
                 obs.target
             ),
         )
@@ -62,10 +64,12 @@ pub(super) fn pooler_gate(obs: &Observation) -> Option<Gate> {
                 .join("; "),
         )
     } else {
-        gate(GateName::Poolers,
+        gate(
+            GateName::Poolers,
             Verdict::Impossible,
             format!(
-                "{}; every pooler of the target takes part in each rotation (its clients are counted, it is reloaded and logged in through), so nothing was changed",
+                "{}; every pooler of the target takes part in each rotation (its clients are \
+                    counted, it is reloaded and logged in through), so nothing was changed",
                 problems.join("; ")
             ),
         )
@@ -147,10 +151,16 @@ pub(super) fn sessions_gate(
         )),
         SessionPolicy::Fail => only(g(
             Verdict::Blocked,
-            format!("{what}; something still uses the standby's credential (standby_sessions: fail). {find}, or set standby_sessions: wait | terminate"),
+            format!(
+                "{what}; something still uses the standby's credential (standby_sessions: \
+                fail). {find}, or set standby_sessions: wait | terminate"
+            ),
         )),
         SessionPolicy::Wait => (
-            g(Verdict::Handled, format!("{what}; waiting for them to close")),
+            g(
+                Verdict::Handled,
+                format!("{what}; waiting for them to close"),
+            ),
             Some(wait()),
         ),
         // Ending a database session does not end a pooler's client: it
@@ -160,13 +170,21 @@ pub(super) fn sessions_gate(
         SessionPolicy::Terminate if !pooled.is_empty() && force => (
             g(
                 Verdict::Overridden,
-                format!("{what}; rotating anyway (--force): the database sessions are ended, the pooler clients cannot be and their next login will fail"),
+                format!(
+                    "{what}; rotating anyway (--force): the database sessions are ended, the \
+                    pooler clients cannot be and their next login will fail"
+                ),
             ),
             Some(terminate()),
         ),
         SessionPolicy::Terminate if !pooled.is_empty() => only(g(
             Verdict::Blocked,
-            format!("{what}; standby_sessions: terminate ends database sessions only (pg_terminate_backend); a pooler's clients keep the old credential and would fail at their next server login. Stop those applications, or use standby_sessions: wait. {find}"),
+            format!(
+                "{what}; standby_sessions: terminate ends database sessions only \
+                (pg_terminate_backend); a pooler's clients keep the old credential and would \
+                    fail at their next server login. Stop those applications, or use \
+                        standby_sessions: wait. {find}"
+            ),
         )),
         SessionPolicy::Terminate => (
             g(Verdict::Handled, format!("{what}; they will be ended")),
@@ -204,14 +222,23 @@ pub(super) fn consumer_gates(view: &ConsumerView, standby: &str, force: bool) ->
     } else {
         let pending = view.unfinished_rollouts.join("; ");
         if force {
-            gate(GateName::Rollouts,
+            gate(
+                GateName::Rollouts,
                 Verdict::Overridden,
-                format!("rotating anyway (--force) while rollouts are unfinished: {pending}; pods still using {standby:?} will fail to log in"),
+                format!(
+                    "rotating anyway (--force) while rollouts are unfinished: {pending}; \
+                    pods still using {standby:?} will fail to log in"
+                ),
             )
         } else {
-            gate(GateName::Rollouts,
+            gate(
+                GateName::Rollouts,
                 Verdict::Blocked,
-                format!("unfinished rollout: {pending}; pods from before the last publish may still use {standby:?}. Wait for the rollout (kubectl rollout status) and run again"),
+                format!(
+                    "unfinished rollout: {pending}; pods from before the last publish may \
+                    still use {standby:?}. Wait for the rollout (kubectl rollout status) and run \
+                        again"
+                ),
             )
         }
     };
@@ -221,17 +248,27 @@ pub(super) fn consumer_gates(view: &ConsumerView, standby: &str, force: bool) ->
 
 pub(super) fn self_admin_gate(obs: &Observation, standby: &str) -> Gate {
     match &obs.previous {
-        Some((user, _)) if user == standby => gate(GateName::SelfAdmin,
+        Some((user, _)) if user == standby => gate(
+            GateName::SelfAdmin,
             Verdict::Pass,
             format!("the store's previous version holds {standby:?}'s password"),
         ),
-        Some((user, _)) => gate(GateName::SelfAdmin,
+        Some((user, _)) => gate(
+            GateName::SelfAdmin,
             Verdict::Impossible,
-            format!("`admin: self` needs {standby:?}'s password in the store's previous version, but that version is for {user:?}; rotate once with an admin login"),
+            format!(
+                "`admin: self` needs {standby:?}'s password in the store's previous version, \
+                but that version is for {user:?}; rotate once with an admin login"
+            ),
         ),
-        None => gate(GateName::SelfAdmin,
+        None => gate(
+            GateName::SelfAdmin,
             Verdict::Impossible,
-            format!("`admin: self` needs {standby:?}'s password in the store's previous version, and there is none yet (an adopted secret); rotate once with an admin login, or add {standby:?}'s credential as `previous`"),
+            format!(
+                "`admin: self` needs {standby:?}'s password in the store's previous version, \
+                and there is none yet (an adopted secret); rotate once with an admin login, or \
+                    add {standby:?}'s credential as `previous`"
+            ),
         ),
     }
 }
@@ -262,7 +299,8 @@ pub(super) fn writes_gate(view: &ConsumerView) -> Gate {
         );
     }
     let mut detail = format!(
-        "{} writes to the consumers proven possible without effect (server-side dry runs and access reviews)",
+        "{} writes to the consumers proven possible without effect (server-side dry runs and \
+            access reviews)",
         view.writes.len()
     );
     if !warnings.is_empty() {

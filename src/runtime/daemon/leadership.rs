@@ -86,7 +86,8 @@ async fn lease_election(config: &Config, options: &EngineOptions) -> Result<Lead
         ),
         duration: le.duration.unwrap_or(Duration::from_secs(15)),
     };
-    tracing::info!(lease = %settings.name, namespace = %settings.namespace, identity = %settings.identity, "joining leader election");
+    tracing::info!(lease = %settings.name, namespace = %settings.namespace,
+        identity = %settings.identity, "joining leader election");
     let (leader, lease) = crate::k8s::leader::elect(client, settings)
         .await
         .map_err(wrap)?;
@@ -102,7 +103,10 @@ async fn lease_election(config: &Config, _: &EngineOptions) -> Result<Leadership
         file: config.path.display().to_string(),
         target: None,
         key: "leader_election.enabled".into(),
-        message: "leader election takes a Kubernetes Lease, and this seesaw was built without the `kubernetes` feature; set `enabled: false` (one replica) or use a build with it".into(),
+        message: "leader election takes a Kubernetes Lease, and this seesaw was built without \
+            the `kubernetes` feature; set `enabled: false` (one replica) or use a build with \
+                it"
+        .into(),
     }))
 }
 
@@ -158,11 +162,14 @@ async fn heal(engines: &[Arc<Engine>]) {
         {
             Ok(passes) => {
                 for p in passes.iter().filter(|p| !p.propagation.is_empty()) {
-                    tracing::info!(target_name = %p.target, version = %p.version, secrets = ?p.propagation.secrets_written, workloads = ?p.propagation.workloads_restarted, "healed at start");
+                    tracing::info!(target_name = %p.target, version = %p.version,
+                        secrets = ?p.propagation.secrets_written,
+                            workloads = ?p.propagation.workloads_restarted, "healed at start");
                 }
             }
             Err(e) => {
-                tracing::error!(target_name = %engine.name(), kind = e.kind(), "heal at start failed: {e}")
+                tracing::error!(target_name = %engine.name(), kind = e.kind(), "heal at start \
+                    failed: {e}")
             }
         }
     }

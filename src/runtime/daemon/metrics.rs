@@ -108,7 +108,8 @@ impl Default for Metrics {
         let preflight_denied = Family::<TargetLabel, Gauge>::default();
         registry.register(
             "preflight_denied_writes",
-            "Writes to the consumers a rotation would make that the API server refuses (preflight at start, reload and each rotation)",
+            "Writes to the consumers a rotation would make that the API server refuses \
+                (preflight at start, reload and each rotation)",
             preflight_denied.clone(),
         );
         let leader = Gauge::default();

@@ -174,7 +174,8 @@ pub async fn run(
         }
     }
 
-    tracing::info!(timeout = %crate::duration::format(config.daemon.shutdown_timeout), "shutting down: no new rotations; waiting for those in flight to finish their step");
+    tracing::info!(timeout = %crate::duration::format(config.daemon.shutdown_timeout), "shutting \
+        down: no new rotations; waiting for those in flight to finish their step");
     stop.cancel();
     generation.cancel.cancel();
     tracker.close();
@@ -205,15 +206,19 @@ async fn preflight(engines: Vec<Arc<Engine>>, shared: Arc<Shared>) {
                         Proof::Allowed => {}
                         Proof::Denied => {
                             denied += 1;
-                            tracing::error!(target_name = %name, object = %w.object, verb = %w.verb, "preflight: a rotation would be refused before any change: {}", w.detail);
+                            tracing::error!(target_name = %name, object = %w.object, verb = %w.verb,
+                                "preflight: a rotation would be refused before any change: {}",
+                                    w.detail);
                         }
                         Proof::Warning => {
-                            tracing::warn!(target_name = %name, object = %w.object, verb = %w.verb, "preflight: {}", w.detail)
+                            tracing::warn!(target_name = %name, object = %w.object, verb = %w.verb,
+                                "preflight: {}", w.detail)
                         }
                     }
                 }
                 shared.metrics.preflight_denied(name, denied);
-                tracing::info!(target_name = %name, writes = writes.len(), denied, "preflight done");
+                tracing::info!(target_name = %name, writes = writes.len(), denied, "preflight \
+                    done");
             }
             Err(e) => {
                 tracing::warn!(target_name = %name, kind = e.kind(), "preflight could not run: {e}")
@@ -268,7 +273,8 @@ async fn start(
         match schedule {
             Some(s) => scheduled.push((engine.clone(), s)),
             None => {
-                tracing::warn!(target_name = %t.name, "no schedule (set `schedule:` or `defaults.schedule`): the daemon will not rotate it")
+                tracing::warn!(target_name = %t.name, "no schedule (set `schedule:` or \
+                    `defaults.schedule`): the daemon will not rotate it")
             }
         }
         engines.push(engine);

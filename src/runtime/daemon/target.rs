@@ -134,7 +134,8 @@ async fn attempt(
     let mut failures = 0u32;
     loop {
         let permit = tokio::select! {
-            p = shared.rotations.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            p = shared.rotations.clone().acquire_owned() => match p { Ok(p) => p,
+                Err(_) => return },
             _ = generation.cancelled() => return,
         };
         if shared.shutdown.is_cancelled() {
@@ -163,7 +164,8 @@ async fn attempt(
         let took = started.elapsed();
         let wait = match result {
             Ok(report) if report.up_to_date.is_some() => {
-                tracing::info!(target_name = %name, "up to date: {}", report.up_to_date.as_deref().unwrap_or_default());
+                tracing::info!(target_name = %name, "up to date: \
+                    {}", report.up_to_date.as_deref().unwrap_or_default());
                 return;
             }
             Ok(report) => {
@@ -173,13 +175,15 @@ async fn attempt(
                     .success(name, shared.clock.now(), report.standby_sessions);
                 shared.metrics.preflight_denied(name, 0);
                 tracing::info!(target_name = %name, from = %report.from, to = %report.to,
-                    old_version = %report.old_version, new_version = report.new_version.as_deref().unwrap_or(""),
+                    old_version = %report.old_version,
+                        new_version = report.new_version.as_deref().unwrap_or(""),
                     elapsed_ms = took.as_millis() as u64, "rotated");
                 return;
             }
             Err(e) if shared.shutdown.is_cancelled() => {
                 tracing::warn!(target_name = %name, kind = e.kind(), "{e}");
-                tracing::warn!(target_name = %name, "rotation stopped between steps for shutdown; the next start completes it");
+                tracing::warn!(target_name = %name, "rotation stopped between steps for \
+                    shutdown; the next start completes it");
                 return;
             }
             Err(e @ Error::Blocked { .. }) => {
@@ -195,18 +199,21 @@ async fn attempt(
                         .blocked(name, &gates.iter().map(|g| g.name).collect::<Vec<_>>());
                     shared.metrics.standby_sessions(name, *standby_sessions);
                 }
-                tracing::warn!(target_name = %name, kind = e.kind(), "{e}; retrying in {}", crate::duration::format(retry.blocked));
+                tracing::warn!(target_name = %name, kind = e.kind(), "{e}; retrying in \
+                    {}", crate::duration::format(retry.blocked));
                 retry.blocked
             }
             Err(e) if e.is_transient() && failures + 1 < retry.attempts => {
                 failures += 1;
                 let wait = backoff(retry, failures);
-                tracing::warn!(target_name = %name, kind = e.kind(), attempt = failures, "{e}; retrying in {}", crate::duration::format(wait));
+                tracing::warn!(target_name = %name, kind = e.kind(), attempt = failures, "{e}; \
+                    retrying in {}", crate::duration::format(wait));
                 wait
             }
             Err(e) => {
                 shared.metrics.outcome(name, "failure", took);
-                tracing::error!(target_name = %name, kind = e.kind(), "{e}; trying again at the next slot");
+                tracing::error!(target_name = %name, kind = e.kind(), "{e}; trying again at the \
+                    next slot");
                 return;
             }
         };

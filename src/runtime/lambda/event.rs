@@ -43,7 +43,8 @@ impl std::str::FromStr for Step {
             "testSecret" => Ok(Step::TestSecret),
             "finishSecret" => Ok(Step::FinishSecret),
             other => Err(format!(
-                "unknown step {other:?}; Secrets Manager sends createSecret, setSecret, testSecret or finishSecret"
+                "unknown step {other:?}; Secrets Manager sends createSecret, setSecret, \
+                    testSecret or finishSecret"
             )),
         }
     }

@@ -12,7 +12,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub async fn report(api: &str, error_type: &str, message: &str) -> Result<(), String> {
     let body = serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string();
     let request = format!(
-        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\nLambda-Runtime-Function-Error-Type: {error_type}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: \
+            {api}\r\nLambda-Runtime-Function-Error-Type: {error_type}\r\nContent-Type: \
+                application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let exchange = async {

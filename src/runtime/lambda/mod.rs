@@ -91,7 +91,13 @@ impl Function {
 pub async fn serve() -> Result<(), String> {
     // lambda_runtime panics without its runtime API; say what is needed.
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none_or(|v| v.is_empty()) {
-        return Err("`seesaw lambda` serves the AWS Lambda runtime API and AWS_LAMBDA_RUNTIME_API is not set: deploy the binary as a Lambda function's bootstrap (deploy/lambda/README.md), or run it under the Lambda Runtime Interface Emulator. To rotate from a shell, use `seesaw rotate TARGET`".into());
+        return Err(
+            "`seesaw lambda` serves the AWS Lambda runtime API and AWS_LAMBDA_RUNTIME_API \
+            is not set: deploy the binary as a Lambda function's bootstrap \
+                (deploy/lambda/README.md), or run it under the Lambda Runtime Interface \
+                    Emulator. To rotate from a shell, use `seesaw rotate TARGET`"
+                .into(),
+        );
     }
     // lambda_runtime also panics without these; Lambda always sets them.
     for (var, number) in [
@@ -101,7 +107,19 @@ pub async fn serve() -> Result<(), String> {
     ] {
         let value = std::env::var(var).unwrap_or_default();
         if value.is_empty() || (number && value.parse::<i32>().is_err()) {
-            return Err(format!("{var} is {}: the Lambda runtime sets it; under an emulator set it yourself (e.g. AWS_LAMBDA_FUNCTION_NAME=seesaw AWS_LAMBDA_FUNCTION_VERSION='$LATEST' AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128)", if value.is_empty() { "not set".to_owned() } else { format!("{value:?}, not a number") }));
+            return Err(format!(
+                "{var} is {}: the Lambda runtime sets it; under an emulator set \
+                it yourself (e.g. AWS_LAMBDA_FUNCTION_NAME=seesaw \
+                    AWS_LAMBDA_FUNCTION_VERSION='$LATEST' \
+                        AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128)",
+                if value.is_empty() {
+                    "not \
+                            set"
+                    .to_owned()
+                } else {
+                    format!("{value:?}, not a number")
+                }
+            ));
         }
     }
     let settings = match Settings::from_env() {

@@ -112,7 +112,8 @@ async fn run(
             return Err(fail(
                 "unknown_version",
                 format!(
-                    "{} is not a version of the secret; Secrets Manager's RotateSecret registers it before it calls the function",
+                    "{} is not a version of the secret; Secrets Manager's RotateSecret registers \
+                        it before it calls the function",
                     rotation.token
                 ),
             ))
@@ -188,10 +189,14 @@ async fn set(
     let current = store.current_version().await.map_err(store_err)?;
     let target = Target::from_document(rotation, settings, &current.document)?;
     if new.username != target.standby {
-        return Err(fail("inconsistent", format!(
-            "the pending version is for {:?}, but the standby of current user {:?} is {:?}; the secret changed since createSecret. Remove the pending version and rotate again",
+        return Err(fail(
+            "inconsistent",
+            format!(
+            "the pending version is for {:?}, but the standby of current user {:?} is {:?}; the \
+                secret changed since createSecret. Remove the pending version and rotate again",
             new.username, target.active, target.standby
-        )));
+        ),
+        ));
     }
     let config = target.config.targets[0].clone();
     let database = crate::db::open(&config.database)
@@ -203,10 +208,18 @@ async fn set(
             // previous version (read only in this mode).
             let state = store.read().await.map_err(store_err)?;
             if state.previous.is_none() {
-                return Err(fail("no_master", format!(
-                    "without \"masterarn\", {:?} changes its own password and logs in with the one in the previous version (AWSPREVIOUS), which this secret does not have yet (its first rotation). Add \"masterarn\" (the ARN of a secret holding a role with CREATEROLE) for the first rotation, or put {:?}'s credential into the secret as a version before the current one",
+                return Err(fail(
+                    "no_master",
+                    format!(
+                    "without \"masterarn\", {:?} changes its own password and logs in with the \
+                        one in the previous version (AWSPREVIOUS), which this secret does not \
+                            have yet (its first rotation). Add \"masterarn\" (the ARN of a \
+                                secret holding a role with CREATEROLE) for the first rotation, \
+                                    or put {:?}'s credential into the secret as a version before \
+                                        the current one",
                     target.standby, target.standby
-                )));
+                ),
+                ));
             }
             None
         }

@@ -92,7 +92,9 @@ impl Target {
         let master = document.get("masterarn").is_some();
         if engine != crate::config::Engine::Postgres && !master {
             return Err(fail(format!(
-                "a {} secret needs \"masterarn\" (the ARN of a secret holding an admin with CREATE USER, PROCESS and SELECT on mysql.*): seesaw does not rotate {} accounts as themselves",
+                "a {} secret needs \"masterarn\" (the ARN of a secret holding an admin with \
+                    CREATE USER, PROCESS and SELECT on mysql.*): seesaw does not rotate {} \
+                        accounts as themselves",
                 engine.name(),
                 engine.name()
             )));
@@ -239,7 +241,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.standby, "app");
-        let t = Target::from_document(&rotation(), &s, &doc(json!({"username": "b", "password": "x", "host": "db", "seesaw": {"users": ["a", "b"]}}))).unwrap();
+        let t = Target::from_document(
+            &rotation(),
+            &s,
+            &doc(json!({"username": "b", "password": "x",
+            "host": "db", "seesaw": {"users": ["a", "b"]}})),
+        )
+        .unwrap();
         assert_eq!((t.standby.as_str(), t.clone_convention), ("a", false));
         assert_eq!(t.config.targets[0].database.tls, TlsMode::VerifyFull);
     }
@@ -249,7 +257,8 @@ mod tests {
         let s = Settings::default();
         for (v, says) in [
             (
-                json!({"username": "c", "password": "x", "host": "db", "seesaw": {"users": ["a", "b"]}}),
+                json!({"username": "c", "password": "x", "host": "db", "seesaw": {"users": ["a",
+                    "b"]}}),
                 "not one of the pair",
             ),
             (json!({"username": "a", "password": "x"}), "no \"host\""),

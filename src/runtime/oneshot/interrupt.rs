@@ -23,7 +23,10 @@ pub(super) fn watch_interrupts() {
     tokio::spawn(async {
         terminated().await;
         INTERRUPTED.store(true, Ordering::SeqCst);
-        stderr("\nstopping after the step in progress (every stored credential keeps working; run the command again to finish); Ctrl-C again to exit now\n");
+        stderr(
+            "\nstopping after the step in progress (every stored credential keeps working; \
+            run the command again to finish); Ctrl-C again to exit now\n",
+        );
         let _ = tokio::signal::ctrl_c().await;
         stderr("exiting now; run the command again: it resumes from the store's pending version\n");
         std::process::exit(130);

@@ -22,7 +22,12 @@ impl AwsStore {
             // Retrying cannot help: nothing will appear by itself.
             return StoreError::Denied {
                 store,
-                permission: format!("AWS credentials for secretsmanager:{action} (none were found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use IRSA's AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, or run where an instance or task role is available)"),
+                permission: format!(
+                    "AWS credentials for secretsmanager:{action} (none were \
+                    found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use \
+                        IRSA's AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE, or run where an \
+                            instance or task role is available)"
+                ),
                 policy: POLICY.into(),
             };
         }
@@ -39,8 +44,17 @@ impl AwsStore {
             SdkError::TimeoutError(_) => {
                 return StoreError::Transient {
                     store,
-                    reason: match self.client.config().timeout_config().and_then(|t| t.operation_timeout()) {
-                        Some(t) => format!("{action}: no answer within store.aws.timeout {}", crate::duration::format(t)),
+                    reason: match self
+                        .client
+                        .config()
+                        .timeout_config()
+                        .and_then(|t| t.operation_timeout())
+                    {
+                        Some(t) => format!(
+                            "{action}: no answer within store.aws.timeout \
+                            {}",
+                            crate::duration::format(t)
+                        ),
                         None => format!("{action}: no answer in time"),
                     },
                 }
@@ -48,7 +62,10 @@ impl AwsStore {
             SdkError::ConstructionFailure(_) => {
                 return StoreError::Other {
                     store,
-                    message: format!("{action}: the request could not be built; check store.aws.secret_id and region"),
+                    message: format!(
+                        "{action}: the request could not be built; check \
+                        store.aws.secret_id and region"
+                    ),
                 }
             }
             // A body the SDK could not parse: it is not repeated, since
@@ -57,7 +74,10 @@ impl AwsStore {
                 return if status.is_some_and(|s| s == 429 || s >= 500) {
                     StoreError::Transient {
                         store,
-                        reason: format!("{action}:{http} with an answer that is not Secrets Manager's"),
+                        reason: format!(
+                            "{action}:{http} with an answer that is not Secrets \
+                            Manager's"
+                        ),
                     }
                 } else {
                     unexpected(store, action, &http)
@@ -68,25 +88,38 @@ impl AwsStore {
         let code = e.code().and_then(reason::code).unwrap_or("").to_owned();
         let message = reason::service_message(e.message().unwrap_or(""));
         match code.as_str() {
-            "ThrottlingException" | "TooManyRequestsException" | "InternalServiceError"
-            | "ServiceUnavailable" | "RequestTimeout" => StoreError::Transient {
+            "ThrottlingException"
+            | "TooManyRequestsException"
+            | "InternalServiceError"
+            | "ServiceUnavailable"
+            | "RequestTimeout" => StoreError::Transient {
                 store,
                 reason: format!("{action}: {code}"),
             },
             "ResourceNotFoundException" => StoreError::NotFound {
                 store,
-                hint: format!("{action}: {message}; check store.aws.secret_id and region, or create the secret with the active user's credential as its current value"),
+                hint: format!(
+                    "{action}: {message}; check store.aws.secret_id and region, or \
+                    create the secret with the active user's credential as its current value"
+                ),
             },
-            "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException" => {
-                StoreError::Denied {
-                    store,
-                    permission: format!("secretsmanager:{action}"),
-                    policy: POLICY.into(),
-                }
-            }
+            "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException" => StoreError::Denied {
+                store,
+                permission: format!("secretsmanager:{action}"),
+                policy: POLICY.into(),
+            },
             _ if status.is_some_and(|s| s == 429 || s >= 500) => StoreError::Transient {
                 store,
-                reason: format!("{action}:{http}{}", if code.is_empty() { String::new() } else { format!(" {code}") }),
+                reason: format!(
+                    "{action}:{http}{}",
+                    if code.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {code}")
+                    }
+                ),
             },
             // Not an AWS error document (a proxy's page, a wrong
             // endpoint_url).
@@ -103,7 +136,9 @@ fn unexpected(store: String, action: &str, http: &str) -> StoreError {
     StoreError::Other {
         store,
         message: format!(
-            "{action}: unexpected answer{http} that is not Secrets Manager's (its body is not shown: it may hold the secret); check store.aws.endpoint_url and any proxy in between"
+            "{action}: unexpected answer{http} that is not Secrets Manager's (its body is not \
+                shown: it may hold the secret); check store.aws.endpoint_url and any proxy in \
+                    between"
         ),
     }
 }

@@ -100,7 +100,9 @@ impl SecretStore for AwsStore {
 
     fn clear_pending_hint(&self, version: &str) -> String {
         format!(
-            "If no rotation is running, remove the stage: aws secretsmanager update-secret-version-stage --secret-id {} --version-stage AWSPENDING --remove-from-version-id {version}",
+            "If no rotation is running, remove the stage: aws secretsmanager \
+                update-secret-version-stage --secret-id {} --version-stage AWSPENDING \
+                    --remove-from-version-id {version}",
             self.secret_id
         )
     }

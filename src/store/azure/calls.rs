@@ -14,7 +14,9 @@ impl AzureStore {
         use azure_core::error::ErrorKind;
         let store = self.name();
         match e.kind() {
-            ErrorKind::HttpResponse { status, error_code, .. } => {
+            ErrorKind::HttpResponse {
+                status, error_code, ..
+            } => {
                 let status = u16::from(*status);
                 // A code only if it is one (an HTML page has none).
                 let code = error_code
@@ -26,17 +28,44 @@ impl AzureStore {
                 match status {
                     // Not a permission: the version itself is switched off
                     // (Key Vault's inner code; the outer one is Forbidden).
-                    403 if inner_code(&e).as_deref() == Some("SecretDisabled") => StoreError::Other {
-                        store,
-                        message: format!("{permission}: a version seesaw reads is disabled (Key Vault: SecretDisabled); seesaw reads the newest version and the one it replaced. Enable it: az keyvault secret set-attributes --vault-name <vault> --name {} --version <version> --enabled true (az keyvault secret list-versions shows which is disabled)", self.secret),
-                    },
+                    403 if inner_code(&e).as_deref() == Some("SecretDisabled") => {
+                        StoreError::Other {
+                            store,
+                            message: format!(
+                                "{permission}: a version seesaw reads is disabled (Key \
+                            Vault: SecretDisabled); seesaw reads the newest version and the one \
+                                it replaced. Enable it: az keyvault secret set-attributes \
+                                    --vault-name <vault> --name {} --version <version> --enabled \
+                                        true (az keyvault secret list-versions shows which is \
+                                            disabled)",
+                                self.secret
+                            ),
+                        }
+                    }
                     404 => StoreError::NotFound {
                         store,
-                        hint: format!("check store.azure.vault_url and store.azure.secret, or create it with the active user's credential as its value (az keyvault secret set --vault-name <vault> --name {} --file secret.json)", self.secret),
+                        hint: format!(
+                            "check store.azure.vault_url and store.azure.secret, or \
+                            create it with the active user's credential as its value (az \
+                                keyvault secret set --vault-name <vault> --name {} --file \
+                                    secret.json)",
+                            self.secret
+                        ),
                     },
                     401 | 403 => StoreError::Denied {
                         store,
-                        permission: format!("{permission} (role Key Vault Secrets Officer on the secret{})", if code.is_empty() { String::new() } else { format!("; Key Vault said {code}") }),
+                        permission: format!(
+                            "{permission} (role Key Vault Secrets Officer on the \
+                            secret{})",
+                            if code.is_empty() {
+                                String::new()
+                            } else {
+                                format!(
+                                    "; \
+                                Key Vault said {code}"
+                                )
+                            }
+                        ),
                         policy: POLICY.into(),
                     },
                     429 | 500.. => StoreError::Transient {
@@ -45,7 +74,11 @@ impl AzureStore {
                     },
                     _ if code.is_empty() => StoreError::Other {
                         store,
-                        message: format!("{permission}: unexpected answer HTTP {status} that is not Key Vault's (its body is not shown: it may hold the secret); check store.azure.vault_url and any proxy in between"),
+                        message: format!(
+                            "{permission}: unexpected answer HTTP {status} that is \
+                            not Key Vault's (its body is not shown: it may hold the secret); \
+                                check store.azure.vault_url and any proxy in between"
+                        ),
                     },
                     _ => StoreError::Other {
                         store,
@@ -62,7 +95,16 @@ impl AzureStore {
             },
             ErrorKind::Credential => StoreError::Other {
                 store,
-                message: format!("cannot get a token{}; check seesaw's workload identity, managed identity or `az login`", crate::reason::cause(&e).map(|c| format!(" ({c})")).unwrap_or_default()),
+                message: format!(
+                    "cannot get a token{}; check seesaw's workload identity, \
+                    managed identity or `az login`",
+                    crate::reason::cause(&e)
+                        .map(|c| format!(
+                            " \
+                        ({c})"
+                        ))
+                        .unwrap_or_default()
+                ),
             },
             // An answer the client could not parse (its body is not
             // repeated: it may be the secret), or a request it could not
@@ -72,7 +114,9 @@ impl AzureStore {
                 message: format!(
                     "{permission}: {}; check store.azure.vault_url and any proxy in between",
                     match kind {
-                        ErrorKind::DataConversion => "unexpected answer that is not Key Vault's (its body is not shown: it may hold the secret)",
+                        ErrorKind::DataConversion =>
+                            "unexpected answer that is not Key Vault's \
+                            (its body is not shown: it may hold the secret)",
                         _ => "the call failed before an answer",
                     }
                 ),

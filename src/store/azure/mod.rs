@@ -89,7 +89,18 @@ impl AzureStore {
             ..Default::default()
         };
         let credential = client::credential(&client_options, env).map_err(|e| {
-            fail(format!("no usable credentials{}; on AKS enable workload identity for seesaw's service account (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE), elsewhere use a managed identity or `az login`", crate::reason::cause(&e).map(|c| format!(" ({c})")).unwrap_or_default()))
+            fail(format!(
+                "no usable credentials{}; on AKS enable workload identity for seesaw's \
+                service account (AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE), \
+                    elsewhere use a managed identity or `az \
+                        login`",
+                crate::reason::cause(&e)
+                    .map(|c| format!(
+                        " \
+                            ({c})"
+                    ))
+                    .unwrap_or_default()
+            ))
         })?;
         let client = SecretClient::new(
             &config.vault_url,

@@ -121,7 +121,8 @@ impl WithCompanion for AzureStore {
             .next()
             .unwrap_or_default();
         format!(
-            "If no rotation is running, clear it: az keyvault secret set --vault-name {vault} --name {} --value '{{\"pending\": null}}'",
+            "If no rotation is running, clear it: az keyvault secret set --vault-name {vault} \
+                --name {} --value '{{\"pending\": null}}'",
             self.companion
         )
     }

@@ -1,4 +1,5 @@
 //! The preflight's gate: a refused write stops every plan, a warning none.
+#![cfg(test)]
 
 use super::*;
 use crate::rotation::GateName;
