@@ -175,17 +175,7 @@ impl Setup {
     }
 }
 
-/// Runs `cmd`, failing the test with its output unless it succeeds.
-pub fn must(cmd: &mut std::process::Command) -> String {
-    let out = cmd.output().expect("run");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+pub use crate::support::process::must;
 
 /// A kubeconfig for the control plane that authenticates as `token`.
 pub fn token_kubeconfig(admin: &std::path::Path, token: &str, to: &std::path::Path) {

@@ -127,14 +127,4 @@ pub fn placement() -> Value {
     })
 }
 
-/// Runs `cmd`, failing the test with its output unless it succeeds.
-pub fn must(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+pub use crate::support::process::must;

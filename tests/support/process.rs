@@ -78,3 +78,16 @@ pub fn interrupt(child: &tokio::process::Child) {
     let sent = Command::new("kill").args(["-INT", &pid]).status();
     assert!(sent.is_ok_and(|s| s.success()), "kill -INT {pid}");
 }
+
+/// Runs `cmd`, failing the test with its output unless it succeeds; its
+/// standard output.
+pub fn must(cmd: &mut std::process::Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
