@@ -10,6 +10,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -50,6 +51,12 @@ pub struct Metrics {
     step: Family<StepLabels, Gauge>,
     running_since: Family<TargetLabel, Gauge<f64, AtomicU64>>,
     preflight_denied: Family<TargetLabel, Gauge>,
+    deadline: Family<TargetLabel, Gauge<f64, AtomicU64>>,
+    config_loaded: Gauge,
+    rotation_timeout: Gauge<f64, AtomicU64>,
+    /// The running config's targets: a reload drops the series of the
+    /// targets it removed, so no alert fires for a target that is gone.
+    targets: Mutex<Vec<String>>,
 }
 
 fn seconds(t: DateTime<Utc>) -> f64 {
@@ -118,6 +125,26 @@ impl Default for Metrics {
             "1 when this process is the leader",
             leader.clone(),
         );
+        let deadline = Family::<TargetLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "rotation_deadline_timestamp_seconds",
+            "When the target is overdue: the first due time after the store's last publish, \
+                plus the window",
+            deadline.clone(),
+        );
+        let config_loaded = Gauge::default();
+        registry.register(
+            "config_last_reload_successful",
+            "1 when the config file last loaded; 0 while a changed one is rejected and the \
+                previous one runs",
+            config_loaded.clone(),
+        );
+        let rotation_timeout = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "rotation_timeout_seconds",
+            "The running config's rotation_timeout",
+            rotation_timeout.clone(),
+        );
         Metrics {
             registry,
             rotations,
@@ -130,6 +157,10 @@ impl Default for Metrics {
             step,
             running_since,
             preflight_denied,
+            deadline,
+            config_loaded,
+            rotation_timeout,
+            targets: Mutex::default(),
         }
     }
 }
@@ -200,6 +231,71 @@ impl Metrics {
         self.next_rotation
             .get_or_create(&Self::target(target))
             .set(seconds(at));
+        // A scheduled target's outcome counters exist from 0: increase()
+        // cannot see the first failure of a series that is born at 1.
+        for result in RESULTS {
+            let _ = self.rotations.get_or_create(&ResultLabels {
+                target: target.into(),
+                result,
+            });
+        }
+    }
+
+    /// The target is overdue once `window` has passed after `due`, the first
+    /// due time after its last publish.
+    pub fn deadline(&self, target: &str, due: DateTime<Utc>, window: Duration) {
+        self.deadline
+            .get_or_create(&Self::target(target))
+            .set(seconds(due) + window.as_secs_f64());
+    }
+
+    /// A config loaded (at start or by a reload): its rotation_timeout, and
+    /// the series of targets it no longer has removed.
+    pub fn config_loaded(&self, rotation_timeout: Duration, targets: Vec<String>) {
+        self.config_loaded.set(1);
+        self.rotation_timeout.set(rotation_timeout.as_secs_f64());
+        let mut running = self.targets.lock().unwrap_or_else(|e| e.into_inner());
+        for gone in running.iter().filter(|t| !targets.contains(t)) {
+            self.forget(gone);
+        }
+        *running = targets;
+    }
+
+    /// A changed config did not load; the previous one keeps running.
+    pub fn config_rejected(&self) {
+        self.config_loaded.set(0);
+    }
+
+    fn forget(&self, target: &str) {
+        let label = Self::target(target);
+        for family in [
+            &self.last_success,
+            &self.next_rotation,
+            &self.running_since,
+            &self.deadline,
+        ] {
+            family.remove(&label);
+        }
+        self.standby_sessions.remove(&label);
+        self.preflight_denied.remove(&label);
+        for result in RESULTS {
+            self.rotations.remove(&ResultLabels {
+                target: target.into(),
+                result,
+            });
+        }
+        for reason in GateName::ALL {
+            self.gate_blocked.remove(&GateLabels {
+                target: target.into(),
+                reason: reason.as_str(),
+            });
+        }
+        for step in STEPS {
+            self.step.remove(&StepLabels {
+                target: target.into(),
+                step,
+            });
+        }
     }
 
     /// The step a rotation of `target` is in; `None` when it ended.
@@ -237,6 +333,9 @@ impl Metrics {
         self.leader.set(is as i64);
     }
 }
+
+/// Every outcome `outcome` counts.
+const RESULTS: [&str; 3] = ["success", "failure", "blocked"];
 
 /// Every step name (`rotation::Step::name`).
 const STEPS: [&str; 9] = [

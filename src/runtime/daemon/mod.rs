@@ -110,6 +110,9 @@ pub async fn run(
 
     let tracker = TaskTracker::new();
     let mut generation = start(&config, &shared, &options, &tracker, &options.rotate_now).await?;
+    shared
+        .metrics
+        .config_loaded(config.daemon.rotation_timeout, names(&config));
     tracker.spawn(follow_leadership(
         shared.clone(),
         leader,
@@ -157,6 +160,9 @@ pub async fn run(
                     .write()
                     .map(|mut r| r.reload_error = None)
                     .ok();
+                shared
+                    .metrics
+                    .config_loaded(c.daemon.rotation_timeout, names(&c));
                 tracing::info!(targets = c.targets.len(), "config reloaded");
                 tracker.spawn(heal_if_leader(shared.clone(), generation.engines.clone()));
             }
@@ -170,6 +176,7 @@ pub async fn run(
                     .write()
                     .map(|mut r| r.reload_error = Some(e.to_string()))
                     .ok();
+                shared.metrics.config_rejected();
             }
         }
     }
@@ -225,6 +232,10 @@ async fn preflight(engines: Vec<Arc<Engine>>, shared: Arc<Shared>) {
             }
         }
     }
+}
+
+fn names(config: &Config) -> Vec<String> {
+    config.targets.iter().map(|t| t.name.clone()).collect()
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {

@@ -70,6 +70,9 @@ pub(super) async fn run(
                 .ok()
                 .flatten()
                 .map(|wall| shared.clock.from_wall(wall));
+            if let Some(first) = last.and_then(|l| schedule.next_due_since(&name, l, Some(l))) {
+                shared.metrics.deadline(&name, first, schedule.window);
+            }
             match schedule.next_due_since(&name, shared.clock.now(), last) {
                 Some(d) => d,
                 None => {
