@@ -2,7 +2,7 @@
 //! test can hold them to the rules and to what /metrics serves.
 
 use crate::{alerts, read};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// The cells of each table row of `text` whose first cell starts with
 /// `first`.
@@ -15,7 +15,7 @@ fn rows<'a>(text: &'a str, first: &str) -> Vec<Vec<&'a str>> {
 
 /// docs/metrics.md: metric name -> (type, labels).
 #[cfg(feature = "daemon")]
-pub fn documented_metrics() -> BTreeMap<String, (String, BTreeSet<String>)> {
+pub fn documented_metrics() -> BTreeMap<String, (String, std::collections::BTreeSet<String>)> {
     let mut metrics = BTreeMap::new();
     for row in rows(&read("docs/metrics.md"), "`seesaw_") {
         let name = row[0].trim_matches('`').to_owned();
