@@ -74,8 +74,12 @@ async fn a_stalled_leader_and_its_successor_rotate_each_slot_once() {
             .filter(|l| l.contains("PASSWORD 'SCRAM-SHA-256$"))
             .count()
     };
-    // Slots 12:01 and 12:02 under A alone.
+    // Slots 12:01 and 12:02 under A alone. A loaded machine may finish
+    // the second a little late: wait for it until just before 12:03.
     tokio::time::sleep(clock.until(utc(2026, 6, 1, 12, 2) + chrono::Duration::seconds(40))).await;
+    while rotations() < 2 && clock.now() < utc(2026, 6, 1, 12, 2) + chrono::Duration::seconds(58) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let before_stall = rotations();
     assert_eq!(before_stall, 2, "one rotation for each of 12:01 and 12:02");
     proxy.stall();
