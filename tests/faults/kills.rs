@@ -121,7 +121,8 @@ async fn a_store_that_never_answers_times_out_and_changes_nothing() {
         "took {took:?}"
     );
     assert!(
-        run.stderr.contains("no answer within store.aws.timeout 2s"),
+        run.stderr
+            .contains("no answer within 2s (the store's `timeout`)"),
         "{}",
         run.stderr
     );

@@ -50,14 +50,17 @@ impl AwsStore {
                         .timeout_config()
                         .and_then(|t| t.operation_timeout())
                     {
+                        // The same words as the Bounded decorator's: both
+                        // timers are the store's `timeout` and either may
+                        // fire first.
                         Some(t) => format!(
-                            "{action}: no answer within store.aws.timeout \
-                            {}",
+                            "{action}: no answer within {} (the store's `timeout`); check \
+                            the endpoint and the network path to it",
                             crate::duration::format(t)
                         ),
                         None => format!("{action}: no answer in time"),
                     },
-                }
+                };
             }
             SdkError::ConstructionFailure(_) => {
                 return StoreError::Other {
