@@ -227,7 +227,7 @@ async fn demo(bin: std::path::PathBuf, options: &DemoOptions) -> Result<i32, Str
         return Ok(1);
     }
     println!(
-        "\nThe demo's config, a start for your own (README.md \"Configuration\"):\n\n{}",
+        "\nThe demo's config, a start for your own (docs/configuration.md):\n\n{}",
         std::fs::read_to_string(&config_path).unwrap_or_default()
     );
     Ok(0)
