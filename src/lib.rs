@@ -28,6 +28,7 @@
 
 pub mod atomic_file;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod consumers;
 pub mod db;

@@ -1,5 +1,5 @@
 #![forbid(unsafe_code)]
-// Layout of the deepest async fn (oneshot::run over the engine, the stores
+// Layout of the deepest async fn (commands::run over the engine, the stores
 // and kube) needs more than the default 128 query levels in release builds.
 #![recursion_limit = "256"]
 
@@ -39,6 +39,6 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let code = runtime.block_on(seesaw::runtime::oneshot::run(cli));
+    let code = runtime.block_on(seesaw::commands::run(cli));
     std::process::exit(code);
 }

@@ -1,7 +1,7 @@
 //! Acting on decisions: the [`Engine`] observes a target, asks `rotation`
 //! for a plan and carries out its steps against the `Database` and
-//! `SecretStore` traits. The one-shot commands (and later the daemon and
-//! the Lambda) all drive this one engine.
+//! `SecretStore` traits. The commands (`crate::commands`), the daemon and
+//! the Lambda all drive this one engine.
 
 #[cfg(feature = "daemon")]
 pub mod daemon;
@@ -25,4 +25,3 @@ pub use crate::progress::{NoProgress, Progress};
 pub use engine::{Backends, Engine, EngineOptions, RotateOptions};
 pub use follow::FollowPass;
 pub use report::{CheckReport, Report, Status, StepRecord};
-pub mod oneshot;

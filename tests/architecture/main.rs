@@ -10,6 +10,7 @@
 //! dependency of the module that makes it: paths through it lead to the
 //! module it names.
 
+mod commands;
 mod decisions;
 mod error_text;
 mod graph;
