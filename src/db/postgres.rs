@@ -10,6 +10,7 @@
 //! `statements.rs` what seesaw runs on it.
 
 mod errors;
+mod op;
 mod session;
 mod statements;
 

@@ -70,23 +70,3 @@ pub(crate) fn reason(e: &tokio_postgres::Error) -> String {
     }
     crate::reason::headline(e)
 }
-
-pub(super) fn hint_for(doing: &str) -> String {
-    if doing.starts_with("end sessions") {
-        "grant pg_signal_backend to the admin role, or use standby_sessions: fail | wait".into()
-    } else if let Some(rest) = doing.strip_prefix("copy the setting ") {
-        let name = rest.split(' ').next().unwrap_or_default();
-        format!(
-            "a superuser can allow it with `GRANT SET ON PARAMETER {name} TO <master role>` \
-            (PostgreSQL 15+), or create the clone yourself"
-        )
-    } else if doing.starts_with("set the password") {
-        "the admin role needs CREATEROLE (PostgreSQL 16+: also ADMIN OPTION on the role), or use \
-            `admin: self`"
-            .into()
-    } else {
-        "the admin role needs CREATEROLE and ADMIN OPTION on the groups involved (see `seesaw \
-            setup-sql`)"
-            .into()
-    }
-}

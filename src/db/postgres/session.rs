@@ -2,7 +2,8 @@
 //! the helpers its statements share (acting as the login role, errors
 //! with their hints, the open transactions a lock timeout names).
 
-use super::errors::{hint_for, is_outage, reason};
+use super::errors::{is_outage, reason};
+use super::op::Op;
 use crate::db::DbError;
 use tokio_postgres::error::SqlState;
 
@@ -63,18 +64,19 @@ impl PgSession {
         self.client
             .batch_execute("SET ROLE NONE")
             .await
-            .map_err(|e| self.error("reset the session's role".into(), e))
+            .map_err(|e| self.error(Op::ResetRole, e))
     }
 
-    pub(super) fn error(&self, doing: String, e: tokio_postgres::Error) -> DbError {
+    pub(super) fn error(&self, op: Op<'_>, e: tokio_postgres::Error) -> DbError {
         let reason = reason(&e);
+        let doing = op.describe();
         let db = self.db.clone();
         match e.code() {
             Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => DbError::Denied {
                 db,
-                doing: doing.clone(),
+                doing,
                 reason,
-                hint: hint_for(&doing),
+                hint: op.hint(),
             },
             Some(c) if *c == SqlState::UNDEFINED_OBJECT => DbError::Query {
                 db,

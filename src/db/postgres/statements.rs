@@ -2,6 +2,7 @@
 //! probe, the advisory lock, the catalog reads, and the role changes).
 
 use super::errors::reason;
+use super::op::Op;
 use super::session::PgSession;
 use crate::db::{role_config, DbError, RoleCopy, Session};
 use async_trait::async_trait;
@@ -27,7 +28,7 @@ impl Session for PgSession {
             .client
             .simple_query("SELECT session_user")
             .await
-            .map_err(|e| self.error("run the probe query".into(), e))?;
+            .map_err(|e| self.error(Op::Probe, e))?;
         messages
             .iter()
             .find_map(|m| match m {
@@ -36,7 +37,7 @@ impl Session for PgSession {
             })
             .ok_or_else(|| DbError::Query {
                 db: self.db.clone(),
-                doing: "run the probe query".into(),
+                doing: Op::Probe.describe(),
                 reason: "no row came back".into(),
             })
     }
@@ -46,7 +47,7 @@ impl Session for PgSession {
             .client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
             .await
-            .map_err(|e| self.error("take the advisory lock".into(), e))?;
+            .map_err(|e| self.error(Op::Lock, e))?;
         Ok(row.get(0))
     }
 
@@ -58,7 +59,7 @@ impl Session for PgSession {
                 &[&role],
             )
             .await
-            .map_err(|e| self.error(format!("look up role {role:?}"), e))?;
+            .map_err(|e| self.error(Op::LookUpRole(role), e))?;
         Ok(row.get(0))
     }
 
@@ -71,7 +72,7 @@ impl Session for PgSession {
                 &[&role],
             )
             .await
-            .map_err(|e| self.error(format!("count sessions of {role:?}"), e))?;
+            .map_err(|e| self.error(Op::CountSessions(role), e))?;
         Ok(rows.iter().map(|r| i64::from(r.get::<_, i32>(0))).collect())
     }
 
@@ -89,7 +90,7 @@ impl Session for PgSession {
                 &[&role],
             )
             .await
-            .map_err(|e| self.error(format!("end sessions of {role:?}"), e))?;
+            .map_err(|e| self.error(Op::EndSessions(role), e))?;
         Ok(row.get::<_, i64>(0).max(0) as u64)
     }
 
@@ -108,7 +109,7 @@ impl Session for PgSession {
                 &[&role],
             )
             .await
-            .map_err(|e| self.error(format!("read the privileges that alter {role:?}"), e))?;
+            .map_err(|e| self.error(Op::ReadAlterPrivileges(role), e))?;
         let (me, superuser, createrole, v16, admin_option): (
             String,
             bool,
@@ -145,7 +146,7 @@ impl Session for PgSession {
                 &[&role],
             )
             .await
-            .map_err(|e| self.error(format!("read memberships of {role:?}"), e))?;
+            .map_err(|e| self.error(Op::ReadMemberships(role), e))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -153,11 +154,11 @@ impl Session for PgSession {
         self.client
             .batch_execute(&grant_sql(group, role))
             .await
-            .map_err(|e| self.error(format!("grant {group:?} to {role:?}"), e))
+            .map_err(|e| self.error(Op::Grant { group, role }, e))
     }
 
     async fn revoke_membership(&mut self, group: &str, role: &str) -> Result<(), DbError> {
-        let doing = format!("revoke {group:?} from {role:?}");
+        let op = Op::Revoke { group, role };
         // PostgreSQL 16+ records who granted a membership, and a plain
         // REVOKE removes only the current user's grant (the others stay,
         // with a mere warning). So revoke each recorded grant by name, then
@@ -173,7 +174,7 @@ impl Session for PgSession {
                 &[&group, &role],
             )
             .await
-            .map_err(|e| self.error(doing.clone(), e))?;
+            .map_err(|e| self.error(op, e))?;
         let grantors: Vec<String> = grantors.iter().map(|r| r.get(0)).collect();
         let revoke = format!(
             "REVOKE {} FROM {}",
@@ -200,18 +201,18 @@ impl Session for PgSession {
                 return Err(match e.code() {
                     Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => DbError::Denied {
                         db: self.db.clone(),
-                        doing: doing.clone(),
+                        doing: op.describe(),
                         reason: reason(&e),
                         hint: superuser_fix(),
                     },
-                    _ => self.error(doing.clone(), e),
+                    _ => self.error(op, e),
                 });
             }
         }
         if self.memberships(role).await?.contains(group) {
             return Err(DbError::Denied {
                 db: self.db.clone(),
-                doing,
+                doing: op.describe(),
                 reason: format!(
                     "the membership was granted by {} and the admin cannot revoke another role's \
                         grant",
@@ -245,7 +246,7 @@ impl Session for PgSession {
                 let blockers = self.open_transactions().await;
                 Err(DbError::Busy {
                     db: self.db.clone(),
-                    doing: format!("set the password of {role:?}"),
+                    doing: Op::SetPassword(role).describe(),
                     reason: format!(
                         "{} (lock_timeout): another transaction holds {role:?}'s row in \
                             pg_authid. Open transactions now: {blockers}. Let it commit or roll \
@@ -254,7 +255,7 @@ impl Session for PgSession {
                     ),
                 })
             }
-            Err(e) => Err(self.error(format!("set the password of {role:?}"), e)),
+            Err(e) => Err(self.error(Op::SetPassword(role), e)),
         }
     }
 
@@ -263,7 +264,7 @@ impl Session for PgSession {
         self.client
             .simple_query(&format!("SELECT pg_advisory_unlock({key})"))
             .await
-            .map_err(|e| self.error("release the advisory lock".into(), e))?;
+            .map_err(|e| self.error(Op::Unlock, e))?;
         Ok(())
     }
 
@@ -283,7 +284,7 @@ impl Session for PgSession {
                 "SELECT pg_try_advisory_lock({key}) AND pg_advisory_unlock({key})"
             ))
             .await
-            .map_err(|e| self.error("check that the advisory lock is still held".into(), e))?;
+            .map_err(|e| self.error(Op::CheckLock, e))?;
         Ok(messages.iter().any(|m| {
             matches!(m, tokio_postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))
         }))
@@ -304,43 +305,43 @@ impl Session for PgSession {
                 &[&like],
             )
             .await
-            .map_err(|e| self.error(format!("read the settings of {like:?}"), e))?;
+            .map_err(|e| self.error(Op::ReadSettings(like), e))?;
         let mut settings = Vec::new();
         for row in &rows {
-            let database: Option<String> = row.get(0);
-            let entry: String = row.get(1);
-            let name = entry.split('=').next().unwrap_or_default();
-            let doing = format!("copy the setting {name} of {like:?} to {role:?}");
-            let sql = role_config::alter_role_set(role, database.as_deref(), &entry).map_err(
-                |reason| DbError::Query {
+            let database: Option<&str> = row.get(0);
+            let entry: &str = row.get(1);
+            let op = Op::CopySetting {
+                name: entry.split('=').next().unwrap_or_default(),
+                from: like,
+                to: role,
+            };
+            let sql = role_config::alter_role_set(role, database, entry).map_err(|reason| {
+                DbError::Query {
                     db: self.db.clone(),
-                    doing: doing.clone(),
+                    doing: op.describe(),
                     reason,
-                },
-            )?;
-            settings.push((sql, doing));
+                }
+            })?;
+            settings.push((sql, op));
         }
         // No password yet (it cannot log in until one is set): the caller
         // sets it next, as a verifier, like any standby's.
         let mut statements = vec![(
             format!("CREATE ROLE {} LOGIN", escape_identifier(role)),
-            format!("create the login role {role:?}"),
+            Op::CreateRole(role),
         )];
         for group in &memberships {
-            statements.push((
-                grant_sql(group, role),
-                format!("grant {group:?} to {role:?}"),
-            ));
+            statements.push((grant_sql(group, role), Op::Grant { group, role }));
         }
         statements.extend(settings);
         self.act_as_session_user().await?;
         self.client
             .batch_execute("BEGIN")
             .await
-            .map_err(|e| self.error("begin a transaction".into(), e))?;
-        for (sql, doing) in &statements {
+            .map_err(|e| self.error(Op::Begin, e))?;
+        for (sql, op) in &statements {
             if let Err(e) = self.client.batch_execute(sql).await {
-                let error = self.error(doing.clone(), e);
+                let error = self.error(*op, e);
                 let _ = self.client.batch_execute("ROLLBACK").await;
                 return Err(error);
             }
@@ -348,7 +349,7 @@ impl Session for PgSession {
         self.client
             .batch_execute("COMMIT")
             .await
-            .map_err(|e| self.error(format!("commit the creation of {role:?}"), e))?;
+            .map_err(|e| self.error(Op::CommitCreation(role), e))?;
         Ok(RoleCopy {
             memberships: memberships.len(),
             settings: rows.len(),
