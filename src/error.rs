@@ -143,3 +143,69 @@ impl Error {
         }
     }
 }
+
+/// The target an error is about, named once: the driver builds its errors
+/// as `self.on().store(doing, source, hint)`, so no call site can name a
+/// different target or forget it.
+#[derive(Clone, Copy)]
+pub struct On<'a>(pub &'a str);
+
+impl On<'_> {
+    pub fn inconsistent(self, message: String) -> Error {
+        Error::Inconsistent {
+            target: self.0.into(),
+            message,
+        }
+    }
+
+    pub fn store(self, doing: String, source: StoreError, hint: Option<String>) -> Error {
+        Error::Store {
+            target: self.0.into(),
+            doing,
+            source,
+            hint,
+        }
+    }
+
+    pub fn database(self, doing: String, source: DbError, hint: Option<String>) -> Error {
+        Error::Database {
+            target: self.0.into(),
+            doing,
+            source,
+            hint,
+        }
+    }
+
+    pub fn consumers(self, doing: String, source: crate::consumers::ConsumerError) -> Error {
+        Error::Consumers {
+            target: self.0.into(),
+            doing,
+            source,
+        }
+    }
+
+    pub fn interrupted(self, step: &'static str, reason: String) -> Error {
+        Error::Interrupted {
+            target: self.0.into(),
+            step,
+            reason,
+        }
+    }
+
+    pub fn blocked(self, action: &'static str, gates: Vec<Gate>, standby_sessions: u64) -> Error {
+        Error::Blocked {
+            target: self.0.into(),
+            action,
+            gates,
+            standby_sessions,
+        }
+    }
+
+    pub fn lock_lost(self, why: String, state: String) -> Error {
+        Error::LockLost {
+            target: self.0.into(),
+            why,
+            state,
+        }
+    }
+}

@@ -181,6 +181,11 @@ impl Engine {
         &self.config.name
     }
 
+    /// This target, for the errors about it.
+    pub(super) fn on(&self) -> crate::error::On<'_> {
+        crate::error::On(self.name())
+    }
+
     pub fn config(&self) -> &TargetConfig {
         &self.config
     }
@@ -210,12 +215,7 @@ impl Engine {
         doing: String,
         hint: Option<String>,
     ) -> impl FnOnce(crate::db::DbError) -> Error + '_ {
-        move |source| Error::Database {
-            target: self.name().into(),
-            doing,
-            source,
-            hint,
-        }
+        move |source| self.on().database(doing, source, hint)
     }
 
     /// What the store holds now and which of its credentials log in, read
@@ -305,13 +305,10 @@ impl Engine {
     }
 
     pub(super) fn no_credential_for(&self, role: &str) -> Error {
-        Error::Inconsistent {
-            target: self.name().into(),
-            message: format!(
-                "no credential for {role:?} to verify or publish (the plan's steps \
+        self.on().inconsistent(format!(
+            "no credential for {role:?} to verify or publish (the plan's steps \
                 are out of order)"
-            ),
-        }
+        ))
     }
 }
 

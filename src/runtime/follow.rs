@@ -32,10 +32,9 @@ impl Engine {
         shutdown: impl Future<Output = ()>,
     ) -> Result<Vec<FollowPass>, Error> {
         let Some(consumers) = &self.backends.consumers else {
-            return Err(Error::Inconsistent {
-                target: self.name().into(),
-                message: "follow needs a `kubernetes:` section in the target's config".into(),
-            });
+            return Err(self.on().inconsistent(
+                "follow needs a `kubernetes:` section in the target's config".into(),
+            ));
         };
         let mut passes = Vec::new();
         let mut followed: Option<String> = None;
@@ -47,10 +46,11 @@ impl Engine {
                     return Ok(None);
                 }
                 let document = self.complete(&state.current.document);
-                let err = |source| Error::Consumers {
-                    target: self.name().into(),
-                    doing: format!("carry version {} into Kubernetes", state.current.version),
-                    source,
+                let err = |source| {
+                    self.on().consumers(
+                        format!("carry version {} into Kubernetes", state.current.version),
+                        source,
+                    )
                 };
                 // Every write tried first: a refused one stops the pass
                 // before any Secret changes, so the Secrets never disagree.

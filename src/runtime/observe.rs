@@ -21,37 +21,27 @@ impl Engine {
         } else {
             self.backends.store.read_latest().await
         };
-        let state = read.map_err(|source| Error::Store {
-            target: self.name().into(),
-            doing: "read the current secret".into(),
-            source,
-            hint: None,
+        let state = read.map_err(|source| {
+            self.on()
+                .store("read the current secret".into(), source, None)
         })?;
-        let current = state
-            .current
-            .document
-            .credential()
-            .map_err(|e| Error::Inconsistent {
-                target: self.name().into(),
-                message: format!(
-                    "{}: current version {}: {e}; expected at least {{\"username\": ..., \
+        let current = state.current.document.credential().map_err(|e| {
+            self.on().inconsistent(format!(
+                "{}: current version {}: {e}; expected at least {{\"username\": ..., \
                     \"password\": ...}}",
-                    self.backends.store.describe(),
-                    state.current.version
-                ),
-            })?;
+                self.backends.store.describe(),
+                state.current.version
+            ))
+        })?;
         let users = &self.config.database.users;
         if !users.contains(&current.username) {
-            return Err(Error::Inconsistent {
-                target: self.name().into(),
-                message: format!(
-                    "{}: the current credential is for {:?}, which is not one of database.users \
+            return Err(self.on().inconsistent(format!(
+                "{}: the current credential is for {:?}, which is not one of database.users \
                         {:?}; fix the store or the config",
-                    self.backends.store.describe(),
-                    current.username,
-                    users
-                ),
-            });
+                self.backends.store.describe(),
+                current.username,
+                users
+            )));
         }
         Ok((state, current))
     }
@@ -82,11 +72,12 @@ impl Engine {
                         .previous
                         .as_ref()
                         .and_then(|p| p.document.credential().ok())
-                        .ok_or_else(|| Error::Inconsistent {
-                            target: self.name().into(),
-                            message: "rollback under `admin: self` logs in with the store's \
+                        .ok_or_else(|| {
+                            self.on().inconsistent(
+                                "rollback under `admin: self` logs in with the store's \
                                 previous credential, and there is none"
-                                .into(),
+                                    .into(),
+                            )
                         })?,
                     _ => first,
                 }

@@ -131,14 +131,11 @@ impl Engine {
                 let error = match attempt {
                     Ok(user) if user == cred.username => break,
                     Ok(user) => {
-                        return Err(Error::Inconsistent {
-                            target: self.name().into(),
-                            message: format!(
-                                "{doing}: logged in as {user:?}; the pooler's \
+                        return Err(self.on().inconsistent(format!(
+                            "{doing}: logged in as {user:?}; the pooler's \
                                 [databases] entry forces another user, and seesaw cannot rotate \
                                     behind it"
-                            ),
-                        })
+                        )))
                     }
                     Err(e) => e,
                 };

@@ -40,10 +40,11 @@ impl Engine {
             .preflight(self.name(), &document, version)
             .await
             .map(Some)
-            .map_err(|source| Error::Consumers {
-                target: self.name().into(),
-                doing: "try the writes to the consumers without effect (preflight)".into(),
-                source,
+            .map_err(|source| {
+                self.on().consumers(
+                    "try the writes to the consumers without effect (preflight)".into(),
+                    source,
+                )
             })
     }
 
@@ -70,14 +71,10 @@ impl Engine {
         // A write the preflight saw refused would fail the heal too: then
         // it is only previewed, and the plan's `writes` gate says why.
         let heal = heal && writes.iter().all(|w| w.result != Proof::Denied);
+        let on = self.on();
         let err = |doing: &str| {
-            let target = self.name().to_owned();
             let doing = doing.to_owned();
-            move |source| Error::Consumers {
-                target,
-                doing,
-                source,
-            }
+            move |source| on.consumers(doing, source)
         };
         let done = consumers
             .sync(

@@ -58,14 +58,13 @@ impl Engine {
         tokio::time::timeout(limit, self.rotate_now(options, progress))
             .await
             .unwrap_or_else(|_| {
-                Err(Error::Interrupted {
-                    target: self.name().into(),
-                    step: "rotation_timeout",
-                    reason: format!(
+                Err(self.on().interrupted(
+                    "rotation_timeout",
+                    format!(
                         "the rotation ran longer than rotation_timeout ({}) and was stopped",
                         crate::duration::format(limit)
                     ),
-                })
+                ))
             })
     }
 
@@ -154,15 +153,12 @@ impl Engine {
     ) -> Result<Report, Error> {
         let plan = rotation::set_standby(&seen.observation, &self.policy());
         if plan.to != username && !plan.is_blocked() {
-            return Err(Error::Inconsistent {
-                target: self.name().into(),
-                message: format!(
-                    "the pending version is for {username:?}, but the standby is {:?}; the \
+            return Err(self.on().inconsistent(format!(
+                "the pending version is for {username:?}, but the standby is {:?}; the \
                         secret's current version changed since createSecret. Remove the \
                             AWSPENDING stage and rotate again",
-                    plan.to
-                ),
-            });
+                plan.to
+            )));
         }
         // createSecret staged it: resumed like any pending version, or, when
         // the store shows none readable for the standby, taken as chosen.
@@ -193,15 +189,14 @@ impl Engine {
         progress: &dyn Progress,
     ) -> Result<Report, Error> {
         if plan.is_blocked() {
-            return Err(Error::Blocked {
-                target: self.name().into(),
-                action: match plan.action {
-                    Action::Rotate => "rotation",
-                    Action::Rollback => "rollback",
-                },
-                gates: plan.blockers().into_iter().cloned().collect(),
-                standby_sessions: seen.observation.standby_in_use(),
-            });
+            let action = match plan.action {
+                Action::Rotate => "rotation",
+                Action::Rollback => "rollback",
+            };
+            let gates = plan.blockers().into_iter().cloned().collect();
+            return Err(self
+                .on()
+                .blocked(action, gates, seen.observation.standby_in_use()));
         }
         let mut report = Report::new(&plan, dry_run);
         report.standby_sessions = seen.observation.standby_in_use();
@@ -238,11 +233,7 @@ impl Engine {
             report.steps.push(StepRecord::new(step, detail, elapsed));
             progress
                 .finished(self.name(), step, elapsed)
-                .map_err(|reason| Error::Interrupted {
-                    target: self.name().into(),
-                    step: step.name(),
-                    reason,
-                })?;
+                .map_err(|reason| self.on().interrupted(step.name(), reason))?;
         }
         report.elapsed_ms = started.elapsed().as_millis() as u64;
         tracing::info!(

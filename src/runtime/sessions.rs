@@ -29,25 +29,20 @@ impl Engine {
                 ),
             ),
         };
-        self.backends
-            .database
-            .login(who)
-            .await
-            .map_err(|source| Error::Database {
-                target: self.name().into(),
-                doing: format!(
-                    "log in as {} {:?}",
-                    if self.admin.is_some() {
-                        "admin"
-                    } else {
-                        "active user"
-                    },
-                    who.username
-                ),
-                // The password hint only helps when the password was refused.
-                hint: hint.filter(|_| matches!(source, crate::db::DbError::LoginFailed { .. })),
-                source,
-            })
+        self.backends.database.login(who).await.map_err(|source| {
+            // The password hint only helps when the password was refused.
+            let hint = hint.filter(|_| matches!(source, crate::db::DbError::LoginFailed { .. }));
+            let doing = format!(
+                "log in as {} {:?}",
+                if self.admin.is_some() {
+                    "admin"
+                } else {
+                    "active user"
+                },
+                who.username
+            );
+            self.on().database(doing, source, hint)
+        })
     }
 
     fn admin_hint(&self) -> Option<String> {
@@ -77,23 +72,14 @@ impl Engine {
         doing: String,
         hint: Option<String>,
     ) -> Result<(), Error> {
-        let target = self.name().to_owned();
-        let wrap = |source| Error::Database {
-            target: target.clone(),
-            doing: doing.clone(),
-            source,
-            hint: hint.clone(),
-        };
+        let wrap = |source| self.on().database(doing.clone(), source, hint.clone());
         let mut session = self.backends.database.login(cred).await.map_err(wrap)?;
         let user = session.probe().await.map_err(wrap)?;
         if user != cred.username {
-            return Err(Error::Inconsistent {
-                target,
-                message: format!(
-                    "{doing}: logged in as {user:?}, expected {:?}",
-                    cred.username
-                ),
-            });
+            return Err(self.on().inconsistent(format!(
+                "{doing}: logged in as {user:?}, expected {:?}",
+                cred.username
+            )));
         }
         Ok(())
     }
@@ -136,16 +122,8 @@ impl Engine {
             version; write it there (seesaw setup-sql shows the document)"
             .to_owned();
         Err(match refused {
-            Some(source) => Error::Database {
-                target: self.name().into(),
-                doing,
-                source,
-                hint: Some(hint),
-            },
-            None => Error::Inconsistent {
-                target: self.name().into(),
-                message: format!("cannot {doing}: {hint}"),
-            },
+            Some(source) => self.on().database(doing, source, Some(hint)),
+            None => self.on().inconsistent(format!("cannot {doing}: {hint}")),
         })
     }
 
@@ -208,27 +186,25 @@ impl Engine {
                 let cred = match previous {
                     Some(Ok(c)) => c,
                     _ => {
-                        return Err(Error::Inconsistent {
-                            target: self.name().into(),
-                            message: "`admin: self` needs the standby's credential in the \
+                        return Err(self.on().inconsistent(
+                            "`admin: self` needs the standby's credential in the \
                                 store's previous version, and it is missing or incomplete"
                                 .into(),
-                        })
+                        ))
                     }
                 };
                 let session = match self.backends.database.login(&cred).await {
                     Ok(s) => s,
                     Err(source) => {
                         let state = self.probe_state().await;
-                        return Err(Error::Database {
-                            target: self.name().into(),
-                            doing: format!(
+                        return Err(self.on().database(
+                            format!(
                                 "log in as standby {:?} with its previous password (admin: self)",
                                 cred.username
                             ),
                             source,
-                            hint: Some(state),
-                        });
+                            Some(state),
+                        ));
                     }
                 };
                 Ok(own.insert(session))
@@ -246,12 +222,9 @@ impl Engine {
             Ok(false) => "the session no longer holds it".to_owned(),
             Err(e) => format!("the session holding it is gone ({})", e.kind()),
         };
-        Err(Error::LockLost {
-            target: self.name().into(),
-            why,
-            state: self
-                .probe_state_since(Some(&seen.state.current.version))
-                .await,
-        })
+        let state = self
+            .probe_state_since(Some(&seen.state.current.version))
+            .await;
+        Err(self.on().lock_lost(why, state))
     }
 }

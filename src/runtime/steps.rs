@@ -106,13 +106,12 @@ impl Engine {
                 });
             }
             if progress.cancelled() {
-                return Err(Error::Interrupted {
-                    target: self.name().into(),
-                    step: step.name(),
-                    reason: "stopped while waiting for the standby's sessions (the run was \
+                return Err(self.on().interrupted(
+                    step.name(),
+                    "stopped while waiting for the standby's sessions (the run was \
                         cancelled: shutdown, or its deadline came); the next run resumes"
                         .into(),
-                });
+                ));
             }
             if started.elapsed() >= timeout {
                 let gate = rotation::Gate {
@@ -126,12 +125,7 @@ impl Engine {
                         crate::duration::format(timeout)
                     ),
                 };
-                return Err(Error::Blocked {
-                    target: self.name().into(),
-                    action: "rotation",
-                    gates: vec![gate],
-                    standby_sessions: n,
-                });
+                return Err(self.on().blocked("rotation", vec![gate], n));
             }
             // Said when the count changes, else every 10 s: a
             // five-minute wait is a few lines, not six hundred.
@@ -192,16 +186,17 @@ impl Engine {
                 token: &run.token,
             })
             .await
-            .map_err(|source| Error::Store {
-                target: self.name().into(),
-                doing: match plan.action {
-                    Action::Rotate => format!("write {username:?}'s new credential as pending"),
-                    Action::Rollback => {
-                        format!("write {username:?}'s previous credential as pending")
-                    }
-                },
-                source,
-                hint: Some("nothing was changed in the database".into()),
+            .map_err(|source| {
+                self.on().store(
+                    match plan.action {
+                        Action::Rotate => format!("write {username:?}'s new credential as pending"),
+                        Action::Rollback => {
+                            format!("write {username:?}'s previous credential as pending")
+                        }
+                    },
+                    source,
+                    Some("nothing was changed in the database".into()),
+                )
             })?;
         Ok(Outcome::Staged(Staged {
             credential,
@@ -315,12 +310,11 @@ impl Engine {
             Ok(v) => v,
             Err(source) => {
                 let state = self.probe_state().await;
-                return Err(Error::Store {
-                    target: self.name().into(),
-                    doing: format!("publish {username:?} as the current credential"),
+                return Err(self.on().store(
+                    format!("publish {username:?} as the current credential"),
                     source,
-                    hint: Some(state),
-                });
+                    Some(state),
+                ));
             }
         };
         Ok(Outcome::Published {
@@ -349,13 +343,14 @@ impl Engine {
         let done = consumers
             .sync(self.name(), document, version, reason, false, progress)
             .await
-            .map_err(|source| Error::Consumers {
-                target: self.name().into(),
-                doing: format!(
-                    "propagate version {version} ({username:?}); it is published and \
+            .map_err(|source| {
+                self.on().consumers(
+                    format!(
+                        "propagate version {version} ({username:?}); it is published and \
                     the next run heals the consumers"
-                ),
-                source,
+                    ),
+                    source,
+                )
             })?;
         Ok(Outcome::Propagated(done))
     }
