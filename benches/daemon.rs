@@ -1,16 +1,26 @@
-//! The daemon with many targets, as a process (`seesaw run`):
-//! 1. TARGETS targets (2 x TARGETS login roles in one local cluster, file
-//!    stores), all due at once (`--rotate-now`), `concurrency.rotations: 32`:
-//!    wall time to rotate all, rotations per second, peak RSS.
-//! 2. Idle: the same targets scheduled, nothing due, for IDLE_SECS: RSS and
-//!    CPU time (it must not poll in a busy loop).
+//! The daemon with many targets, as a user runs it (`seesaw run`), for each
+//! size in SIZES (default 100,1000; 10000 takes about ten minutes):
+//! 1. the login floor: as many SCRAM logins (`SELECT 1`, `pgbench -C`, 32
+//!    clients) as there are targets, against the same cluster;
+//! 2. N targets (2 x N login roles in that cluster, file stores), all due
+//!    at once (`--rotate-now`), `concurrency.rotations: 32`, logging at its
+//!    default level (info, JSON) as in production: wall time to rotate all
+//!    (process start included) over the floor, the daemon's CPU per
+//!    rotation, its peak RSS;
+//! 3. a fresh daemon with the same targets scheduled and nothing due, for
+//!    IDLE_SECS (default 20): RSS, and CPU (it must not poll).
 //!
-//! `cargo bench --bench daemon` (TARGETS=1000, IDLE_SECS=60 by default).
+//! Completion is counted from the daemon's log (one `rotated` line per
+//! target), not by scraping `/metrics`, whose cost grows with N and would
+//! be counted as the daemon's.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncBufReadExt;
 
 fn proc_status(pid: u32, field: &str) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -21,7 +31,7 @@ fn proc_status(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// utime + stime in clock ticks.
+/// utime + stime in clock ticks (1/100 s).
 fn cpu_ticks(pid: u32) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
@@ -30,117 +40,202 @@ fn cpu_ticks(pid: u32) -> u64 {
         + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
 }
 
-/// Sums the samples whose line starts with `prefix` and contains `with`.
-async fn metric_sum(addr: &str, prefix: &str, with: &str) -> f64 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
-        return 0.0;
-    };
-    let _ = s
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await;
-    let mut raw = String::new();
-    let _ = s.read_to_string(&mut raw).await;
-    raw.lines()
-        .filter(|l| l.starts_with(prefix) && l.contains(with))
-        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
-        .sum()
+const FLOOR_USER: &str = "bench_floor";
+const FLOOR_PASSWORD: &str = "floor-password-for-pgbench";
+
+/// `n` SCRAM logins by 32 parallel clients, each running `SELECT 1`.
+fn login_floor(t: &support::seesaw::Target, n: usize) -> Duration {
+    let script = t.cluster.dir().join("select1.sql");
+    std::fs::write(&script, "SELECT 1;\n").unwrap();
+    let per_client = n.div_ceil(32).to_string();
+    let port = t.cluster.port.to_string();
+    let started = Instant::now();
+    let out = std::process::Command::new(t.cluster.bin().join("pgbench"))
+        .args(["-n", "-C", "-c", "32", "-j", "2", "-t", &per_client, "-f"])
+        .arg(&script)
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            FLOOR_USER,
+            support::seesaw::DB,
+        ])
+        .env("PGPASSWORD", FLOOR_PASSWORD)
+        .output()
+        .expect("pgbench (it comes with PostgreSQL's server binaries)");
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "pgbench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+struct Daemon {
+    child: tokio::process::Child,
+    pid: u32,
+    rotated: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+}
+
+/// Starts `seesaw run` on `config`, counting `rotated` and error lines.
+fn start(config: &std::path::Path, extra: Vec<String>) -> Daemon {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
+        .arg("--config")
+        .arg(config)
+        .args(["--log-format", "json", "run", "--http-addr", "127.0.0.1:0"])
+        .args(extra)
+        .env("TEST_ADMIN_PASSWORD", support::seesaw::ADMIN_PASSWORD)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let rotated = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let (r, f) = (rotated.clone(), failed.clone());
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("\"message\":\"rotated\"") {
+                r.fetch_add(1, Ordering::Relaxed);
+            } else if line.contains("\"level\":\"ERROR\"") {
+                f.fetch_add(1, Ordering::Relaxed);
+                eprintln!("{line}");
+            }
+        }
+    });
+    Daemon {
+        child,
+        pid,
+        rotated,
+        failed,
+    }
+}
+
+struct Row {
+    n: usize,
+    floor: Duration,
+    wall: Duration,
+    cpu_per_rotation_ms: f64,
+    peak_mib: f64,
+    idle_mib: f64,
+    idle_cpu_s: f64,
+}
+
+async fn measure(t: &support::seesaw::Target, n: usize, idle_secs: u64) -> Row {
+    let dir = t.cluster.dir().join("stores");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config = String::from(
+        "concurrency: { rotations: 32, rollouts: 8 }\ndefaults: { schedule: \"0 3 1 1 *\", \
+         window: 2h }\nshutdown_timeout: 10s\nleader_election: { enabled: never }\ntargets:\n",
+    );
+    let mut now_args = Vec::new();
+    for i in 1..=n {
+        let store = dir.join(format!("t{i}.json"));
+        if !store.exists() {
+            std::fs::write(&store, format!("{{\"current\": {{\"username\": \"u{i}_a\", \"password\": \"initial-pw-{i}\"}}}}")).unwrap();
+        }
+        config += &format!(
+            "  - name: t{i}\n    database: {{ engine: postgres, host: 127.0.0.1, port: {}, dbname: app, tls: disable, users: [u{i}_a, u{i}_b], admin: {{ username: seesaw_admin, password_env: TEST_ADMIN_PASSWORD }} }}\n    store: {{ file: {{ path: {} }} }}\n",
+            t.cluster.port,
+            store.display()
+        );
+        now_args.push("--rotate-now".to_string());
+        now_args.push(format!("t{i}"));
+    }
+    let config_path = t.cluster.dir().join(format!("targets-{n}.yaml"));
+    std::fs::write(&config_path, config).unwrap();
+
+    let floor = login_floor(t, n);
+
+    let started = Instant::now();
+    let mut d = start(&config_path, now_args);
+    let limit = Duration::from_secs(60 + n as u64 / 5);
+    while d.rotated.load(Ordering::Relaxed) + d.failed.load(Ordering::Relaxed) < n {
+        assert!(started.elapsed() < limit, "not done within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let wall = started.elapsed();
+    let ticks = cpu_ticks(d.pid);
+    let peak = proc_status(d.pid, "VmHWM:");
+    assert_eq!(d.failed.load(Ordering::Relaxed), 0, "rotations failed");
+    let _ = d.child.kill().await;
+
+    let mut d = start(&config_path, Vec::new());
+    tokio::time::sleep(Duration::from_secs(3)).await; // settle after start
+    let before = cpu_ticks(d.pid);
+    tokio::time::sleep(Duration::from_secs(idle_secs)).await;
+    let idle_ticks = cpu_ticks(d.pid) - before;
+    let idle = proc_status(d.pid, "VmRSS:");
+    let _ = d.child.kill().await;
+    Row {
+        n,
+        floor,
+        wall,
+        cpu_per_rotation_ms: ticks as f64 * 10.0 / n as f64,
+        peak_mib: peak as f64 / 1024.0,
+        idle_mib: idle as f64 / 1024.0,
+        idle_cpu_s: idle_ticks as f64 / 100.0,
+    }
 }
 
 fn main() {
-    let n: usize = std::env::var("TARGETS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
-    let idle_secs: u64 = std::env::var("IDLE_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(60);
+    let sizes: Vec<usize> = std::env::var("SIZES")
+        .unwrap_or_else(|_| "100,1000".into())
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("SIZES: numbers separated by commas")
+        })
+        .collect();
+    let idle_secs = support::bench::count("IDLE_SECS", 20) as u64;
+    let most = sizes.iter().copied().max().unwrap_or(0);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let t = support::seesaw::Target::new(["bench_a", "bench_b"]).await;
-        let su = t.cluster.connect("postgres", support::pg::SUPERUSER_PASSWORD, support::seesaw::DB).await.unwrap();
+        let su = t.cluster.superuser().await;
         su.batch_execute(&format!(
-            "DO $$ BEGIN FOR i IN 1..{n} LOOP \
+            "CREATE ROLE {FLOOR_USER} LOGIN PASSWORD '{FLOOR_PASSWORD}'; \
+             GRANT CONNECT ON DATABASE {} TO {FLOOR_USER}; \
+             DO $$ BEGIN FOR i IN 1..{most} LOOP \
              EXECUTE format('CREATE ROLE %I LOGIN IN ROLE app_owner PASSWORD %L', 'u' || i || '_a', 'initial-pw-' || i); \
-             EXECUTE format('CREATE ROLE %I LOGIN IN ROLE app_owner', 'u' || i || '_b'); END LOOP; END $$"
+             EXECUTE format('CREATE ROLE %I LOGIN IN ROLE app_owner', 'u' || i || '_b'); END LOOP; END $$",
+            support::seesaw::DB
         ))
         .await
         .unwrap();
-        let dir = t.cluster.dir().join("stores");
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut config = String::from("concurrency: { rotations: 32, rollouts: 8 }\ndefaults: { schedule: \"0 3 1 1 *\", window: 2h }\nshutdown_timeout: 10s\ntargets:\n");
-        let mut now_args = Vec::new();
-        for i in 1..=n {
-            let store = dir.join(format!("t{i}.json"));
-            std::fs::write(&store, format!("{{\"current\": {{\"username\": \"u{i}_a\", \"password\": \"initial-pw-{i}\"}}}}")).unwrap();
-            config += &format!(
-                "  - name: t{i}\n    database: {{ engine: postgres, host: 127.0.0.1, port: {}, dbname: app, tls: disable, users: [u{i}_a, u{i}_b], admin: {{ username: seesaw_admin, password_env: TEST_ADMIN_PASSWORD }} }}\n    store: {{ file: {{ path: {} }} }}\n",
-                t.cluster.port,
-                store.display()
+        let mut rows = Vec::new();
+        for n in sizes {
+            let row = measure(&t, n, idle_secs).await;
+            println!(
+                "{n} targets: all rotated in {:.2} s, login floor {:.2} s; idle {:.1} MiB",
+                row.wall.as_secs_f64(),
+                row.floor.as_secs_f64(),
+                row.idle_mib
             );
-            now_args.push("--rotate-now".to_string());
-            now_args.push(format!("t{i}"));
+            rows.push(row);
         }
-        let config_path = t.cluster.dir().join("many.yaml");
-        std::fs::write(&config_path, config).unwrap();
-
-        let run = |extra: Vec<String>, port: u16| {
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_seesaw"))
-                .arg("--config")
-                .arg(&config_path)
-                .args(["--log-format", "json", "run", "--http-addr", &format!("127.0.0.1:{port}")])
-                .args(extra)
-                .env("TEST_ADMIN_PASSWORD", support::seesaw::ADMIN_PASSWORD)
-                .env("RUST_LOG", "warn")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .spawn()
-                .unwrap()
-        };
-
-        // 1. All due at once.
-        let port = free_port();
-        let started = Instant::now();
-        let mut child = run(now_args, port);
-        let pid = child.id().unwrap();
-        let addr = format!("127.0.0.1:{port}");
-        let mut done = 0.0;
-        while started.elapsed() < Duration::from_secs(1200) {
-            done = metric_sum(&addr, "seesaw_rotations_total{", "").await;
-            if done >= n as f64 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        println!("\n| targets | wall to rotate all | login floor | wall / floor | CPU per rotation | peak RSS | idle RSS | idle CPU in {idle_secs} s |");
+        println!("|---|---|---|---|---|---|---|---|");
+        for r in &rows {
+            println!(
+                "| {} | {:.2} s | {:.2} s | {:.2}x | {:.2} ms | {:.1} MiB | {:.1} MiB | {:.2} s |",
+                r.n,
+                r.wall.as_secs_f64(),
+                r.floor.as_secs_f64(),
+                r.wall.as_secs_f64() / r.floor.as_secs_f64(),
+                r.cpu_per_rotation_ms,
+                r.peak_mib,
+                r.idle_mib,
+                r.idle_cpu_s
+            );
         }
-        let wall = started.elapsed();
-        let peak_kib = proc_status(pid, "VmHWM:");
-        let success = metric_sum(&addr, "seesaw_rotations_total{", "result=\"success\"").await;
-        let _ = child.kill().await;
-        println!("{n} targets all due at once, concurrency 32 (process start included):");
-        println!("  rotations finished: {done} ({success} succeeded) in {:.2} s = {:.1} rotations/s", wall.as_secs_f64(), done / wall.as_secs_f64());
-        println!("  peak RSS of the daemon: {:.1} MiB", peak_kib as f64 / 1024.0);
-
-        // 2. Idle.
-        let port = free_port();
-        let mut child = run(Vec::new(), port);
-        let pid = child.id().unwrap();
-        tokio::time::sleep(Duration::from_secs(3)).await; // settle after start
-        let ticks_before = cpu_ticks(pid);
-        tokio::time::sleep(Duration::from_secs(idle_secs)).await;
-        let ticks = cpu_ticks(pid) - ticks_before;
-        let rss = proc_status(pid, "VmRSS:");
-        let _ = child.kill().await;
-        println!("idle, {n} targets scheduled, nothing due, {idle_secs} s:");
-        println!("  RSS {:.1} MiB, CPU {:.2} s ({:.3}% of one core)", rss as f64 / 1024.0, ticks as f64 / 100.0, ticks as f64 / 100.0 / idle_secs as f64 * 100.0);
     });
 }

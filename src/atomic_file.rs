@@ -4,13 +4,19 @@
 //! fsynced, renamed over the file and the directory fsynced, so a crash
 //! leaves either the old or the new file, never a torn one. Temporary files
 //! name their writer's pid; the next write removes those of a writer that
-//! is gone (a killed seesaw would otherwise leave a secret on disk).
+//! is gone (a killed seesaw would otherwise leave a secret on disk). A
+//! process reads a directory for them once, at its first write there, not
+//! at every write: one directory may hold the files of thousands of
+//! targets, and reading all of it for each rotation made the cost of a
+//! rotation grow with the number of targets.
 //!
 //! Used by the file store and by PgBouncer's `auth_file`.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, Metadata};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// The directory a file lives in (`.` for a bare name).
 pub fn parent(path: &Path) -> PathBuf {
@@ -101,26 +107,61 @@ fn temp_prefix(path: &Path) -> String {
     format!(".{name}.seesaw-")
 }
 
-/// Removes temporary files for the same file whose writer is gone. A file
-/// of a running process is left alone.
+/// The temporary files of writers that were gone when this process first
+/// read each directory, by directory and then by prefix (one file's).
+static LEFT_BEHIND: Mutex<Option<HashMap<PathBuf, ByPrefix>>> = Mutex::new(None);
+
+type ByPrefix = HashMap<String, Vec<PathBuf>>;
+
+/// Removes the temporary files for the same file whose writer is gone. A
+/// file of a running process is left alone, and so are other files'.
 fn remove_dead_temp_files(dir: &Path, prefix: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(prefix) else {
-            continue;
-        };
-        let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-        let alive = !pid.is_empty() && Path::new("/proc").join(&pid).exists();
-        let ours = pid == std::process::id().to_string();
-        if name.ends_with(".tmp") && (!alive || ours) {
-            if let Ok(meta) = entry.path().symlink_metadata() {
-                if meta.file_type().is_file() {
-                    let _ = std::fs::remove_file(entry.path());
-                }
+    let mut cache = LEFT_BEHIND.lock().unwrap_or_else(|e| e.into_inner());
+    let by_prefix = cache
+        .get_or_insert_with(HashMap::new)
+        .entry(dir.to_path_buf())
+        .or_insert_with(|| dead_temp_files(dir));
+    for path in by_prefix.remove(prefix).unwrap_or_default() {
+        if let Ok(meta) = path.symlink_metadata() {
+            if meta.file_type().is_file() {
+                let _ = std::fs::remove_file(&path);
             }
         }
     }
+}
+
+/// One reading of `dir`: seesaw's temporary files (`.<file>.seesaw-<pid>…
+/// .tmp`) whose writer is not running, or is this process under a reused
+/// pid (this process has not written there yet), grouped by prefix.
+fn dead_temp_files(dir: &Path) -> ByPrefix {
+    let mut found = ByPrefix::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    let mut alive = HashSet::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with('.') || !name.ends_with(".tmp") {
+            continue;
+        }
+        // The random part after the pid is alphanumeric: the last
+        // ".seesaw-" ends the prefix, whatever the file's own name holds.
+        let Some(at) = name.rfind(".seesaw-") else {
+            continue;
+        };
+        let (prefix, rest) = name.split_at(at + ".seesaw-".len());
+        let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        let running = !pid.is_empty()
+            && pid != std::process::id().to_string()
+            && (alive.contains(&pid) || Path::new("/proc").join(&pid).exists());
+        if running {
+            alive.insert(pid);
+            continue;
+        }
+        found
+            .entry(prefix.to_owned())
+            .or_default()
+            .push(entry.path());
+    }
+    found
 }

@@ -10,10 +10,36 @@ use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvi
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+/// The client config for a TLS setting. Every target with the same setting
+/// (mode and CA bundle) shares one: a config carries its own session
+/// cache (about 14 KB, allocated up front), which a daemon with thousands
+/// of targets would otherwise hold thousands of times, and sharing it lets
+/// targets on one server resume each other's sessions.
 pub fn client_config(mode: TlsMode, ca_file: Option<&Path>) -> Result<ClientConfig, String> {
+    type Made = HashMap<(TlsMode, Option<Vec<u8>>), ClientConfig>;
+    static MADE: Mutex<Option<Made>> = Mutex::new(None);
+    // The bundle's content, not its path, is the key: a reload after the
+    // file changed builds a new config.
+    let pem = match (mode, ca_file) {
+        (TlsMode::VerifyFull, Some(path)) => Some(read_bundle(path)?),
+        _ => None,
+    };
+    let key = (mode, pem);
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    let made = made.get_or_insert_with(HashMap::new);
+    if let Some(config) = made.get(&key) {
+        return Ok(config.clone());
+    }
+    let config = build(mode, key.1.as_deref().zip(ca_file))?;
+    made.insert(key, config.clone());
+    Ok(config)
+}
+
+fn build(mode: TlsMode, bundle: Option<(&[u8], &Path)>) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -28,24 +54,29 @@ pub fn client_config(mode: TlsMode, ca_file: Option<&Path>) -> Result<ClientConf
             .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
             .with_no_client_auth(),
         TlsMode::VerifyFull => builder
-            .with_root_certificates(roots(ca_file)?)
+            .with_root_certificates(roots(bundle)?)
             .with_no_client_auth(),
     };
     Ok(config)
 }
 
-fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
+fn read_bundle(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| {
+        format!(
+            "cannot read database.ca_file {}: {}",
+            path.display(),
+            crate::reason::cause(&e).unwrap_or_else(|| format!("{:?}", e.kind()))
+        )
+    })
+}
+
+/// The CA bundle's certificates (its content and where it came from), or
+/// the system's roots.
+fn roots(bundle: Option<(&[u8], &Path)>) -> Result<RootCertStore, String> {
     let mut store = RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let pem = std::fs::read(path).map_err(|e| {
-                format!(
-                    "cannot read database.ca_file {}: {}",
-                    path.display(),
-                    crate::reason::cause(&e).unwrap_or_else(|| format!("{:?}", e.kind()))
-                )
-            })?;
-            for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&pem) {
+    match bundle {
+        Some((pem, path)) => {
+            for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
                 let cert = cert.map_err(|_| {
                     format!("database.ca_file {} is not a PEM bundle", path.display())
                 })?;
@@ -125,5 +156,42 @@ impl ServerCertVerifier for EncryptOnly {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ca_pem() -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    /// Shared by content: the same bundle gives one config (its clones
+    /// share the provider and the session cache), and a bundle whose file
+    /// changed is read again.
+    #[test]
+    fn a_config_is_shared_per_bundle_and_a_changed_bundle_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, ca_pem()).unwrap();
+        let first = client_config(TlsMode::VerifyFull, Some(&path)).unwrap();
+        let again = client_config(TlsMode::VerifyFull, Some(&path)).unwrap();
+        assert!(Arc::ptr_eq(
+            first.crypto_provider(),
+            again.crypto_provider()
+        ));
+        std::fs::write(&path, "not a certificate").unwrap();
+        let err = client_config(TlsMode::VerifyFull, Some(&path)).unwrap_err();
+        assert!(err.contains("holds no certificates"), "{err}");
+        std::fs::write(&path, ca_pem()).unwrap();
+        let other = client_config(TlsMode::VerifyFull, Some(&path)).unwrap();
+        assert!(!Arc::ptr_eq(
+            first.crypto_provider(),
+            other.crypto_provider()
+        ));
     }
 }

@@ -165,6 +165,11 @@ impl Cluster {
         );
     }
 
+    /// The directory of the server's binaries (pgbench is there too).
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

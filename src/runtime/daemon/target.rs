@@ -64,8 +64,10 @@ pub(super) async fn run(
         let due = if now {
             shared.clock.now()
         } else {
-            let last = engine
-                .last_publish()
+            // Boxed, like the rotation below: a task's future is as large as
+            // the largest future it awaits, for as long as the task lives,
+            // and an idle target should hold only what its sleep needs.
+            let last = Box::pin(engine.last_publish())
                 .await
                 .ok()
                 .flatten()
@@ -120,7 +122,15 @@ pub(super) async fn run(
             ),
             ..Default::default()
         };
-        attempt(&engine, &shared, &retry, deadline, &generation, options).await;
+        Box::pin(attempt(
+            &engine,
+            &shared,
+            &retry,
+            deadline,
+            &generation,
+            options,
+        ))
+        .await;
     }
 }
 

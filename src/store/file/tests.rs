@@ -150,6 +150,23 @@ async fn temp_files_of_dead_writers_are_removed_and_live_ones_kept() {
     assert!(other.exists(), "another store's files are not touched");
 }
 
+/// The directory is read once per process, at its first write there: a
+/// directory holding thousands of targets' files is not read again for
+/// every rotation. A file left behind later is the next process's to
+/// remove.
+#[tokio::test]
+async fn a_directory_is_read_for_dead_writers_once_per_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    write(&path, r#"{"current": {"username": "a", "password": "p1"}}"#);
+    let store = FileStore::new(path);
+    rotate_once(&store, "b", "p2").await;
+    let later = dir.path().join(".s.json.seesaw-4194305-later.tmp");
+    write(&later, "{\"password\": \"left-behind\"}");
+    rotate_once(&store, "a", "p3").await;
+    assert!(later.exists(), "the directory was read again");
+}
+
 #[tokio::test]
 async fn a_planted_link_at_a_temp_name_is_never_followed() {
     let dir = tempfile::tempdir().unwrap();
