@@ -12,16 +12,39 @@ use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct Schedule {
-    cron: Cron,
+    /// Shared by every schedule with the same expression: a parsed cron
+    /// holds about 5 KB of tables, and thousands of targets usually share
+    /// `defaults.schedule`.
+    cron: Arc<Cron>,
     pub expression: String,
     pub timezone: Tz,
     pub window: Duration,
     /// A due time less than this after the last publish is skipped.
     pub min_interval: Duration,
+}
+
+/// The cron for `expression`, parsed once per process.
+fn parsed(expression: &str) -> Result<Arc<Cron>, croner::errors::CronError> {
+    static PARSED: Mutex<Option<HashMap<String, Arc<Cron>>>> = Mutex::new(None);
+    let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    let parsed = parsed.get_or_insert_with(HashMap::new);
+    if let Some(cron) = parsed.get(expression) {
+        return Ok(cron.clone());
+    }
+    let cron = Arc::new(
+        CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .build()
+            .parse(expression)?,
+    );
+    parsed.insert(expression.to_owned(), cron.clone());
+    Ok(cron)
 }
 
 impl Schedule {
@@ -31,19 +54,15 @@ impl Schedule {
         window: Duration,
         min_interval: Duration,
     ) -> Result<Schedule, (&'static str, String)> {
-        let cron = CronParser::builder()
-            .seconds(Seconds::Disallowed)
-            .build()
-            .parse(expression)
-            .map_err(|e| {
-                (
-                    "schedule",
-                    format!(
-                        "expected a 5-field cron expression (minute hour \
-                day-of-month month day-of-week), got {expression:?}: {e}"
-                    ),
-                )
-            })?;
+        let cron = parsed(expression).map_err(|e| {
+            (
+                "schedule",
+                format!(
+                    "expected a 5-field cron expression (minute hour day-of-month month \
+                    day-of-week), got {expression:?}: {e}"
+                ),
+            )
+        })?;
         let timezone: Tz = timezone.parse().map_err(|_| {
             (
                 "timezone",
