@@ -104,7 +104,9 @@ fn start(config: &std::path::Path, extra: Vec<String>) -> Daemon {
         while let Ok(Some(line)) = lines.next_line().await {
             if line.contains("\"message\":\"rotated\"") {
                 r.fetch_add(1, Ordering::Relaxed);
-            } else if line.contains("\"level\":\"ERROR\"") {
+            } else if line.contains("\"level\":\"ERROR\"") || !line.starts_with('{') {
+                // An error, or what the daemon says before its logging
+                // starts (a config it refuses).
                 f.fetch_add(1, Ordering::Relaxed);
                 eprintln!("{line}");
             }
@@ -159,6 +161,9 @@ async fn measure(t: &support::seesaw::Target, n: usize, idle_secs: u64) -> Row {
     let limit = Duration::from_secs(60 + n as u64 / 5);
     while d.rotated.load(Ordering::Relaxed) + d.failed.load(Ordering::Relaxed) < n {
         assert!(started.elapsed() < limit, "not done within {limit:?}");
+        if let Ok(Some(status)) = d.child.try_wait() {
+            panic!("the daemon exited ({status}) before rotating every target");
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let wall = started.elapsed();

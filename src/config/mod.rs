@@ -225,6 +225,18 @@ fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
+        budget: yaml_budget(),
+    }
+}
+
+/// The parser's limits, sized for a daemon's config: its default (250,000
+/// nodes) refused 10,000 targets of ~30 nodes each. A target takes 25 to
+/// 100 nodes, so this admits 50,000 of them; the limits on aliases and
+/// depth that stop an alias bomb stay as they are.
+fn yaml_budget() -> Option<serde_saphyr::Budget> {
+    serde_saphyr::budget! {
+        max_nodes: 5_000_000,
+        max_events: 12_000_000,
     }
 }
 
@@ -294,6 +306,7 @@ fn target_name(text: &str, index: usize) -> Option<String> {
     let options = serde_saphyr::options! {
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::FirstWins,
         with_snippet: false,
+        budget: yaml_budget(),
     };
     serde_saphyr::from_str_with_options::<Names>(text, options)
         .ok()?

@@ -328,3 +328,19 @@ fn a_list_key_with_nothing_after_it_is_an_empty_list() {
     let e = parse(&GOOD.replace("      users: [app_a, app_b]\n", "      users:\n")).unwrap_err();
     assert!(e.key.contains("users"), "{e}");
 }
+
+/// A daemon's config may name ten thousand targets (the parser's default
+/// limit of 250,000 nodes refused the 8,064th of them).
+#[test]
+fn ten_thousand_targets_load() {
+    let mut text = String::from("targets:\n");
+    for i in 0..10_000 {
+        text += &format!(
+            "  - name: t{i}\n    database: {{ engine: postgres, host: db, dbname: app, tls: \
+             disable, users: [u{i}_a, u{i}_b], admin: {{ username: seesaw_admin, password_env: \
+             ADMIN }} }}\n    store: {{ file: {{ path: /s/t{i}.json }} }}\n"
+        );
+    }
+    let config = Config::parse(&text, "many.yaml", Path::new("/")).unwrap();
+    assert_eq!(config.targets.len(), 10_000);
+}
