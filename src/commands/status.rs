@@ -17,15 +17,8 @@ pub(super) async fn run(cli: &Cli, out: &Printer, only: Option<&str>) -> Result<
         let mut status = match Engine::from_config(t, &cx.engine).await {
             Ok(engine) => engine.status().await,
             Err(e) => Status {
-                next_due: None,
-                target: t.name.clone(),
-                active: None,
-                version: None,
-                previous: None,
-                previous_version: None,
-                standby: None,
-                standby_sessions: None,
                 problems: vec![e.to_string()],
+                ..Status::unknown(&t.name)
             },
         };
         if let Ok(Some(schedule)) = t.schedule_config(&cx.config.daemon.defaults).build() {

@@ -9,17 +9,7 @@ impl Engine {
     /// What the store says and how the standby is used. Never fails: what
     /// cannot be read is listed under `problems`.
     pub async fn status(&self) -> Status {
-        let mut status = Status {
-            target: self.name().into(),
-            active: None,
-            version: None,
-            previous: None,
-            previous_version: None,
-            standby: None,
-            standby_sessions: None,
-            next_due: None,
-            problems: Vec::new(),
-        };
+        let mut status = Status::unknown(self.name());
         let (state, current) = match self.read_store(true).await {
             Ok(found) => found,
             Err(e) => {

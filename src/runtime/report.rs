@@ -113,6 +113,23 @@ pub struct Status {
     pub problems: Vec<String>,
 }
 
+impl Status {
+    /// A target about which nothing has been read yet.
+    pub fn unknown(target: &str) -> Status {
+        Status {
+            target: target.into(),
+            active: None,
+            version: None,
+            previous: None,
+            previous_version: None,
+            standby: None,
+            standby_sessions: None,
+            next_due: None,
+            problems: Vec::new(),
+        }
+    }
+}
+
 /// `seesaw check` for one target.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
