@@ -7,13 +7,13 @@
 //! cluster at once. A daemon that was down simply waits for the next due
 //! time: there are never catch-up rotations.
 
+use crate::shared::Interned;
 use chrono::{DateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -31,20 +31,14 @@ pub struct Schedule {
 
 /// The cron for `expression`, parsed once per process.
 fn parsed(expression: &str) -> Result<Arc<Cron>, croner::errors::CronError> {
-    static PARSED: Mutex<Option<HashMap<String, Arc<Cron>>>> = Mutex::new(None);
-    let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());
-    let parsed = parsed.get_or_insert_with(HashMap::new);
-    if let Some(cron) = parsed.get(expression) {
-        return Ok(cron.clone());
-    }
-    let cron = Arc::new(
-        CronParser::builder()
+    static PARSED: Interned<String, Arc<Cron>> = Interned::new();
+    PARSED.get_or_make(expression.to_owned(), |expression| {
+        let cron = CronParser::builder()
             .seconds(Seconds::Disallowed)
             .build()
-            .parse(expression)?,
-    );
-    parsed.insert(expression.to_owned(), cron.clone());
-    Ok(cron)
+            .parse(expression)?;
+        Ok(Arc::new(cron))
+    })
 }
 
 impl Schedule {

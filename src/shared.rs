@@ -2,7 +2,8 @@
 //! clients all targets with the same settings share (one connection pool
 //! and one credential cache, so a daemon with 1000 targets on one account
 //! exchanges its IRSA token once, not 1000 times, and holds one pool, not
-//! 1000).
+//! 1000). [`Interned`] is the same for values made synchronously that
+//! many targets share (parsed crons, TLS client configs).
 //!
 //! Only for values that survive a change of tokio runtime (a process has
 //! one; tests have many): hyper's pool drops connections whose runtime is
@@ -81,9 +82,63 @@ impl<K: Eq + Hash, V: Clone> Shared<K, V> {
     }
 }
 
+/// One value per key for the whole process, made on first use by a
+/// synchronous `make`: values that hold no connection, which many targets
+/// share instead of each holding a copy (a parsed cron, a TLS client
+/// config with its session cache).
+pub struct Interned<K, V> {
+    map: LazyLock<std::sync::Mutex<HashMap<K, V>>>,
+}
+
+impl<K: Eq + Hash, V: Clone> Default for Interned<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> Interned<K, V> {
+    pub const fn new() -> Self {
+        Interned {
+            map: LazyLock::new(Default::default),
+        }
+    }
+
+    /// The value for `key`, made by `make` the first time (a failure is
+    /// returned and not kept).
+    pub fn get_or_make<E>(&self, key: K, make: impl FnOnce(&K) -> Result<V, E>) -> Result<V, E> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = map.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = make(&key)?;
+        map.insert(key, v.clone());
+        Ok(v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::PerProcess;
+    use super::{Interned, PerProcess};
+
+    static INTERNED: Interned<&'static str, u32> = Interned::new();
+
+    #[test]
+    fn interned_once_per_key_and_failures_are_not_kept() {
+        let mut made = 0;
+        for _ in 0..3 {
+            let v = INTERNED.get_or_make("a", |_| {
+                made += 1;
+                Ok::<_, ()>(7)
+            });
+            assert_eq!(v, Ok(7));
+        }
+        assert_eq!(made, 1);
+        assert_eq!(
+            INTERNED.get_or_make("b", |_| Err::<u32, _>("no")),
+            Err("no")
+        );
+        assert_eq!(INTERNED.get_or_make("b", |_| Ok::<_, &str>(8)), Ok(8));
+    }
 
     static COUNTED: PerProcess<&'static str, u32> = PerProcess::new();
 

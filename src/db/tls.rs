@@ -5,14 +5,14 @@
 //! `verify-full`, a server without TLS is an error.
 
 use crate::config::TlsMode;
+use crate::shared::Interned;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// The client config for a TLS setting. Every target with the same setting
 /// (mode and CA bundle) shares one: a config carries its own session
@@ -20,23 +20,16 @@ use std::sync::{Arc, Mutex};
 /// of targets would otherwise hold thousands of times, and sharing it lets
 /// targets on one server resume each other's sessions.
 pub fn client_config(mode: TlsMode, ca_file: Option<&Path>) -> Result<ClientConfig, String> {
-    type Made = HashMap<(TlsMode, Option<Vec<u8>>), ClientConfig>;
-    static MADE: Mutex<Option<Made>> = Mutex::new(None);
+    static MADE: Interned<(TlsMode, Option<Vec<u8>>), ClientConfig> = Interned::new();
     // The bundle's content, not its path, is the key: a reload after the
     // file changed builds a new config.
     let pem = match (mode, ca_file) {
         (TlsMode::VerifyFull, Some(path)) => Some(read_bundle(path)?),
         _ => None,
     };
-    let key = (mode, pem);
-    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
-    let made = made.get_or_insert_with(HashMap::new);
-    if let Some(config) = made.get(&key) {
-        return Ok(config.clone());
-    }
-    let config = build(mode, key.1.as_deref().zip(ca_file))?;
-    made.insert(key, config.clone());
-    Ok(config)
+    MADE.get_or_make((mode, pem), |(mode, pem)| {
+        build(*mode, pem.as_deref().zip(ca_file))
+    })
 }
 
 fn build(mode: TlsMode, bundle: Option<(&[u8], &Path)>) -> Result<ClientConfig, String> {
